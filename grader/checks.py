@@ -1,0 +1,279 @@
+"""The checks: each reads an evaluation context and returns an Outcome.
+
+Generic checks live here; an exercise's own checks live in
+``grader/exercises/<id>.py`` and register themselves the same way. Which checks
+an exercise runs, their points and thresholds come from its ``exercise.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .claims import find_claims
+from .fingerprint import fingerprints
+
+if TYPE_CHECKING:
+    from .evaluate import Context
+
+#: How much of a check's points each status earns (partial sets its own fraction).
+EARNS = {"pass": 1.0, "fail": 0.0, "flag": 1.0, "info": 1.0, "not_graded": 0.0}
+
+
+@dataclass
+class Outcome:
+    status: str            # pass | fail | partial | flag | info | not_graded
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    fraction: float | None = None
+
+    def earned(self) -> float:
+        return self.fraction if self.fraction is not None else EARNS[self.status]
+
+
+CheckFn = Callable[["Context", dict[str, Any]], Outcome]
+REGISTRY: dict[str, CheckFn] = {}
+
+
+def check(name: str) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        REGISTRY[name] = fn
+        return fn
+    return register
+
+
+# --- pure helpers (unit-tested on their own) ---------------------------------------------------
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+
+
+def affine_residual(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Per column, the RMS of x - (a*r + b) for the best a, b, relative to x's overall spread."""
+    xc, rc = x - x.mean(0), r - r.mean(0)
+    var = (rc * rc).sum(0)
+    a = np.divide((xc * rc).sum(0), var, out=np.zeros_like(var), where=var > 0)
+    resid = xc - a * rc
+    return np.sqrt((resid * resid).mean(0)) / (float(x.std()) or 1.0)
+
+
+def match_columns(x: np.ndarray, r: np.ndarray, sample: int = 2000) -> np.ndarray:
+    """For each column of x, the column of r it is most correlated with (on the first rows)."""
+    xs, rs = x[:sample], r[:sample]
+    zx = (xs - xs.mean(0)) / np.where(xs.std(0) > 0, xs.std(0), 1.0)
+    zr = (rs - rs.mean(0)) / np.where(rs.std(0) > 0, rs.std(0), 1.0)
+    return np.abs(zx.T @ zr).argmax(1)
+
+
+def rank(v: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return pd.Series(v).rank().to_numpy()
+
+
+def distance_spearman(x: np.ndarray, r: np.ndarray, rows: int = 200) -> float:
+    """Spearman correlation of the pairwise distances among the first ``rows`` rows."""
+    def dists(a: np.ndarray) -> np.ndarray:
+        a = _flat(a[:rows])
+        sq = (a * a).sum(1)
+        d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * a @ a.T, 0))
+        return d[np.triu_indices(len(a), 1)]
+    dx, dr = rank(dists(x)), rank(dists(r))
+    if dx.std() == 0 or dr.std() == 0:
+        return 0.0
+    return float(np.corrcoef(dx, dr)[0, 1])
+
+
+def correspondence(captured: np.ndarray, raw: np.ndarray, spearman_min: float = 0.9,
+                   sample_rows: int = 200, tol: float = 1e-3) -> tuple[bool, str, dict[str, Any]]:
+    """Are ``captured`` rows the ``raw`` test rows, in order, under the student's preprocessing?"""
+    if len(captured) != len(raw):
+        return False, f"has {len(captured)} rows; the test set has {len(raw)}", {"rows": len(captured)}
+    x, r = _flat(captured), _flat(raw)
+    if not np.isfinite(x).all():
+        return False, "contains NaN or infinite values", {}
+    if x.shape[1] == r.shape[1] and affine_residual(x, r).max() <= tol:
+        return True, "the test set, each feature mapped affinely (scaled, shifted, inverted or standardised)", {
+            "mapping": "affine"}
+    cols = match_columns(x, r)
+    if affine_residual(x, r[:, cols]).max() <= tol:
+        used = int(len(np.unique(cols[x.std(0) > 0])))
+        return True, f"the test set with {x.shape[1]} of its {r.shape[1]} features (cropped or selected), mapped affinely", {
+            "mapping": "affine-subset", "features": x.shape[1], "raw_features_used": used}
+    rho = distance_spearman(x, r, sample_rows)
+    details = {"mapping": "distances", "spearman": round(rho, 4), "spearman_min": spearman_min}
+    if rho >= spearman_min:
+        return True, (f"a transformed test set (resized or similar): the distances among its first {sample_rows} "
+                      f"rows match the raw test rows (Spearman {rho:.3f})"), details
+    return False, (f"is not the test set in its order: the distances among its first {sample_rows} rows do not match "
+                   f"the raw test rows (Spearman {rho:.3f} < {spearman_min})"), details
+
+
+def leaked_rows(test_fp: np.ndarray, train_fps: list[np.ndarray]) -> np.ndarray:
+    """Indices of test rows whose fingerprint is among the training rows'."""
+    if not train_fps:
+        return np.zeros(0, dtype=int)
+    return np.flatnonzero(np.isin(test_fp, np.concatenate(train_fps)))
+
+
+# --- the generic checks -------------------------------------------------------------------------
+
+def _no_model(ctx: Context) -> Outcome | None:
+    return Outcome("fail", ctx.model_problem) if ctx.model is None or ctx.test_pred is None else None
+
+
+def _no_test_inputs(ctx: Context) -> Outcome | None:
+    return Outcome("fail", ctx.test_inputs_problem) if ctx.test_x is None else None
+
+
+@check("runs")
+def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if ctx.timed_out:
+        return Outcome("fail", f"the script was stopped by the time limit ({ctx.limit_s:.0f} s): make it train "
+                       "faster (fewer epochs, a larger batch) or find the loop that never ends")
+    if ctx.exception:
+        e = ctx.exception
+        where = f" at line {e['line']}" if e.get("line") else ""
+        graded = ("the grader graded the model it had trained" if ctx.model is not None
+                  else "no model could be graded")
+        return Outcome("fail", f"the script stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "
+                       "Fix the error so the script runs to the end.", {"exception": e})
+    if ctx.returncode not in (0, None):
+        return Outcome("fail", f"the script exited with status {ctx.returncode}; make it exit normally")
+    return Outcome("pass", "the script ran to the end")
+
+
+@check("correspondence")
+def correspondence_check(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if (bad := _no_test_inputs(ctx)) is not None:
+        return bad
+    ok, what, details = correspondence(ctx.test_x, ctx.ref_x_test, params.get("spearman_min", 0.9),
+                                       params.get("sample_rows", 200))
+    details["source"] = ctx.test_source
+    if ok:
+        return Outcome("pass", f"the graded inputs are {what}", details)
+    return Outcome("fail", f"the inputs given to the graded model ({ctx.test_source}) {what}. Run the model on the "
+                   "whole test set, in its original order, preprocessed as the training data.", details)
+
+
+@check("leakage")
+def leakage(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if (bad := _no_test_inputs(ctx)) is not None:
+        return bad
+    if not ctx.train_fingerprints:
+        return Outcome("info", "the training rows could not be fingerprinted (not NumPy arrays); leakage not checked")
+    leaked = leaked_rows(fingerprints(ctx.test_x), ctx.train_fingerprints)
+    details = {"leaked_rows": int(len(leaked)), "first": [int(i) for i in leaked[:10]]}
+    if len(leaked):
+        return Outcome("fail", f"{len(leaked)} test rows (first: {', '.join(map(str, leaked[:5]))}) were among the rows "
+                       "given to fit: train on the training set only; the test set measures the error.", details)
+    return Outcome("pass", "no test row was used for training", details)
+
+
+@check("consistency")
+def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if (bad := _no_model(ctx)) is not None:
+        return bad
+    if ctx.child_pred is None or len(ctx.child_pred) != len(ctx.test_pred):
+        return Outcome("info", "no predictions of the graded model were seen in the student's process")
+    agree = float(np.mean(ctx.decode(ctx.child_pred) == ctx.test_classes))
+    details = {"agreement": round(agree, 5)}
+    minimum = params.get("agreement_min", 0.995)
+    if agree >= minimum:
+        return Outcome("pass", f"the evaluator reproduced {agree:.2%} of the student's own test predictions", details)
+    return Outcome("flag", f"only {agree:.2%} of the student's own test predictions were reproduced by the saved model "
+                   f"(< {minimum:.1%}): the instructor should look at this submission", details)
+
+
+@check("test_as_validation")
+def test_as_validation(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if ctx.test_x is None:
+        return Outcome("info", "no test inputs were captured")
+    hits = []
+    test_fp = fingerprints(ctx.test_x)
+    for fit, val_fp in ctx.val_fingerprints.items():
+        if len(val_fp) and np.isin(val_fp, test_fp).mean() >= 0.5:
+            hits.append(fit)
+    if ctx.test_source_kind == "validation_data" and not hits:
+        hits.append(-1)
+    if hits:
+        lines = [ctx.fit_line(f) for f in hits if f >= 0 and ctx.fit_line(f)]
+        where = f" (fit at line {', '.join(map(str, lines))})" if lines else ""
+        return Outcome("flag", f"the test set was used as validation data{where}: choosing epochs or models on it "
+                       "makes the test error optimistic; hold out part of the training set instead",
+                       {"fits": hits})
+    return Outcome("pass", "the test set was not used as validation data")
+
+
+def all_layers(model: Any) -> list[Any]:
+    try:
+        return list(model._flatten_layers(include_self=False, recursive=True))
+    except Exception:
+        out, stack = [], list(getattr(model, "layers", []))
+        while stack:
+            layer = stack.pop(0)
+            out.append(layer)
+            stack.extend(getattr(layer, "layers", []))
+        return out
+
+
+@check("dense_only")
+def dense_only(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if ctx.model is None:
+        return Outcome("fail", ctx.model_problem)
+    pattern = re.compile("|".join(map(re.escape, params.get("forbidden", ["Conv", "Pool"]))))
+    names = [type(layer).__name__ for layer in all_layers(ctx.model)]
+    bad = sorted({n for n in names if pattern.search(n)})
+    details = {"layers": names}
+    if bad:
+        return Outcome("fail", f"the graded model uses {', '.join(bad)}: this exercise asks for a dense "
+                       "(non-convolutional, non-recurrent) network; use Dense layers", details)
+    return Outcome("pass", f"dense network: {', '.join(dict.fromkeys(names))}", details)
+
+
+@check("threshold")
+def threshold(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if (bad := _no_model(ctx)) is not None:
+        return bad
+    err, full, zero = ctx.test_error, params["full_credit_max"], params["zero_credit_min"]
+    details = {"test_error": err, "full_credit_max": full, "zero_credit_min": zero}
+    if ctx.quick:
+        return Outcome("not_graded", f"quick mode (fit capped at {ctx.quick_epochs} epoch): test error "
+                       f"{err:.2f} % measured, not graded; the full run grades it", details)
+    if err <= full:
+        return Outcome("pass", f"test error {err:.2f} % <= {full:.2f} %", details)
+    if err >= zero:
+        return Outcome("fail", f"test error {err:.2f} % (full credit at <= {full:.2f} %, none from {zero:.2f} %): "
+                       "train longer, widen the network or regularise (dropout)", details)
+    fraction = (zero - err) / (zero - full)
+    return Outcome("partial", f"test error {err:.2f} %: partial credit ({fraction:.0%}); full credit at "
+                   f"<= {full:.2f} %", details, fraction=round(fraction, 4))
+
+
+@check("honest_claim")
+def honest_claim(ctx: Context, params: dict[str, Any]) -> Outcome:
+    claims = find_claims(ctx.source, ctx.stdout)
+    comments = [c for c in claims if c.source == "comment"]
+    judged = comments or claims
+    details = {"claims": [{"error": c.error, "source": c.source, "line": c.line, "text": c.text} for c in claims]}
+    if not judged:
+        return Outcome("fail", "no stated test error found: write the test error you obtained in a comment, "
+                       "e.g. '# erro de teste: 1,45 %' or '# test error: 1.45 %'", details)
+    if ctx.test_error is None:
+        return Outcome("fail", f"you state {judged[-1].error:.2f} %, but no model could be measured: "
+                       + ctx.model_problem, details)
+    if ctx.quick:
+        return Outcome("not_graded", f"you state {', '.join(f'{c.error:.2f} %' for c in judged)}; quick mode "
+                       "cannot measure the full run's error to compare", details)
+    tol = params.get("tolerance", 0.3)
+    close = [c for c in judged if abs(c.error - ctx.test_error) <= tol + 1e-9]
+    if close:
+        return Outcome("pass", f"stated {close[0].error:.2f} % (line {close[0].line}), measured "
+                       f"{ctx.test_error:.2f} %", details)
+    stated = ", ".join(f"{c.error:.2f} % (line {c.line})" for c in judged[:5])
+    return Outcome("fail", f"stated {stated}, but the graded model measures {ctx.test_error:.2f} % (tolerance "
+                   f"{tol} points): report the error your final program obtains", details)

@@ -1,0 +1,223 @@
+"""The ``grade`` command. Heavy imports (Keras, pandas) happen inside the commands that need them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import GraderError
+
+STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "magenta", "info": "cyan",
+                "not_graded": "dim", "ok": "green", "failed": "red", "error": "red", "timeout": "red",
+                "missing": "dim"}
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from . import data
+
+    names = args.names or list(data.ALL_SETS)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=_console(stderr=True), transient=False) as progress:
+        task = progress.add_task("data cache", total=None)
+
+        def report(msg: str) -> None:
+            progress.update(task, description=msg)
+            progress.console.log(msg)
+
+        if args.wheel:
+            data.fetch_from_wheel_file(Path(args.wheel), progress=report)
+        else:
+            data.fetch(names, source=args.source, progress=report)
+        progress.update(task, description="done")
+    from .config import cache_dir
+
+    for name in names:
+        _console().print(f"{name}: {'ok' if data.is_cached(name) else 'MISSING'} ({data.dataset_dir(name)})")
+    _console().print(f"cache: {cache_dir()}")
+    return 0
+
+
+def print_result(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = _console()
+    status = result["status"]
+    title = (f"{result['student']} / {result['exercise']}: [{STATUS_STYLE.get(status, '')}]{status}[/] — "
+             f"{result.get('score', 0):g} / {result.get('max_score', 0):g} points")
+    if result.get("test_error") is not None:
+        title += f" — test error {result['test_error']:.2f} %"
+    if result.get("quick"):
+        title += " — quick mode"
+    table = Table(title=title, show_lines=False, expand=False)
+    for col in ("check", "status", "points", "message"):
+        table.add_column(col, overflow="fold")
+    for c in result.get("checks", []):
+        table.add_row(c["name"], f"[{STATUS_STYLE.get(c['status'], '')}]{c['status']}[/]",
+                      f"{c['points']:g}/{c['max_points']:g}", c["message"])
+    console.print(table)
+    if result.get("error"):
+        console.print(f"[red]{status}:[/] {result['error']}")
+    iso = result.get("isolation")
+    if iso == "none":
+        console.print("[yellow]student code ran WITHOUT network isolation[/]")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import exercise
+    from .executors import Evaluator
+    from .jobs import Options, grade
+
+    ex = exercise.load(args.exercise)
+    path = Path(args.path)
+    if path.is_dir():
+        found = ex.find_submission(path)
+        if found is None:
+            raise GraderError(f"{path} holds no {ex.id}.py or {ex.id}.ipynb: name the file after the exercise")
+        path = found
+    elif not path.is_file():
+        raise GraderError(f"{path} does not exist: give the path of the submission file")
+    opts = Options(quick=args.quick, seed=args.seed, timeout=args.timeout,
+                   keep_dir=Path(args.keep) if args.keep else None)
+    with Evaluator() as evaluator:
+        result = grade(args.student or path.parent.name or "student", ex, path, evaluator, opts)
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_result(result)
+    return 0 if result["status"] == "ok" else 1
+
+
+def _students(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def cmd_all(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import exercise, results
+    from .executors import Evaluator
+    from .jobs import Options, grade, isolation_warning
+    from .report.tables import write_tables
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise GraderError(f"{root} is not a folder: give the folder holding one sub-folder per student")
+    exercises = [exercise.load(e) for e in (args.exercise or exercise.exercise_ids())]
+    students = _students(root)
+    if not students:
+        raise GraderError(f"{root} has no student folders: expected {root}/<student>/<exercise>.py")
+    out = Path(args.out)
+    results_dir, reports_dir = out / "results", out / "reports"
+    opts = Options(quick=args.quick, seed=args.seed, timeout=args.timeout, force=args.force,
+                   results_dir=results_dir, keep_dir=Path(args.keep) if args.keep else None)
+    err = _console(stderr=True)
+    if (warning := isolation_warning()) is not None:
+        err.print(f"[yellow]{warning}[/]")
+    jobs = [(s.name, ex, ex.find_submission(s)) for s in students for ex in exercises]
+    with Evaluator() as evaluator, Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                            TimeElapsedColumn(), console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("grading", total=len(jobs))
+
+        def one(job: tuple[str, Any, Path | None]) -> dict[str, Any]:
+            student, ex, sub = job
+            try:
+                result = grade(student, ex, sub, evaluator, opts)
+            except Exception as e:  # an internal error costs one job, never the class
+                result = results.new_result(student, ex.id, status="error", score=0.0, checks=[],
+                                            max_score=ex.max_score, error=f"internal grader error: {type(e).__name__}: {e}")
+                results.write(results_dir, result)
+            bar.advance(task)
+            if not err.is_terminal:
+                err.print(f"{student}/{ex.id}: {result['status']} {result.get('score', 0):g}/{result.get('max_score', 0):g}")
+            return result
+
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            list(pool.map(one, jobs))
+    paths = write_tables([r for r in results.read_all(results_dir)
+                          if r["student"] in {s.name for s in students}], reports_dir)
+    summary = _console()
+    from .report.tables import scores_frame
+
+    summary.print(scores_frame(results.read_all(results_dir)).to_string(index=False))
+    summary.print(f"\nreports: {paths['scores']}  {paths['details']}\nresults: {results_dir}")
+    return 0
+
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from . import exercise
+
+    for ex_id in exercise.exercise_ids():
+        ex = exercise.load(ex_id)
+        print(f"{ex.id:15} {ex.max_score:g} points  {ex.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grade", description="Grade dense-network Keras exercises.")
+    p.add_argument("--version", action="version", version=f"keras-grader {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="the data set cache").add_subparsers(dest="data_command", required=True)
+    f = d.add_parser("fetch", help="fill the cache (MNIST, Fashion-MNIST, banknote, noisynote)")
+    f.add_argument("names", nargs="*", help="data sets to fetch (default: all)")
+    f.add_argument("--source", choices=["keras-cache", "pypi", "keras"],
+                   help="use only this source; 'keras' downloads from Keras's origin")
+    f.add_argument("--wheel", help="fill the cache from a kosmos-core-0.3.0 wheel copied by hand")
+    f.set_defaults(func=cmd_data_fetch)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
+        q.add_argument("--seed", type=int, help="seed Python, NumPy and Keras in the student's process")
+        q.add_argument("--timeout", type=float, help="wall-clock limit per job in seconds (default: exercise.toml)")
+        q.add_argument("--keep", metavar="DIR", help="keep each job's work dir and artifacts under DIR")
+
+    r = sub.add_parser("run", help="grade one submission and print the verdict")
+    r.add_argument("exercise", help="exercise id, e.g. mnist_dense")
+    r.add_argument("path", help="the submission (.py), or a folder holding <exercise>.py")
+    r.add_argument("--json", action="store_true", help="print the result JSON instead of a table")
+    r.add_argument("--student", help="student name recorded in the result (default: the folder's name)")
+    common(r)
+    r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("all", help="grade every student folder of DIR and write the reports")
+    a.add_argument("dir", help="folder with one sub-folder per student: DIR/<student>/<exercise>.py")
+    a.add_argument("--exercise", action="append", help="grade only this exercise (repeatable)")
+    a.add_argument("--out", default="grading", help="where results/ and reports/ go (default: ./grading)")
+    a.add_argument("--force", action="store_true", help="re-run jobs whose result is up to date")
+    a.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
+    common(a)
+    a.set_defaults(func=cmd_all)
+
+    e = sub.add_parser("exercises", help="list the exercises")
+    e.set_defaults(func=cmd_exercises)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GraderError as e:
+        _console(stderr=True).print(f"[red]error:[/] {e}")
+        return 2
+    except KeyboardInterrupt:
+        _console(stderr=True).print("[red]interrupted[/]: finished results are kept; run the same command to resume")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

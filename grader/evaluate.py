@@ -1,0 +1,268 @@
+"""Trusted evaluation (DESIGN §6), in a process apart from the student's.
+
+Reads what the probe left (untrusted: sizes capped, no pickles, the model
+loaded with ``safe_mode=True``), recomputes the graded model's predictions on
+the captured test inputs and runs the exercise's checks. It is meant to live
+in a long-lived worker (see ``executors.py``) so Keras is imported once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import checks as checks_mod
+from . import data, exercise as exercise_mod
+from .exercises import load_checks
+
+MAX_JSON_BYTES = 8 * 2**20
+MAX_ARRAY_BYTES = 1 * 2**30
+MAX_MODEL_BYTES = 1 * 2**30
+
+
+class Untrusted(Exception):
+    """An artifact from the student's process that cannot be used."""
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    if not path.is_file():
+        return default
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise Untrusted(f"{path.name} is larger than {MAX_JSON_BYTES} bytes")
+    try:
+        return json.loads(path.read_text(errors="replace"))
+    except json.JSONDecodeError as e:
+        raise Untrusted(f"{path.name} is not valid JSON: {e}") from e
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    events = []
+    with open(path, errors="replace") as f:
+        for line in f.read(MAX_JSON_BYTES).splitlines():
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(ev, dict) and isinstance(ev.get("event"), str):
+                events.append(ev)
+    return events
+
+
+def read_array(path: Path, kinds: str = "biuf") -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    if path.stat().st_size > MAX_ARRAY_BYTES:
+        raise Untrusted(f"{path.name} is larger than {MAX_ARRAY_BYTES} bytes")
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise Untrusted(f"{path.name} is not a NumPy array file: {e}") from e
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in kinds or a.ndim < 1:
+        raise Untrusted(f"{path.name} holds {getattr(a, 'dtype', type(a))}, not numbers")
+    return a
+
+
+@functools.cache
+def reference(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The test inputs and labels the grader trusts, rebuilt from the verified cache."""
+    if dataset in data.IMAGE_SETS:
+        arrays = data.load_images(dataset)
+        return arrays["x_test"], arrays["y_test"].astype(int)
+    if dataset == "noisynote":
+        arrays = data.load_noisynote()
+        return arrays["qx"], arrays["qy"].reshape(-1).astype(int)
+    raise ValueError(f"no reference test set for {dataset!r}")
+
+
+@dataclass
+class Context:
+    exercise: exercise_mod.Exercise
+    quick: bool
+    quick_epochs: int
+    source: str
+    stdout: str
+    returncode: int | None
+    timed_out: bool
+    limit_s: float
+    ref_x_test: np.ndarray
+    ref_y_test: np.ndarray
+    events: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    exception: dict[str, Any] | None = None
+    model: Any = None
+    model_problem: str = ""
+    test_x: np.ndarray | None = None
+    test_inputs_problem: str = ""
+    test_source: str = ""
+    test_source_kind: str = ""
+    child_pred: np.ndarray | None = None
+    test_pred: np.ndarray | None = None
+    test_classes: np.ndarray | None = None
+    test_error: float | None = None
+    logits: bool = False
+    train_fingerprints: list[np.ndarray] = field(default_factory=list)
+    val_fingerprints: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def decode(self, out: np.ndarray) -> np.ndarray:
+        """Class ids from model outputs: argmax, or a threshold for a single output unit."""
+        out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+        if out.shape[1] == 1:
+            return (out[:, 0] > (0.0 if self.logits else 0.5)).astype(int)
+        return out.argmax(1)
+
+    def fit_line(self, fit: int) -> int | None:
+        for ev in self.events:
+            if ev["event"] == "fit_start" and ev.get("fit") == fit and isinstance(ev.get("caller"), dict):
+                return ev["caller"].get("line")
+        return None
+
+
+def _describe_source(summary: dict[str, Any]) -> tuple[str, str]:
+    ti = summary.get("test_inputs") if isinstance(summary.get("test_inputs"), dict) else {}
+    kind = str(ti.get("kind", ""))
+    caller = ti.get("caller") if isinstance(ti.get("caller"), dict) else {}
+    what = {"predict": "model.predict", "evaluate": "model.evaluate", "call": "model(...)",
+            "validation_data": "fit's validation_data"}.get(kind, kind)
+    return (f"{what} at line {caller['line']}" if caller.get("line") else what), kind
+
+
+def build_context(job: dict[str, Any]) -> Context:
+    ex = exercise_mod.load(job["exercise"], Path(job["course_root"]))
+    art = Path(job["artifacts"])
+    ref_x, ref_y = reference(ex.dataset)
+    ctx = Context(exercise=ex, quick=job["quick"], quick_epochs=ex.quick_epochs, source=job["source"],
+                  stdout=job["stdout"], returncode=job["returncode"], timed_out=job["timed_out"],
+                  limit_s=job["limit_s"], ref_x_test=ref_x, ref_y_test=ref_y)
+    problems = []
+    try:
+        ctx.summary = read_json(art / "summary.json", {}) or {}
+        ctx.exception = read_json(art / "exception.json")
+        ctx.events = read_events(art / "events.jsonl")
+    except Untrusted as e:
+        problems.append(str(e))
+    if not isinstance(ctx.summary, dict):
+        ctx.summary = {}
+    if not (isinstance(ctx.exception, dict) and {"type", "message"} <= ctx.exception.keys()):
+        ctx.exception = None
+    ctx.logits = any(isinstance(ev.get("loss"), dict) and ev["loss"].get("from_logits")
+                     for ev in ctx.events if ev["event"] == "compile")
+    for ev in ctx.events:
+        if ev["event"] == "fit_start" and isinstance(ev.get("fit"), int):
+            k = ev["fit"]
+            try:
+                if (fp := read_array(art / f"fit{k}_train_fp.npy", "u")) is not None:
+                    ctx.train_fingerprints.append(fp)
+                if (fp := read_array(art / f"fit{k}_val_fp.npy", "u")) is not None:
+                    ctx.val_fingerprints[k] = fp
+            except Untrusted as e:
+                problems.append(str(e))
+    ctx.test_source, ctx.test_source_kind = _describe_source(ctx.summary)
+
+    # the test inputs, as the student prepared them
+    try:
+        ctx.test_x = read_array(art / "test_x.npy")
+        ctx.child_pred = read_array(art / "test_pred.npy")
+    except Untrusted as e:
+        ctx.test_x, problems = None, [*problems, str(e)]
+    if ctx.test_x is None:
+        ctx.test_inputs_problem = (
+            f"the graded model was never run on the {ex.n_test} test inputs: call model.evaluate(x_test, y_test) "
+            "or model.predict(x_test) on the whole test set")
+
+    # the graded model
+    ctx.model_problem = _load_model(ctx, art, problems)
+    if ctx.model is not None and ctx.test_x is not None:
+        try:
+            ctx.test_pred = np.asarray(ctx.model.predict(ctx.test_x, batch_size=1000, verbose=0))
+            ctx.test_classes = ctx.decode(ctx.test_pred)
+            if len(ctx.test_classes) == len(ref_y):
+                ctx.test_error = round(100.0 * float(np.mean(ctx.test_classes != ref_y)), 4)
+            else:
+                ctx.model_problem = f"the model gave {len(ctx.test_classes)} predictions for {len(ref_y)} test rows"
+                ctx.test_pred = None
+        except Exception as e:
+            ctx.model_problem = (f"the graded model could not be run on the captured test inputs "
+                                 f"({type(e).__name__}: {str(e)[:300]})")
+    elif ctx.model is not None:
+        ctx.model_problem = ctx.test_inputs_problem
+    return ctx
+
+
+def _load_model(ctx: Context, art: Path, problems: list[str]) -> str:
+    """Load the graded model into ctx.model; return what went wrong, if anything."""
+    summary = ctx.summary
+    if "model_file" not in summary:
+        if summary.get("save_error"):
+            return (f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in Keras "
+                    "layers so the model can be saved and loaded")
+        if problems:
+            return "; ".join(problems)
+        if ctx.timed_out:
+            return "no model: the script was stopped by the time limit before it trained one"
+        if ctx.exception:
+            line = f" at line {ctx.exception.get('line')}" if ctx.exception.get("line") else ""
+            return f"no model: the script stopped with {ctx.exception['type']}{line} before training one"
+        return "no model: the script never trained a Keras model (model.fit was not called)"
+    path = art / "graded.keras"
+    if not path.is_file() or path.stat().st_size > MAX_MODEL_BYTES:
+        return f"the graded model file is missing or larger than {MAX_MODEL_BYTES // 2**20} MiB"
+    import keras
+
+    try:
+        ctx.model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as e:
+        msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        hint = ("Lambda layers and custom Python classes cannot be loaded safely: use built-in Keras layers"
+                if "safe_mode" in str(e) or "Lambda" in str(e) or "custom" in str(e).lower()
+                else "use built-in Keras layers and a standard Sequential or functional model")
+        return f"the graded model could not be loaded ({type(e).__name__}: {msg}). {hint}"
+    return ""
+
+
+def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Run the exercise's checks for one finished run; returns plain JSON values."""
+    t0 = time.perf_counter()
+    ctx = build_context(job)
+    outcomes: dict[str, checks_mod.Outcome] = {}
+    registry = load_checks(ctx.exercise.id)
+    for name, params in ctx.exercise.checks.items():
+        fn = registry.get(name)
+        if fn is None:
+            outcomes[name] = checks_mod.Outcome("fail", f"the grader has no check named {name!r} (exercise.toml)")
+            continue
+        try:
+            outcomes[name] = fn(ctx, params)
+        except Exception as e:  # a check must not take the others down
+            outcomes[name] = checks_mod.Outcome("fail", f"the check could not run on this submission "
+                                                f"({type(e).__name__}: {str(e)[:300]})")
+    results = []
+    for name, params in ctx.exercise.checks.items():
+        out = outcomes[name]
+        unmet = [r for r in params.get("requires", []) if outcomes.get(r) and outcomes[r].status == "fail"]
+        if unmet and out.status in ("pass", "partial"):
+            out = checks_mod.Outcome("fail", f"{out.message} — but no points, since {', '.join(unmet)} failed",
+                                     out.details)
+        points = float(params.get("points", 0))
+        results.append({"name": name, "status": out.status, "points": round(points * out.earned(), 3),
+                        "max_points": points, "message": out.message, "details": out.details})
+    return {
+        "checks": results,
+        "test_error": ctx.test_error,
+        "backend": ctx.summary.get("backend"),
+        "keras_version": ctx.summary.get("keras_version"),
+        "graded_model": {"reason": ctx.summary.get("graded_reason"), "test_inputs": ctx.test_source or None},
+        "eval_seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def warm_up() -> None:
+    """Import Keras once, in the worker, before the first job arrives."""
+    import keras  # noqa: F401

@@ -1,0 +1,65 @@
+"""Exercises: ``assignments/<id>/exercise.toml`` read into one immutable object."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import GraderError, course_root
+
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    dataset: str
+    n_test: int
+    checks: dict[str, dict[str, Any]]
+    limits: dict[str, Any]
+    quick_epochs: int
+    workdir_data: list[str] = field(default_factory=list)
+    config_sha256: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(c.get("points", 0) for c in self.checks.values()))
+
+    def timeout(self, gpu: bool = False) -> float:
+        return float(self.limits["wall_clock_gpu_s" if gpu else "wall_clock_cpu_s"])
+
+    def find_submission(self, folder: Path) -> Path | None:
+        """``folder/<id>.py`` or ``folder/<id>.ipynb`` (the script wins when both exist)."""
+        for suffix in SUBMISSION_SUFFIXES:
+            if (folder / f"{self.id}{suffix}").is_file():
+                return folder / f"{self.id}{suffix}"
+        return None
+
+
+def exercise_ids(root: Path | None = None) -> list[str]:
+    root = root or course_root()
+    return sorted(p.parent.name for p in (root / "assignments").glob("*/exercise.toml"))
+
+
+def load(exercise_id: str, root: Path | None = None) -> Exercise:
+    root = root or course_root()
+    path = root / "assignments" / exercise_id / "exercise.toml"
+    if not path.is_file():
+        known = ", ".join(exercise_ids(root)) or "none"
+        raise GraderError(f"unknown exercise {exercise_id!r} (no {path}); known exercises: {known}")
+    raw_bytes = path.read_bytes()
+    try:
+        cfg = tomllib.loads(raw_bytes.decode())
+        return Exercise(
+            id=cfg["id"], title=cfg["title"], dataset=cfg["dataset"], n_test=int(cfg["n_test"]),
+            checks=cfg["checks"], limits=cfg["limits"], quick_epochs=int(cfg["quick"]["epochs"]),
+            workdir_data=list(cfg.get("workdir_data", [])),
+            config_sha256=hashlib.sha256(raw_bytes).hexdigest(), raw=cfg,
+        )
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
+        raise GraderError(f"{path} is invalid ({type(e).__name__}: {e}); fix the file and run again") from e

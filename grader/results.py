@@ -1,0 +1,76 @@
+"""One result JSON per (student, exercise): the schema, its cache key and atomic storage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "failed", "error", "timeout", "missing")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None) -> str:
+    """What a result depends on: the submission, the exercise config, the grader, the mode."""
+    parts = [submission_sha256, config_sha256, __version__, f"quick={quick}", f"seed={seed}", f"schema={SCHEMA_VERSION}"]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def new_result(student: str, exercise: str, **fields: Any) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "grader_version": __version__, "student": student,
+            "exercise": exercise, **fields}
+
+
+def status_from_checks(checks: list[dict[str, Any]]) -> str:
+    return "failed" if any(c["status"] == "fail" for c in checks) else "ok"
+
+
+def result_path(results_dir: Path, student: str, exercise: str) -> Path:
+    return results_dir / student / f"{exercise}.json"
+
+
+def write(results_dir: Path, result: dict[str, Any]) -> Path:
+    """Write atomically (temp file + rename): a killed grader never leaves half a result."""
+    path = result_path(results_dir, result["student"], result["exercise"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(result, f, indent=1, sort_keys=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read(results_dir: Path, student: str, exercise: str) -> dict[str, Any] | None:
+    path = result_path(results_dir, student, exercise)
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return result if isinstance(result, dict) and result.get("schema_version") == SCHEMA_VERSION else None
+
+
+def read_all(results_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(results_dir.glob("*/*.json")):
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(result, dict) and result.get("schema_version") == SCHEMA_VERSION:
+            out.append(result)
+    return out

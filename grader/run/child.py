@@ -1,0 +1,48 @@
+"""Entry point of the student's process: ``python -m grader.run.child SPEC.json``.
+
+Installs the probe, runs the submission unmodified as ``__main__``, then lets
+the probe save what the evaluator needs, whatever way the student's code ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+
+
+def main(spec_path: str) -> int:
+    with open(spec_path) as f:
+        spec = json.load(f)
+    from .probe import Probe
+
+    script = os.path.abspath(spec["script"])
+    os.environ["KERAS_GRADER_SCRIPT"] = script
+    probe = Probe(spec)
+    probe.install()
+    os.chdir(os.path.dirname(script))
+    sys.argv = [script]
+    sys.path[0] = os.path.dirname(script)
+    error: BaseException | None = None
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except BaseException as e:  # noqa: BLE001 - student code may raise anything, even SystemExit
+        error = e
+        if not isinstance(e, SystemExit):
+            import traceback
+
+            tb = e.__traceback__  # show the student's frames, not the grader's
+            while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != script:
+                tb = tb.tb_next
+            traceback.print_exception(type(e), e, tb or e.__traceback__)
+    finally:
+        sys.stdout.flush()
+        probe.finalize(error, script)
+    if isinstance(error, SystemExit):
+        return error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
+    return 1 if error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

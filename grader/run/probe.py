@@ -1,0 +1,515 @@
+"""The probe: installed in the student's process before any student code runs.
+
+It records what the submission does with Keras (compile, fit, predict, evaluate,
+``to_categorical``), captures the test inputs as the student prepared them and
+the figures the student draws, serves the data sets offline, and saves the
+graded model when the student's code ends. Everything it writes is untrusted
+input to the evaluator: it is a witness, never a judge.
+
+Imports of Keras and matplotlib are hooked, not forced: a submission that
+never imports Keras costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..fingerprint import fingerprints
+
+MAX_CAPTURE_BYTES = 512 * 2**20
+MAX_FIGURES = 40
+
+
+def _jsonable(v: Any) -> Any:
+    """Best-effort conversion of Keras/NumPy values into JSON values."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if np.isfinite(v) else str(v)
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    try:
+        a = np.asarray(v)
+        if a.dtype.kind in "biuf" and a.size <= 64:
+            return _jsonable(a.tolist())
+    except Exception:
+        pass
+    return repr(v)[:200]
+
+
+def _as_array(x: Any) -> np.ndarray | None:
+    """``x`` as one NumPy array, or None (datasets, generators, multi-input lists)."""
+    if x is None or isinstance(x, dict):
+        return None
+    if isinstance(x, (list, tuple)) and x and all(hasattr(e, "shape") for e in x):
+        return None  # several inputs
+    if not isinstance(x, np.ndarray) and not hasattr(x, "__array__") and not isinstance(x, (list, tuple)):
+        return None  # tf.data.Dataset, generators, PyDataset
+    try:
+        a = np.asarray(x)
+    except Exception:
+        return None
+    return a if a.dtype.kind in "biuf" and a.ndim >= 1 else None
+
+
+def _rows(x: Any) -> int | None:
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        try:
+            return int(shape[0]) if len(shape) and shape[0] is not None else None
+        except (TypeError, ValueError):
+            return None
+    if isinstance(x, (list, tuple)) and x and not all(hasattr(e, "shape") for e in x):
+        return len(x)
+    return None
+
+
+def _describe(fn: Any) -> Any:
+    """A loss or optimizer as a small JSON value: name and interesting config."""
+    if fn is None or isinstance(fn, str):
+        return fn
+    if isinstance(fn, (list, tuple, dict)):
+        return _jsonable([_describe(f) for f in fn] if not isinstance(fn, dict) else {k: _describe(f) for k, f in fn.items()})
+    out: dict[str, Any] = {"class": type(fn).__name__, "name": getattr(fn, "__name__", None) or getattr(fn, "name", None)}
+    try:
+        cfg = fn.get_config()
+        for key in ("from_logits", "learning_rate", "reduction", "name"):
+            if key in cfg:
+                out[key] = _jsonable(cfg[key])
+    except Exception:
+        pass
+    return out
+
+
+class _PostImportLoader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader, callback: Callable[[Any], None]):
+        self._loader, self._callback = loader, callback
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        module.__loader__ = self._loader
+        self._callback(module)
+
+
+class _PostImportFinder(importlib.abc.MetaPathFinder):
+    """Calls a patch function right after a named module has executed."""
+
+    def __init__(self, hooks: dict[str, Callable[[Any], None]]):
+        self.hooks = hooks
+
+    def find_spec(self, fullname, path, target=None):
+        callback = self.hooks.get(fullname)
+        if callback is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _PostImportLoader(spec.loader, callback)
+        return spec
+
+
+class Probe:
+    def __init__(self, spec: dict[str, Any]):
+        self.art = Path(spec["artifacts"])
+        self.art.mkdir(parents=True, exist_ok=True)
+        self.data_root = Path(spec["data_root"])
+        self.n_test = int(spec["n_test"])
+        self.quick_epochs = spec.get("quick_epochs")
+        self.seed = spec.get("seed")
+        self.models: list[Any] = []  # strong refs: the student may `del model`
+        self.model_index: dict[int, int] = {}
+        self.last_fit: int | None = None
+        self.test_call: dict[str, Any] | None = None  # the latest call on the test inputs
+        self.val_candidate: dict[str, Any] | None = None
+        self.n_fit = 0
+        self.n_figures = 0
+        self.originals: dict[str, Callable[..., Any]] = {}  # unwrapped Keras/matplotlib functions
+        self.busy = 0  # > 0 while inside a wrapped Keras call (inner calls are Keras's own)
+        self._events = open(self.art / "events.jsonl", "a", buffering=1)
+
+    # --- recording ------------------------------------------------------------------
+    def event(self, name: str, /, **fields: Any) -> None:
+        fields = {"event": name, "t": round(time.time(), 3), **fields}
+        self._events.write(json.dumps(_jsonable(fields)) + "\n")
+
+    def model_id(self, model: Any) -> int:
+        key = id(model)
+        if key not in self.model_index:
+            self.model_index[key] = len(self.models)
+            self.models.append(model)
+        return self.model_index[key]
+
+    def notice(self, msg: str) -> None:
+        print(f"[grader] {msg}", file=sys.stderr, flush=True)
+
+    # --- installation -----------------------------------------------------------------
+    def install(self) -> None:
+        import random
+
+        if self.seed is not None:
+            random.seed(self.seed)
+            np.random.seed(self.seed)
+        stubs = str(Path(__file__).with_name("stubs"))
+        sys.path.append(stubs)  # google.colab, after the real packages
+        sys.meta_path.insert(0, _PostImportFinder({
+            "keras.src.models.model": self._patch_model,
+            "keras.src.utils.numerical_utils": self._patch_numerical,
+            "keras.src.datasets.mnist": lambda m: self._patch_dataset(m, "mnist"),
+            "keras.src.datasets.fashion_mnist": lambda m: self._patch_dataset(m, "fashion_mnist"),
+            "keras.src.utils.model_visualization": self._patch_plot_model,
+            "keras": self._seed_keras,
+            "matplotlib": self._patch_matplotlib,
+            "matplotlib.pyplot": self._patch_pyplot,
+        }))
+
+    def _seed_keras(self, keras: Any) -> None:
+        if self.seed is not None:
+            try:
+                keras.utils.set_random_seed(self.seed)
+            except Exception as e:  # never let the witness break the run
+                self.notice(f"could not seed Keras: {e}")
+
+    def _patch_dataset(self, module: Any, name: str) -> None:
+        directory = self.data_root / name
+        probe = self
+
+        def load_data(*args: Any, **kwargs: Any):
+            arrays = {k: np.load(directory / f"{k}.npy", allow_pickle=False)
+                      for k in ("x_train", "y_train", "x_test", "y_test")}
+            probe.event("load_data", dataset=name)
+            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+        load_data.__doc__ = module.load_data.__doc__
+        module.load_data = load_data
+
+    def _patch_numerical(self, module: Any) -> None:
+        orig, probe = module.to_categorical, self
+
+        def to_categorical(x, *args, **kwargs):
+            probe.event("to_categorical", caller=_caller(), shape=list(np.shape(x)))
+            return orig(x, *args, **kwargs)
+
+        module.to_categorical = to_categorical
+
+    def _patch_plot_model(self, module: Any) -> None:
+        orig, probe = module.plot_model, self
+
+        def plot_model(model, to_file="model.png", *args, **kwargs):
+            try:
+                return orig(model, to_file, *args, **kwargs)
+            except Exception as e:  # pydot/graphviz are not part of the grading machine
+                probe.notice(f"plot_model skipped ({type(e).__name__}: {str(e)[:120]}); not graded")
+                probe.event("plot_model_skipped", error=str(e)[:300])
+                return None
+
+        module.plot_model = plot_model
+
+    def _patch_model(self, module: Any) -> None:
+        Model, probe = module.Model, self
+        for name in ("compile", "fit", "predict", "evaluate", "__call__"):
+            orig = self.originals[name] = getattr(Model, name)
+            setattr(Model, name, getattr(self, f"_wrap_{name.strip('_')}")(orig))
+        probe.event("keras_hooked")
+
+    # --- Model wrappers ------------------------------------------------------------------
+    def _wrap_compile(self, orig):
+        probe = self
+
+        def compile(model, *args, **kwargs):
+            try:
+                a = inspect.signature(orig).bind(model, *args, **kwargs).arguments
+                probe.event("compile", model=probe.model_id(model), caller=_caller(),
+                            loss=_describe(a.get("loss")), optimizer=_describe(a.get("optimizer", "rmsprop")),
+                            metrics=_jsonable(a.get("metrics")))
+            except Exception:
+                pass
+            return orig(model, *args, **kwargs)
+
+        return compile
+
+    def _wrap_fit(self, orig):
+        probe = self
+
+        def fit(model, *args, **kwargs):
+            if probe.busy:
+                return orig(model, *args, **kwargs)
+            try:
+                bound = inspect.signature(orig).bind(model, *args, **kwargs)
+            except TypeError:
+                return orig(model, *args, **kwargs)  # let Keras explain the mistake
+            try:
+                k, mid = probe._record_fit_start(model, bound)
+            except Exception as e:  # the witness never breaks the run
+                probe.notice(f"could not record fit: {type(e).__name__}: {e}")
+                return orig(model, *args, **kwargs)
+            probe.last_fit = mid
+            t0 = time.perf_counter()
+            probe.busy += 1
+            try:
+                history = orig(*bound.args, **bound.kwargs)
+            finally:
+                probe.busy -= 1
+                probe.event("fit_end", fit=k, model=mid, seconds=round(time.perf_counter() - t0, 3))
+            hist = getattr(history, "history", None)
+            if isinstance(hist, dict):
+                probe.event("history", fit=k, history={m: [float(v) for v in vals][-1000:] for m, vals in hist.items()})
+            return history
+
+        return fit
+
+    def _record_fit_start(self, model: Any, bound: inspect.BoundArguments) -> tuple[int, int]:
+        """Record a fit call and apply quick mode to its arguments; returns (fit index, model id)."""
+        bound.apply_defaults()
+        a = bound.arguments
+        k = self.n_fit
+        self.n_fit += 1
+        mid = self.model_id(model)
+        record: dict[str, Any] = {"fit": k, "model": mid, "caller": _caller(), "epochs_requested": a["epochs"],
+                                  "batch_size": a["batch_size"], "validation_split": a["validation_split"]}
+        if self.quick_epochs is not None and isinstance(a["epochs"], int):
+            capped = min(a["epochs"], (a["initial_epoch"] or 0) + int(self.quick_epochs))
+            if capped != a["epochs"]:
+                self.notice(f"quick mode: fit capped at {capped} epoch(s) instead of {a['epochs']}")
+            bound.arguments["epochs"] = capped
+        record["epochs"] = bound.arguments["epochs"]
+        x, y = _as_array(a["x"]), _as_array(a["y"])
+        record["x"] = _arr_info(a["x"], x)
+        record["y"] = _arr_info(a["y"], y)
+        if x is not None:
+            np.save(self.art / f"fit{k}_train_fp.npy", fingerprints(x))
+        vd = a["validation_data"]
+        if isinstance(vd, (list, tuple)) and len(vd) >= 2:
+            vx = _as_array(vd[0])
+            record["validation_x"] = _arr_info(vd[0], vx)
+            if vx is not None:
+                np.save(self.art / f"fit{k}_val_fp.npy", fingerprints(vx))
+                if len(vx) == self.n_test and vx.nbytes <= MAX_CAPTURE_BYTES:
+                    self.val_candidate = {"model": mid, "x": np.array(vx, copy=True), "pred": None,
+                                           "kind": "validation_data", "caller": record["caller"]}
+        elif vd is not None:
+            record["validation_x"] = {"type": type(vd).__name__}
+        self.event("fit_start", **record)
+        return k, mid
+
+    def _capture(self, model: Any, kind: str, x: Any, pred: Any, result: Any = None) -> None:
+        try:
+            self._record_test_call(model, kind, x, pred, result)
+        except Exception as e:  # the witness never breaks the run
+            self.notice(f"could not record {kind} on the test inputs: {type(e).__name__}: {e}")
+
+    def _record_test_call(self, model: Any, kind: str, x: Any, pred: Any, result: Any) -> None:
+        xa = _as_array(x)
+        info = {"model": self.model_id(model), "kind": kind, "caller": _caller(), "x": _arr_info(x, xa)}
+        if kind == "evaluate":
+            info["result"] = _jsonable(result)
+        self.event("test_call", **info)
+        if xa is not None and xa.nbytes <= MAX_CAPTURE_BYTES:
+            p = None
+            try:
+                p = np.asarray(pred) if pred is not None else None
+            except Exception:
+                pass
+            self.test_call = {"model": info["model"], "x": np.array(xa, copy=True), "pred": p, "kind": kind,
+                              "caller": info["caller"], "result": info.get("result")}
+
+    def _wrap_predict(self, orig):
+        probe = self
+
+        def predict(model, x, *args, **kwargs):
+            if probe.busy:
+                return orig(model, x, *args, **kwargs)
+            probe.busy += 1
+            try:
+                out = orig(model, x, *args, **kwargs)
+            finally:
+                probe.busy -= 1
+            if _rows(x) == probe.n_test:
+                probe._capture(model, "predict", x, out)
+            return out
+
+        return predict
+
+    def _wrap_evaluate(self, orig):
+        probe = self
+
+        def evaluate(model, x=None, *args, **kwargs):
+            if probe.busy:
+                return orig(model, x, *args, **kwargs)
+            probe.busy += 1
+            try:
+                out = orig(model, x, *args, **kwargs)
+                pred = None
+                if _rows(x) == probe.n_test and _as_array(x) is not None:
+                    pred = probe.originals["predict"](model, x, verbose=0)
+            finally:
+                probe.busy -= 1
+            if _rows(x) == probe.n_test:
+                probe._capture(model, "evaluate", x, pred, out)
+            return out
+
+        return evaluate
+
+    def _wrap_call(self, orig):
+        probe = self
+
+        def __call__(model, *args, **kwargs):
+            if probe.busy or not args:
+                return orig(model, *args, **kwargs)
+            probe.busy += 1
+            try:
+                out = orig(model, *args, **kwargs)
+            finally:
+                probe.busy -= 1
+            if _rows(args[0]) == probe.n_test and _as_array(args[0]) is not None:
+                probe._capture(model, "call", args[0], out)
+            return out
+
+        return __call__
+
+    # --- figures -------------------------------------------------------------------------
+    def _patch_matplotlib(self, mpl: Any) -> None:
+        orig_use, probe = mpl.use, self
+
+        def use(backend, *args, **kwargs):
+            if str(backend).lower() != "agg":
+                probe.notice(f"matplotlib.use({backend!r}) ignored: grading draws off-screen (Agg)")
+            return orig_use("Agg", *args, **kwargs)
+
+        mpl.use = use
+        try:
+            orig_use("Agg")
+        except Exception:
+            pass
+
+    def _patch_pyplot(self, plt: Any) -> None:
+        from matplotlib.figure import Figure
+
+        probe = self
+        orig_savefig = self.originals["savefig"] = Figure.savefig
+
+        def show(*args, **kwargs):
+            for num in plt.get_fignums():
+                probe.capture_figure(plt.figure(num), "show")
+            plt.close("all")  # as Colab's inline backend and a closed window do
+
+        def savefig(fig, fname, *args, **kwargs):
+            probe.capture_figure(fig, "savefig")
+            return orig_savefig(fig, fname, *args, **kwargs)
+
+        plt.show = show
+        Figure.savefig = savefig
+
+    def capture_figure(self, fig: Any, how: str) -> None:
+        if self.n_figures >= MAX_FIGURES:
+            return
+        k = self.n_figures
+        self.n_figures += 1
+        try:
+            from matplotlib.colors import to_hex
+
+            def text_info(t: Any, role: str) -> dict[str, Any] | None:
+                s = t.get_text()
+                if not s:
+                    return None
+                return {"role": role, "text": s[:200], "color": to_hex(t.get_color(), keep_alpha=False),
+                        "position": _jsonable(list(t.get_position()))}
+
+            axes = []
+            for i, ax in enumerate(fig.axes):
+                images = []
+                for j, im in enumerate(ax.get_images()):
+                    arr = np.asarray(im.get_array())
+                    fname = f"fig{k}_ax{i}_im{j}.npy"
+                    np.save(self.art / fname, np.ma.getdata(arr), allow_pickle=False)
+                    images.append({"file": fname, "shape": list(arr.shape)})
+                texts = [text_info(t, "text") for t in ax.texts]
+                texts += [text_info(t, "title") for t in (ax.title, ax._left_title, ax._right_title)]
+                texts += [text_info(ax.xaxis.label, "xlabel"), text_info(ax.yaxis.label, "ylabel")]
+                axes.append({"index": i, "bounds": _jsonable(list(ax.get_position().bounds)),
+                             "images": images, "texts": [t for t in texts if t]})
+            fig_texts = [text_info(t, "figtext") for t in fig.texts]
+            if getattr(fig, "_suptitle", None) is not None:
+                fig_texts.append(text_info(fig._suptitle, "suptitle"))
+            png = f"fig{k}.png"
+            self.originals["savefig"](fig, self.art / png, format="png", dpi=80)
+            with open(self.art / f"fig{k}.json", "w") as f:
+                json.dump({"figure": k, "how": how, "axes": axes, "texts": [t for t in fig_texts if t]}, f)
+            self.event("figure", figure=k, how=how, n_axes=len(axes))
+        except Exception as e:
+            self.notice(f"could not capture a figure: {type(e).__name__}: {e}")
+
+    # --- the end of the student's code -----------------------------------------------------------
+    def finalize(self, exc: BaseException | None, script: str) -> None:
+        if exc is not None and not (isinstance(exc, SystemExit) and exc.code in (None, 0)):
+            tb = traceback.extract_tb(exc.__traceback__)
+            frames = [f for f in tb if os.path.abspath(f.filename) == os.path.abspath(script)]
+            with open(self.art / "exception.json", "w") as f:
+                json.dump({"type": type(exc).__name__, "message": str(exc)[:2000],
+                           "line": frames[-1].lineno if frames else getattr(exc, "lineno", None),
+                           "traceback": "".join(traceback.format_exception(exc))[-8000:]}, f)
+        summary: dict[str, Any] = {"models": len(self.models), "fits": self.n_fit, "figures": self.n_figures}
+        capture = self.test_call or self.val_candidate
+        graded = capture["model"] if capture else self.last_fit
+        if "keras" in sys.modules:
+            import keras
+
+            summary["keras_version"] = keras.__version__
+            summary["backend"] = keras.backend.backend()
+        if graded is not None:
+            summary["graded_model"] = graded
+            summary["graded_reason"] = ("the model run on the test inputs" if capture
+                                        else "the last model fitted (none was run on the test inputs)")
+            try:
+                self.models[graded].save(self.art / "graded.keras")
+                summary["model_file"] = "graded.keras"
+            except Exception as e:
+                summary["save_error"] = f"{type(e).__name__}: {str(e)[:1000]}"
+        if capture:
+            summary["test_inputs"] = {"kind": capture["kind"], "caller": capture["caller"], "model": capture["model"],
+                                      "result": capture.get("result")}
+            if capture["model"] == graded:
+                np.save(self.art / "test_x.npy", capture["x"], allow_pickle=False)
+                if capture["pred"] is not None and capture["pred"].dtype.kind in "biuf":
+                    np.save(self.art / "test_pred.npy", capture["pred"], allow_pickle=False)
+        with open(self.art / "summary.json", "w") as f:
+            json.dump(_jsonable(summary), f)
+        self._events.close()
+
+
+def _arr_info(raw: Any, a: np.ndarray | None) -> dict[str, Any]:
+    if a is None:
+        return {"type": type(raw).__name__}
+    return {"type": type(raw).__name__, "shape": list(a.shape), "dtype": str(a.dtype)}
+
+
+def _caller() -> dict[str, Any] | None:
+    """The innermost frame of the student's script that led to this call."""
+    script = os.environ.get("KERAS_GRADER_SCRIPT")
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if script and os.path.abspath(frame.filename) == script:
+            return {"line": frame.lineno, "code": (frame.line or "")[:200]}
+    return None

@@ -1,0 +1,17 @@
+"""``files.download`` copies the file among the job's artifacts; ``upload`` has nothing to give."""
+
+import os
+import shutil
+
+
+def download(filename):
+    dest = os.environ.get("KERAS_GRADER_DOWNLOADS")
+    if dest and os.path.isfile(filename):
+        os.makedirs(dest, exist_ok=True)
+        shutil.copy(filename, os.path.join(dest, os.path.basename(filename)))
+    print(f"[grader] google.colab.files.download({filename!r}) kept as a grading artifact")
+
+
+def upload(*args, **kwargs):
+    print("[grader] google.colab.files.upload() cannot ask for files while grading; returning {}")
+    return {}
