@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import results
+from . import data, results
 from .config import course_root
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
@@ -83,6 +83,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         return _store(result, opts)
 
     t0 = time.monotonic()
+    data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
     jobdir = Path(tempfile.mkdtemp(prefix=f"keras-grader-{ex.id}-"))
     try:
         limit = opts.timeout or ex.timeout(gpu=device() != "cpu")

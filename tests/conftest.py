@@ -1,0 +1,57 @@
+"""Shared fixtures: the real data cache, one evaluator worker, and a helper that grades source text.
+
+Nothing here mocks Keras, the data or the sandbox: every grading test runs a real
+child process that trains a real (small) model on the real data set.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import data, exercise
+from grader.executors import Evaluator
+from grader.jobs import Options, grade
+
+
+@pytest.fixture(scope="session")
+def mnist() -> dict[str, np.ndarray]:
+    return data.load_images("mnist")
+
+
+@pytest.fixture(scope="session")
+def evaluator():
+    with Evaluator() as ev:
+        yield ev
+
+
+@pytest.fixture(scope="session")
+def mnist_dense() -> exercise.Exercise:
+    return exercise.load("mnist_dense")
+
+
+@pytest.fixture
+def grade_source(tmp_path: Path, evaluator: Evaluator, mnist_dense: exercise.Exercise):
+    """Grade a submission given as source text (or bytes); returns the result dict."""
+
+    def run(source: str | bytes, *, exercise_id: str = "mnist_dense", student: str = "s", **options):
+        path = tmp_path / student / f"{exercise_id}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, bytes):
+            path.write_bytes(source)
+        else:
+            path.write_text(textwrap.dedent(source))
+        ex = mnist_dense if exercise_id == "mnist_dense" else exercise.load(exercise_id)
+        return grade(student, ex, path, evaluator, Options(**options))
+
+    return run
+
+
+def check(result: dict, name: str) -> dict:
+    """The named check of a result (fails the test if it is absent)."""
+    found = [c for c in result["checks"] if c["name"] == name]
+    assert found, f"no check {name!r} in {[c['name'] for c in result['checks']]}"
+    return found[0]
