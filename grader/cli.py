@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except GraderError as e:
-        _console(stderr=True).print(f"[red]error:[/] {e}")
+        _console(stderr=True).print(f"[red]error:[/] {e}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         _console(stderr=True).print("[red]interrupted[/]: finished results are kept; run the same command to resume")

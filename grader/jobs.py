@@ -62,19 +62,19 @@ def _error_message(exc: dict[str, Any] | None, stderr: str) -> str:
 def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
     """Grade one submission (or record it missing); the result is also written when opts.results_dir is set."""
     started = _now()
-    base = {"quick": opts.quick, "seed": opts.seed, "max_score": ex.max_score, "started_at": started}
-    if submission is None:
-        result = results.new_result(student, ex.id, status="missing", score=0.0, checks=[], **base,
-                                    error=f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
-                                    finished_at=_now())
-        return _store(result, opts)
-    sha = results.file_sha256(submission)
+    sha = results.file_sha256(submission) if submission is not None else "missing"
     key = results.job_key(sha, ex.config_sha256, opts.quick, opts.seed)
     if opts.results_dir and not opts.force:
         previous = results.read(opts.results_dir, student, ex.id)
         if previous and previous.get("key") == key:
             return previous
-    base |= {"key": key, "submission": {"path": str(submission), "sha256": sha, "kind": submission.suffix.lstrip(".")}}
+    base = {"key": key, "quick": opts.quick, "seed": opts.seed, "max_score": ex.max_score, "started_at": started}
+    if submission is None:
+        result = results.new_result(student, ex.id, status="missing", score=0.0, checks=[], **base,
+                                    error=f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
+                                    finished_at=_now())
+        return _store(result, opts)
+    base["submission"] = {"path": str(submission), "sha256": sha, "kind": submission.suffix.lstrip(".")}
     if submission.suffix != ".py":
         result = results.new_result(student, ex.id, status="error", score=0.0, checks=[], **base,
                                     error="notebooks (.ipynb) cannot be graded by this version yet: export the "

@@ -1,0 +1,98 @@
+"""The `grade` command as a user runs it: fast help, clear errors, JSON output, resumable `grade all`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+TINY = """
+from tensorflow import keras
+(AX, AY), (QX, QY) = keras.datasets.mnist.load_data()
+model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(AX[:1000] / 255.0, AY[:1000], epochs=1, verbose=0)
+loss, acc = model.evaluate(QX / 255.0, QY, verbose=0)
+print("Test error: %.2f %%" % (100 * (1 - acc)))
+"""
+
+
+def grade(*args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def test_help_is_instant_and_imports_no_keras():
+    code = ("import sys, time; t = time.time(); import grader.cli as c; c.build_parser().format_help(); "
+            "assert not any(m.split('.')[0] in ('keras', 'tensorflow', 'pandas') for m in sys.modules), "
+            "sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'pandas')); "
+            "print(time.time() - t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) < 1.0
+    assert grade("--help").returncode == 0
+
+
+def test_user_errors_say_what_to_do(tmp_path):
+    r = grade("run", "mnist_dnse", str(tmp_path))
+    assert r.returncode == 2 and "unknown exercise 'mnist_dnse'" in r.stderr and "mnist_dense" in r.stderr
+    r = grade("run", "mnist_dense", str(tmp_path / "nope.py"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    r = grade("run", "mnist_dense", str(tmp_path))
+    assert r.returncode == 2 and "name the file after the exercise" in r.stderr
+    r = grade("all", str(tmp_path))
+    assert r.returncode == 2 and "no student folders" in r.stderr
+
+
+def test_run_json_on_a_student_repository(tmp_path):
+    (tmp_path / "mnist_dense.py").write_text(TINY)
+    r = grade("run", "mnist_dense", str(tmp_path), "--quick", "--json")
+    result = json.loads(r.stdout)
+    assert result["exercise"] == "mnist_dense" and result["quick"] is True
+    assert {c["name"] for c in result["checks"]} >= {"runs", "dense_only", "threshold", "honest_claim"}
+    assert r.returncode == (0 if result["status"] == "ok" else 1)
+    table = grade("run", "mnist_dense", str(tmp_path / "mnist_dense.py"), "--quick")
+    assert "dense_only" in table.stdout and "quick mode" in table.stdout
+
+
+def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_path):
+    klass, out = tmp_path / "class", tmp_path / "out"
+    for student in ("ana", "bia", "caio"):
+        (klass / student).mkdir(parents=True)
+        (klass / student / "mnist_dense.py").write_text(TINY + f"# {student}\n")
+    (klass / "duda").mkdir()  # submitted nothing
+    args = [sys.executable, "-m", "grader.cli", "all", str(klass), "--out", str(out), "--quick"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    results = out / "results"
+    deadline = time.monotonic() + 300
+    while not list(results.glob("*/*.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = {p: json.loads(p.read_text())["finished_at"] for p in results.glob("*/*.json")}
+    assert first, "no result was written before the kill"
+
+    r = grade("all", str(klass), "--out", str(out), "--quick")
+    assert r.returncode == 0, r.stderr
+    after = {p: json.loads(p.read_text()) for p in results.glob("*/*.json")}
+    assert {p.parent.name for p in after} == {"ana", "bia", "caio", "duda"}
+    for p, finished in first.items():
+        assert after[p]["finished_at"] == finished, f"{p} was graded twice"
+    assert after[results / "duda" / "mnist_dense.json"]["status"] == "missing"
+
+    scores = pd.read_csv(out / "reports" / "scores.csv")
+    assert list(scores["student"]) == ["ana", "bia", "caio", "duda"]
+    assert set(scores["mnist_dense_status"]) <= {"ok", "failed", "missing"}
+    details = pd.read_csv(out / "reports" / "details.csv")
+    assert {"runs", "dense_only", "threshold"} <= set(details["check"])
+    assert "reports:" in r.stdout
+
+    again = grade("all", str(klass), "--out", str(out), "--quick")  # nothing changed: nothing re-run
+    assert again.returncode == 0
+    assert {p: json.loads(p.read_text())["finished_at"] for p in results.glob("*/*.json")} == \
+        {p: r["finished_at"] for p, r in after.items()}
