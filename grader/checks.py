@@ -264,8 +264,8 @@ def honest_claim(ctx: Context, params: dict[str, Any]) -> Outcome:
         return Outcome("fail", "no stated test error found: write the test error you obtained in a comment, "
                        "e.g. '# erro de teste: 1,45 %' or '# test error: 1.45 %'", details)
     if ctx.test_error is None:
-        return Outcome("fail", f"you state {judged[-1].error:.2f} %, but no model could be measured: "
-                       + ctx.model_problem, details)
+        return Outcome("fail", f"you state {judged[-1].error:.2f} %, but nothing could be measured "
+                       f"({ctx.model_problem})", details)
     if ctx.quick:
         return Outcome("not_graded", f"you state {', '.join(f'{c.error:.2f} %' for c in judged)}; quick mode "
                        "cannot measure the full run's error to compare", details)

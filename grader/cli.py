@@ -17,6 +17,15 @@ STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "ma
                 "missing": "dim"}
 
 
+def _styled(value: object) -> str:
+    """Escape text for rich markup; colour it when it is a status."""
+    from rich.markup import escape
+
+    text = escape(str(value))
+    style = STATUS_STYLE.get(str(value))
+    return f"[{style}]{text}[/]" if style else text
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -55,7 +64,7 @@ def print_result(result: dict[str, Any]) -> None:
 
     console = _console()
     status = result["status"]
-    title = (f"{result['student']} / {result['exercise']}: [{STATUS_STYLE.get(status, '')}]{status}[/] — "
+    title = (f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
              f"{result.get('score', 0):g} / {result.get('max_score', 0):g} points")
     if result.get("test_error") is not None:
         title += f" — test error {result['test_error']:.2f} %"
@@ -65,14 +74,33 @@ def print_result(result: dict[str, Any]) -> None:
     for col in ("check", "status", "points", "message"):
         table.add_column(col, overflow="fold")
     for c in result.get("checks", []):
-        table.add_row(c["name"], f"[{STATUS_STYLE.get(c['status'], '')}]{c['status']}[/]",
-                      f"{c['points']:g}/{c['max_points']:g}", c["message"])
+        table.add_row(c["name"], _styled(c["status"]), f"{c['points']:g}/{c['max_points']:g}", _styled(c["message"]))
     console.print(table)
     if result.get("error"):
-        console.print(f"[red]{status}:[/] {result['error']}")
+        console.print(f"{_styled(status)}: {_styled(result['error'])}", soft_wrap=True)
     iso = result.get("isolation")
     if iso == "none":
         console.print("[yellow]student code ran WITHOUT network isolation[/]")
+
+
+def print_scores(scores) -> None:
+    """One line per student: per exercise 'score status · error', then the total."""
+    from rich.table import Table
+
+    exercises = [c[: -len("_score")] for c in scores.columns if c.endswith("_score")]
+    table = Table(title="scores")
+    table.add_column("student")
+    for ex in exercises:
+        table.add_column(ex)
+    table.add_column("total", justify="right")
+    for _, row in scores.iterrows():
+        cells = []
+        for ex in exercises:
+            err = row[f"{ex}_test_error"]
+            cells.append(f"{row[f'{ex}_score']:g} {_styled(row[f'{ex}_status'])}"
+                         + ("" if err != err or err is None else f" · {err:.2f} %"))
+        table.add_row(_styled(row["student"]), *cells, f"{row['total']:g}/{row['max_total']:g}")
+    _console().print(table)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -111,7 +139,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     from . import exercise, results
     from .executors import Evaluator
     from .jobs import Options, grade, isolation_warning
-    from .report.tables import write_tables
+    from .report.tables import scores_frame, write_tables
 
     root = Path(args.dir)
     if not root.is_dir():
@@ -142,18 +170,16 @@ def cmd_all(args: argparse.Namespace) -> int:
                 results.write(results_dir, result)
             bar.advance(task)
             if not err.is_terminal:
-                err.print(f"{student}/{ex.id}: {result['status']} {result.get('score', 0):g}/{result.get('max_score', 0):g}")
+                err.print(f"{_styled(student)}/{ex.id}: {_styled(result['status'])} "
+                          f"{result.get('score', 0):g}/{result.get('max_score', 0):g}", soft_wrap=True)
             return result
 
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             list(pool.map(one, jobs))
     paths = write_tables([r for r in results.read_all(results_dir)
                           if r["student"] in {s.name for s in students}], reports_dir)
-    summary = _console()
-    from .report.tables import scores_frame
-
-    summary.print(scores_frame(results.read_all(results_dir)).to_string(index=False))
-    summary.print(f"\nreports: {paths['scores']}  {paths['details']}\nresults: {results_dir}")
+    print_scores(scores_frame(results.read_all(results_dir)))
+    _console().print(f"\nreports: {paths['scores']}  {paths['details']}\nresults: {results_dir}", soft_wrap=True)
     return 0
 
 
@@ -212,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except GraderError as e:
-        _console(stderr=True).print(f"[red]error:[/] {e}", soft_wrap=True)
+        _console(stderr=True).print(f"[red]error:[/] {_styled(e)}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         _console(stderr=True).print("[red]interrupted[/]: finished results are kept; run the same command to resume")

@@ -264,5 +264,16 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def warm_up() -> None:
-    """Import Keras once, in the worker, before the first job arrives."""
+    """Import Keras once, in the worker, before the first job arrives.
+
+    TensorFlow's C++ banner and warnings go to a log file, not the instructor's terminal;
+    problems with a submission come back as check messages.
+    """
+    import os
+    import tempfile
+
+    log = os.open(os.path.join(tempfile.gettempdir(), "keras-grader-evaluator.log"),
+                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
     import keras  # noqa: F401

@@ -33,4 +33,4 @@ model.fit(AX, AY2, batch_size=100, epochs=8, verbose=2, validation_data=(QX, QY2
 score = model.evaluate(QX, QY2, verbose=False)
 print('Test accuracy: %.2f %%' % (100*score[1]))
 # Resultado: erro de teste 1,20%
-model.save('/content/drive/MyDrive/mlp2.h5')
+model.save('mlp2.h5')
