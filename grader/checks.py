@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .claims import find_claims
-from .fingerprint import fingerprints
 
 if TYPE_CHECKING:
     from .evaluate import Context
@@ -166,7 +165,7 @@ def leakage(ctx: Context, params: dict[str, Any]) -> Outcome:
         return bad
     if not ctx.train_fingerprints:
         return Outcome("info", "the training rows could not be fingerprinted (not NumPy arrays); leakage not checked")
-    leaked = leaked_rows(fingerprints(ctx.test_x), ctx.train_fingerprints)
+    leaked = leaked_rows(ctx.test_fingerprints, ctx.train_fingerprints)
     details = {"leaked_rows": int(len(leaked)), "first": [int(i) for i in leaked[:10]]}
     if len(leaked):
         return Outcome("fail", f"{len(leaked)} test rows (first: {', '.join(map(str, leaked[:5]))}) were among the rows "
@@ -194,9 +193,8 @@ def test_as_validation(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.test_x is None:
         return Outcome("info", "no test inputs were captured")
     hits = []
-    test_fp = fingerprints(ctx.test_x)
     for fit, val_fp in ctx.val_fingerprints.items():
-        if len(val_fp) and np.isin(val_fp, test_fp).mean() >= 0.5:
+        if len(val_fp) and np.isin(val_fp, ctx.test_fingerprints).mean() >= 0.5:
             hits.append(fit)
     if ctx.test_source_kind == "validation_data" and not hits:
         hits.append(-1)

@@ -20,6 +20,7 @@ import numpy as np
 from . import checks as checks_mod
 from . import data, exercise as exercise_mod
 from .exercises import load_checks
+from .fingerprint import fingerprints
 
 MAX_JSON_BYTES = 8 * 2**20
 MAX_ARRAY_BYTES = 1 * 2**30
@@ -110,6 +111,10 @@ class Context:
     logits: bool = False
     train_fingerprints: list[np.ndarray] = field(default_factory=list)
     val_fingerprints: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @functools.cached_property
+    def test_fingerprints(self) -> np.ndarray:
+        return fingerprints(self.test_x)
 
     def decode(self, out: np.ndarray) -> np.ndarray:
         """Class ids from model outputs: argmax, or a threshold for a single output unit."""
