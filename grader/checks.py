@@ -134,6 +134,8 @@ def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.timed_out:
         return Outcome("fail", f"the script was stopped by the time limit ({ctx.limit_s:.0f} s): make it train "
                        "faster (fewer epochs, a larger batch) or find the loop that never ends")
+    if ctx.limit_hit:
+        return Outcome("fail", f"the script was stopped by a resource limit ({ctx.limit_hit})")
     if ctx.exception:
         e = ctx.exception
         where = f" at line {e['line']}" if e.get("line") else ""

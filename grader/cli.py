@@ -13,7 +13,7 @@ from . import __version__
 from .config import GraderError
 
 STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "magenta", "info": "cyan",
-                "not_graded": "dim", "ok": "green", "failed": "red", "error": "red", "timeout": "red",
+                "not_graded": "dim", "ok": "green", "failed": "red", "error": "red", "timeout": "red", "resource_limit": "red",
                 "missing": "dim"}
 
 
@@ -150,8 +150,10 @@ def cmd_all(args: argparse.Namespace) -> int:
         raise GraderError(f"{root} has no student folders: expected {root}/<student>/<exercise>.py")
     out = Path(args.out)
     results_dir, reports_dir = out / "results", out / "reports"
+    results_dir.mkdir(parents=True, exist_ok=True)  # exists before any student runs, so it can be hidden
     opts = Options(quick=args.quick, seed=args.seed, timeout=args.timeout, force=args.force,
-                   results_dir=results_dir, keep_dir=Path(args.keep) if args.keep else None)
+                   results_dir=results_dir, keep_dir=Path(args.keep) if args.keep else None,
+                   hidden=(root, out))
     err = _console(stderr=True)
     if (warning := isolation_warning()) is not None:
         err.print(f"[yellow]{warning}[/]")

@@ -93,6 +93,7 @@ class Context:
     returncode: int | None
     timed_out: bool
     limit_s: float
+    limit_hit: str | None
     ref_x_test: np.ndarray
     ref_y_test: np.ndarray
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -145,7 +146,7 @@ def build_context(job: dict[str, Any]) -> Context:
     ref_x, ref_y = reference(ex.dataset)
     ctx = Context(exercise=ex, quick=job["quick"], quick_epochs=ex.quick_epochs, source=job["source"],
                   stdout=job["stdout"], returncode=job["returncode"], timed_out=job["timed_out"],
-                  limit_s=job["limit_s"], ref_x_test=ref_x, ref_y_test=ref_y)
+                  limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), ref_x_test=ref_x, ref_y_test=ref_y)
     problems = []
     try:
         ctx.summary = read_json(art / "summary.json", {}) or {}

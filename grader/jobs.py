@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,8 @@ from . import data, results
 from .config import course_root
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
-from .run.runner import isolation_available, run_submission
+from .run import sandbox
+from .run.runner import Limits, run_submission
 
 TAIL = 4000
 
@@ -29,6 +30,8 @@ class Options:
     force: bool = False
     results_dir: Path | None = None
     keep_dir: Path | None = None     # keep each job's work dir and artifacts under here
+    limits: dict[str, Any] = field(default_factory=dict)  # overrides of exercise.toml's [limits]
+    hidden: tuple[Path, ...] = ()    # more folders the student's process must not see (the class)
 
 
 @functools.cache
@@ -87,14 +90,20 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     jobdir = Path(tempfile.mkdtemp(prefix=f"keras-grader-{ex.id}-"))
     try:
         limit = opts.timeout or ex.timeout(gpu=device() != "cpu")
+        limits = Limits.from_config(limit, {**ex.limits, **opts.limits})
+        hidden = [course_root() / "solutions", submission.parent, *opts.hidden]
+        if opts.results_dir:
+            hidden.append(opts.results_dir)
         outcome = run_submission(submission, filename=f"{ex.id}.py", jobdir=jobdir, n_test=ex.n_test,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
-                                 seed=opts.seed, timeout=limit)
+                                 seed=opts.seed, limits=limits, hidden=hidden)
         fields = {**base, "isolation": outcome.isolation, "device": device(), "returncode": outcome.returncode,
+                  "peak_memory_mb": outcome.peak_memory_mb,
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
         job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
                "source": submission.read_text(errors="replace"), "stdout": outcome.stdout, "quick": opts.quick,
-               "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit}
+               "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
+               "limit_hit": outcome.limit_hit}
         try:
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:
@@ -107,6 +116,9 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             if outcome.timed_out:
                 status, error = "timeout", (f"the script was still running after {limit:.0f} s and was stopped: "
                                             "train for fewer epochs or use a larger batch")
+            elif outcome.limit_hit:
+                status, error = "resource_limit", (f"the script was stopped by a limit ({outcome.limit_hit}): "
+                                                   "use less memory, fewer processes or smaller files")
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
                 status = "error"
                 error = _error_message(_exception(outcome.artifacts), outcome.stderr)
@@ -144,7 +156,11 @@ def _store(result: dict[str, Any], opts: Options) -> dict[str, Any]:
 
 
 def isolation_warning() -> str | None:
-    if isolation_available() == "none":
-        return ("WARNING: no network isolation available (`unshare -n` failed): student code runs with the "
-                "network. Run the grader as root or enable user namespaces.")
+    level = sandbox.detect()
+    if level == "none":
+        return ("WARNING: no isolation available (neither bubblewrap nor `unshare -n` works): student code runs "
+                "with the network and your rights. Install bubblewrap (apt-get install bubblewrap) or run as root.")
+    if level == "netns":
+        return ("WARNING: bubblewrap is missing: student code runs without network but can read and write your "
+                "files. Install it: apt-get install bubblewrap")
     return None

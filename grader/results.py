@@ -12,7 +12,7 @@ from typing import Any
 from . import __version__
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "failed", "error", "timeout", "missing")
+STATUSES = ("ok", "failed", "error", "timeout", "resource_limit", "missing")
 
 
 def file_sha256(path: Path) -> str:

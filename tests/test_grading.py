@@ -41,7 +41,7 @@ def test_reference_solution_passes_every_rule_in_quick_mode(grade_source):
         assert check(result, name)["status"] == "pass", check(result, name)
     assert check(result, "threshold")["status"] == "not_graded"
     assert check(result, "honest_claim")["status"] == "not_graded"  # a claim is there; quick cannot compare
-    assert result["isolation"] == "netns" and result["backend"] == "tensorflow"
+    assert result["isolation"] in ("bwrap", "netns") and result["backend"] == "tensorflow"
 
 
 def test_starter_runs_and_misses_the_threshold(grade_source):
@@ -199,4 +199,45 @@ def test_student_code_has_no_network(grade_source):
         thread.join(timeout=25)
     assert "BLOCKED" in result["stdout_tail"] and "CONNECTED" not in result["stdout_tail"]
     assert not accepted
-    assert result["isolation"] == "netns"
+    assert result["isolation"] in ("bwrap", "netns")
+
+
+def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
+    keep = tmp_path / "kept"
+    result = grade_source("""
+        from google.colab import drive, files
+        from google.colab.patches import cv2_imshow
+        drive.mount('/content/drive')
+        import matplotlib
+        matplotlib.use('TkAgg')  # no screen while grading: stays Agg
+        import matplotlib.pyplot as plt
+        from keras.datasets import mnist
+        (_, _), (QX, QY) = mnist.load_data()
+        fig = plt.figure(figsize=(4, 2))
+        for i in range(2):
+            plt.subplot(1, 2, i + 1)
+            plt.imshow(255 - QX[i], cmap='gray')
+            plt.text(0, -2, str(QY[i]), color='blue')
+            plt.title('pred %d' % QY[i], color='red')
+        plt.savefig('grid.png')
+        plt.show()
+        open('out.txt', 'w').write('x')
+        files.download('out.txt')
+        cv2_imshow(QX[0])
+    """, keep_dir=keep)
+    assert check(result, "runs")["status"] == "pass", check(result, "runs")
+    art = keep / "s" / "mnist_dense" / "artifacts"
+    import json
+    import numpy as np
+
+    figs = [json.loads((art / f"fig{k}.json").read_text()) for k in range(3)]
+    assert [f["how"] for f in figs] == ["savefig", "show", "show"]
+    axes = figs[0]["axes"]
+    assert len(axes) == 2 and all(len(ax["images"]) == 1 for ax in axes)
+    shown = np.load(art / axes[1]["images"][0]["file"])
+    assert shown.shape == (28, 28)
+    texts = {(t["role"], t["text"], t["color"]) for t in axes[0]["texts"]}
+    assert ("text", "7", "#0000ff") in texts and ("title", "pred 7", "#ff0000") in texts
+    assert (art / "fig0.png").stat().st_size > 0
+    assert (art / "downloads" / "out.txt").read_text() == "x"
+    assert (keep / "s" / "mnist_dense" / "work" / "grid.png").is_file()

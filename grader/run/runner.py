@@ -1,12 +1,13 @@
-"""Run one submission in a child process: fresh work dir, probe, no network, wall-clock limit.
+"""Run one submission in a sandboxed child process, under a watchdog.
 
-The child never sees the results, ``solutions/`` or other submissions: it gets
-a copy of one file in an empty work dir and the data sets it needs.
+The child gets a copy of one file in an empty work dir and reads the data sets
+from the cache; the watchdog enforces the wall clock, the memory and process
+count of the whole process tree (RLIMIT_AS would break TensorFlow, JAX and
+CUDA), and the disk used by the job; output beyond a cap is cut in the middle.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -14,12 +15,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import data
 from ..config import PACKAGE_DIR, cache_dir
+from . import sandbox
 
 #: Environment variables handed to student code; everything else (tokens,
 #: credentials, the grader's own settings) stays out.
@@ -27,7 +31,23 @@ ENV_ALLOW = re.compile(
     r"^(PATH|LANG|LANGUAGE|LC_\w+|TZ|TERM|KERAS_BACKEND|CUDA_\w+|NVIDIA_\w+|XLA_\w+|TF_\w+|"
     r"OPENBLAS_\w+|OMP_NUM_THREADS|MKL_\w+|LD_LIBRARY_PATH)$"
 )
+SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|ACCESS_KEY|^GITHUB_|^AWS_|^GCP_|^AZURE_", re.I)
 OUTPUT_TAIL = 64 * 1024
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float
+    memory_mb: int = 6144
+    max_processes: int = 256
+    output_bytes: int = 8 * 2**20     # per stream; the middle is cut beyond this
+    disk_mb: int = 2048               # work dir + artifacts
+
+    @classmethod
+    def from_config(cls, wall_s: float, cfg: dict[str, Any]) -> Limits:
+        known = {k: cfg[k] for k in ("memory_mb", "max_processes", "output_bytes", "disk_mb") if k in cfg}
+        return cls(wall_s=wall_s, **known)
 
 
 @dataclass
@@ -40,20 +60,35 @@ class RunOutcome:
     stdout: str
     stderr: str
     isolation: str
+    limit_hit: str | None = None      # e.g. "memory: 6200 MiB in use, limit 6144 MiB"
+    peak_memory_mb: float = 0.0
 
 
-@functools.cache
-def isolation_available() -> str:
-    """'netns' when ``unshare -n`` works here (needs root or user namespaces), else 'none'."""
-    unshare = shutil.which("unshare")
-    if unshare:
-        try:
-            ok = subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            ok = False
-        if ok:
-            return "netns"
-    return "none"
+class _Pump(threading.Thread):
+    """Copy a child's output stream to a file, keeping its first and last ``cap/2`` bytes."""
+
+    def __init__(self, stream: Any, path: Path, cap: int):
+        super().__init__(daemon=True)
+        self.stream, self.path, self.half = stream, path, max(1, cap // 2)
+        self.total = 0
+
+    def run(self) -> None:
+        tail = bytearray()
+        with open(self.path, "wb") as out:
+            while chunk := self.stream.read1(65536):
+                room = max(0, self.half - self.total)
+                if room:
+                    out.write(chunk[:room])
+                tail += chunk[room:]
+                if len(tail) > 2 * self.half:
+                    del tail[: len(tail) - self.half]
+                self.total += len(chunk)
+            kept = tail[-self.half:]
+            cut = self.total - self.half - len(kept)
+            if cut > 0:
+                out.write(f"\n[... {cut} bytes cut by the grader ...]\n".encode())
+            out.write(kept)
+        self.stream.close()
 
 
 def _tail(path: Path, limit: int = OUTPUT_TAIL) -> str:
@@ -68,8 +103,8 @@ def _tail(path: Path, limit: int = OUTPUT_TAIL) -> str:
     return (f"[... {size - limit} bytes cut ...]\n" if size > limit else "") + text
 
 
-def _child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if ENV_ALLOW.match(k)}
+def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if ENV_ALLOW.match(k) and not SECRET.search(k)}
     env.update({
         "HOME": str(workdir),
         "KERAS_HOME": str(workdir / ".keras"),
@@ -89,8 +124,13 @@ def _child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None) -
 
 
 def run_submission(submission: Path, *, filename: str, jobdir: Path, n_test: int, workdir_data: list[str],
-                   quick_epochs: int | None, seed: int | None, timeout: float) -> RunOutcome:
-    """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``."""
+                   quick_epochs: int | None, seed: int | None, limits: Limits,
+                   hidden: list[Path] | tuple[Path, ...] = ()) -> RunOutcome:
+    """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
+
+    ``hidden`` folders (solutions, results, other submissions) are invisible to the child where
+    the isolation level allows it.
+    """
     workdir, artifacts = jobdir / "work", jobdir / "artifacts"
     for d in (workdir, artifacts, workdir / ".tmp"):
         d.mkdir(parents=True, exist_ok=True)
@@ -104,27 +144,55 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, n_test: int
     spec_path = jobdir / "spec.json"
     spec_path.write_text(json.dumps(spec))
 
-    isolation = isolation_available()
-    cmd = [sys.executable, "-m", "grader.run.child", str(spec_path)]
-    if isolation == "netns":
-        cmd = [shutil.which("unshare") or "unshare", "-n", "--", *cmd]
+    isolation = sandbox.detect()
+    cmd = sandbox.wrap([sys.executable, "-m", "grader.run.child", str(spec_path)], isolation=isolation,
+                       writable=[workdir, artifacts], readable=[spec_path], hidden=list(hidden))
     out_path, err_path = jobdir / "stdout.txt", jobdir / "stderr.txt"
     t0 = time.monotonic()
-    timed_out = False
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=_child_env(workdir, artifacts, script, seed),
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            _kill_group(proc.pid)  # the script's leftover children go with it
-            proc.wait()
+    timed_out, limit_hit, peak = False, None, 0
+    proc = subprocess.Popen(cmd, cwd=workdir, env=child_env(workdir, artifacts, script, seed),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    pumps = [_Pump(proc.stdout, out_path, limits.output_bytes), _Pump(proc.stderr, err_path, limits.output_bytes)]
+    for pump in pumps:
+        pump.start()
+    try:
+        next_disk = 0.0
+        while True:
+            try:
+                proc.wait(timeout=POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if now - t0 > limits.wall_s:
+                timed_out = True
+                break
+            rss, nprocs = sandbox.tree_usage(proc.pid)
+            peak = max(peak, rss)
+            if rss > limits.memory_mb * 2**20:
+                limit_hit = f"memory: {rss / 2**20:.0f} MiB in use, limit {limits.memory_mb} MiB"
+                break
+            if nprocs > limits.max_processes:
+                limit_hit = f"processes: {nprocs} running, limit {limits.max_processes}"
+                break
+            if now >= next_disk:
+                next_disk = now + 1.0
+                size = sandbox.tree_size(workdir) + sandbox.tree_size(artifacts)
+                if size > limits.disk_mb * 2**20:
+                    limit_hit = f"disk: {size / 2**20:.0f} MiB written, limit {limits.disk_mb} MiB"
+                    break
+    finally:
+        _kill_group(proc.pid)  # under bwrap its death takes the whole PID namespace with it
+        proc.wait()
+        for pump in pumps:
+            pump.join(timeout=10)
+    stopped = timed_out or limit_hit is not None
     return RunOutcome(
-        returncode=None if timed_out else proc.returncode, timed_out=timed_out,
+        returncode=None if stopped else proc.returncode, timed_out=timed_out,
         seconds=round(time.monotonic() - t0, 3), workdir=workdir, artifacts=artifacts,
-        stdout=_tail(out_path), stderr=_tail(err_path), isolation=isolation,
+        stdout=_tail(out_path), stderr=_tail(err_path), isolation=isolation, limit_hit=limit_hit,
+        peak_memory_mb=round(peak / 2**20, 1),
     )
 
 
