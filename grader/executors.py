@@ -33,8 +33,8 @@ class Evaluator:
         return self._pool
 
     def evaluate(self, job: dict[str, Any]) -> dict[str, Any]:
-        future = self._get_pool().submit(evaluate.evaluate_job, job)
         try:
+            future = self._get_pool().submit(evaluate.evaluate_job, job)
             return future.result(timeout=self.timeout)
         except BrokenProcessPool as e:
             self.close(kill=True)

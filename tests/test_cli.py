@@ -66,6 +66,11 @@ def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_pa
         (klass / student).mkdir(parents=True)
         (klass / student / "mnist_dense.py").write_text(TINY + f"# {student}\n")
     (klass / "duda").mkdir()  # submitted nothing
+    hostile = {"xena": "import os, signal\nos.killpg(os.getpgid(os.getppid()), signal.SIGKILL)\n",
+               "zeca": "def oops(:\n"}
+    for student, source in hostile.items():
+        (klass / student).mkdir()
+        (klass / student / "mnist_dense.py").write_text(source)
     args = [sys.executable, "-m", "grader.cli", "all", str(klass), "--out", str(out), "--quick"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     results = out / "results"
@@ -80,14 +85,15 @@ def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_pa
     r = grade("all", str(klass), "--out", str(out), "--quick")
     assert r.returncode == 0, r.stderr
     after = {p: json.loads(p.read_text()) for p in results.glob("*/*.json")}
-    assert {p.parent.name for p in after} == {"ana", "bia", "caio", "duda"}
+    assert {p.parent.name for p in after} == {"ana", "bia", "caio", "duda", "xena", "zeca"}
     for p, finished in first.items():
         assert after[p]["finished_at"] == finished, f"{p} was graded twice"
     assert after[results / "duda" / "mnist_dense.json"]["status"] == "missing"
 
     scores = pd.read_csv(out / "reports" / "scores.csv")
-    assert list(scores["student"]) == ["ana", "bia", "caio", "duda"]
-    assert set(scores["mnist_dense_status"]) <= {"ok", "failed", "missing"}
+    assert list(scores["student"]) == ["ana", "bia", "caio", "duda", "xena", "zeca"]
+    assert set(scores["mnist_dense_status"][:3]) <= {"ok", "failed"}
+    assert list(scores["mnist_dense_status"][3:]) == ["missing", "failed", "error"]
     details = pd.read_csv(out / "reports" / "details.csv")
     assert {"runs", "dense_only", "threshold"} <= set(details["check"])
     assert "reports:" in r.stdout
