@@ -93,7 +93,7 @@ def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_pa
     scores = pd.read_csv(out / "reports" / "scores.csv")
     assert list(scores["student"]) == ["ana", "bia", "caio", "duda", "xena", "zeca"]
     assert set(scores["mnist_dense_status"][:3]) <= {"ok", "failed"}
-    assert list(scores["mnist_dense_status"][3:]) == ["missing", "failed", "error"]
+    assert list(scores["mnist_dense_status"][3:]) == ["missing", "error", "error"]  # xena: the kill is refused
     details = pd.read_csv(out / "reports" / "details.csv")
     assert {"runs", "dense_only", "threshold"} <= set(details["check"])
     assert "reports:" in r.stdout
