@@ -74,13 +74,8 @@ def read_array(path: Path, kinds: str = "biuf") -> np.ndarray | None:
 @functools.cache
 def reference(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """The test inputs and labels the grader trusts, rebuilt from the verified cache."""
-    if dataset in data.IMAGE_SETS:
-        arrays = data.load_images(dataset)
-        return arrays["x_test"], arrays["y_test"].astype(int)
-    if dataset == "noisynote":
-        arrays = data.load_noisynote()
-        return arrays["qx"], arrays["qy"].reshape(-1).astype(int)
-    raise ValueError(f"no reference test set for {dataset!r}")
+    d = data.splits(dataset)
+    return d["x_test"], d["y_test"]
 
 
 @dataclass
@@ -94,6 +89,7 @@ class Context:
     timed_out: bool
     limit_s: float
     limit_hit: str | None
+    artifacts: Path
     ref_x_test: np.ndarray
     ref_y_test: np.ndarray
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -124,6 +120,22 @@ class Context:
             return (out[:, 0] > (0.0 if self.logits else 0.5)).astype(int)
         return out.argmax(1)
 
+    @property
+    def graded_model_id(self) -> int | None:
+        gm = self.summary.get("graded_model")
+        return gm if isinstance(gm, int) else None
+
+    def events_of_graded(self, name: str) -> list[dict[str, Any]]:
+        """The graded model's events of one kind (compile, fit_start), oldest first."""
+        return [ev for ev in self.events if ev["event"] == name and ev.get("model") == self.graded_model_id]
+
+    def fit_arrays(self, fit: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The whole x and y of a small fit (hard-coded data), when the probe kept them."""
+        try:
+            return read_array(self.artifacts / f"fit{fit}_x.npy"), read_array(self.artifacts / f"fit{fit}_y.npy")
+        except Untrusted:
+            return None, None
+
     def fit_line(self, fit: int) -> int | None:
         for ev in self.events:
             if ev["event"] == "fit_start" and ev.get("fit") == fit and isinstance(ev.get("caller"), dict):
@@ -146,7 +158,7 @@ def build_context(job: dict[str, Any]) -> Context:
     ref_x, ref_y = reference(ex.dataset)
     ctx = Context(exercise=ex, quick=job["quick"], quick_epochs=ex.quick_epochs, source=job["source"],
                   stdout=job["stdout"], returncode=job["returncode"], timed_out=job["timed_out"],
-                  limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), ref_x_test=ref_x, ref_y_test=ref_y)
+                  limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art, ref_x_test=ref_x, ref_y_test=ref_y)
     problems = []
     try:
         ctx.summary = read_json(art / "summary.json", {}) or {}
@@ -180,7 +192,7 @@ def build_context(job: dict[str, Any]) -> Context:
         ctx.test_x, problems = None, [*problems, str(e)]
     if ctx.test_x is None:
         ctx.test_inputs_problem = (
-            f"the graded model was never run on the {ex.n_test} test inputs: call model.evaluate(x_test, y_test) "
+            f"the graded model was never run on the {len(ref_x)} test inputs: call model.evaluate(x_test, y_test) "
             "or model.predict(x_test) on the whole test set")
 
     # the graded model
@@ -240,9 +252,10 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
     outcomes: dict[str, checks_mod.Outcome] = {}
     registry = load_checks(ctx.exercise.id)
     for name, params in ctx.exercise.checks.items():
-        fn = registry.get(name)
+        fn = registry.get(params.get("check", name))
         if fn is None:
-            outcomes[name] = checks_mod.Outcome("fail", f"the grader has no check named {name!r} (exercise.toml)")
+            outcomes[name] = checks_mod.Outcome("fail", f"the grader has no check named {params.get('check', name)!r}"
+                                                " (exercise.toml)")
             continue
         try:
             outcomes[name] = fn(ctx, params)

@@ -18,7 +18,6 @@ class Exercise:
     id: str
     title: str
     dataset: str
-    n_test: int
     checks: dict[str, dict[str, Any]]
     limits: dict[str, Any]
     quick_epochs: int
@@ -56,7 +55,7 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
     try:
         cfg = tomllib.loads(raw_bytes.decode())
         return Exercise(
-            id=cfg["id"], title=cfg["title"], dataset=cfg["dataset"], n_test=int(cfg["n_test"]),
+            id=cfg["id"], title=cfg["title"], dataset=cfg["dataset"],
             checks=cfg["checks"], limits=cfg["limits"], quick_epochs=int(cfg["quick"]["epochs"]),
             workdir_data=list(cfg.get("workdir_data", [])),
             config_sha256=hashlib.sha256(raw_bytes).hexdigest(), raw=cfg,

@@ -94,7 +94,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         hidden = [course_root() / "solutions", submission.parent, *opts.hidden]
         if opts.results_dir:
             hidden.append(opts.results_dir)
-        outcome = run_submission(submission, filename=f"{ex.id}.py", jobdir=jobdir, n_test=ex.n_test,
+        outcome = run_submission(submission, filename=f"{ex.id}.py", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
                                  seed=opts.seed, limits=limits, hidden=hidden)
         fields = {**base, "isolation": outcome.isolation, "device": device(), "returncode": outcome.returncode,

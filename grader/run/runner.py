@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import data
 from ..config import PACKAGE_DIR, cache_dir
 from . import sandbox
@@ -123,7 +125,7 @@ def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None) ->
     return env
 
 
-def run_submission(submission: Path, *, filename: str, jobdir: Path, n_test: int, workdir_data: list[str],
+def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: str, workdir_data: list[str],
                    quick_epochs: int | None, seed: int | None, limits: Limits,
                    hidden: list[Path] | tuple[Path, ...] = ()) -> RunOutcome:
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
@@ -139,14 +141,22 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, n_test: int
     for name in workdir_data:  # e.g. noisynote: the files the handout's recipes expect
         data.copy_into(name, workdir)
         data.copy_into(name, workdir / name)
+    sets = data.splits(dataset)
     spec = {"script": str(script), "artifacts": str(artifacts), "data_root": str(cache_dir()),
-            "n_test": n_test, "quick_epochs": quick_epochs, "seed": seed}
+            "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed}
+    readable = [jobdir / "spec.json"]
+    if len(sets["x_train"]) == len(sets["x_test"]):
+        spec["disambiguate"] = {}
+        for part in ("train", "test"):
+            path = spec["disambiguate"][part] = str(jobdir / f"reference_{part}.npy")
+            np.save(path, sets[f"x_{part}"], allow_pickle=False)
+            readable.append(Path(path))
     spec_path = jobdir / "spec.json"
     spec_path.write_text(json.dumps(spec))
 
     isolation = sandbox.detect()
     cmd = sandbox.wrap([sys.executable, "-m", "grader.run.child", str(spec_path)], isolation=isolation,
-                       writable=[workdir, artifacts], readable=[spec_path], hidden=list(hidden))
+                       writable=[workdir, artifacts], readable=readable, hidden=list(hidden))
     out_path, err_path = jobdir / "stdout.txt", jobdir / "stderr.txt"
     t0 = time.monotonic()
     timed_out, limit_hit, peak = False, None, 0

@@ -1,0 +1,113 @@
+"""abc_skin (handout's homework #1): abc1.py with a second input, skin colour 0..100."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import data
+from ..checks import Outcome, affine_residual, check
+
+if TYPE_CHECKING:
+    from ..evaluate import Context
+
+TOL = 1e-3
+
+
+def _labels(y: np.ndarray | None) -> np.ndarray | None:
+    if y is None:
+        return None
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    return y.argmax(1) if y.shape[1] > 1 else y[:, 0].round().astype(int)
+
+
+def _affine(x: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-feature (a, b) with x = a * ref + b, or None when no such map fits."""
+    x, ref = np.asarray(x, np.float64), np.asarray(ref, np.float64)
+    if x.shape != ref.shape or affine_residual(x, ref).max() > TOL:
+        return None
+    a = np.array([np.polyfit(ref[:, j], x[:, j], 1)[0] for j in range(x.shape[1])])
+    return a, x.mean(0) - a * ref.mean(0)
+
+
+@check("two_inputs")
+def two_inputs(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if ctx.model is None:
+        return Outcome("fail", ctx.model_problem)
+    try:
+        shape = tuple(ctx.model.inputs[0].shape)
+    except Exception:
+        return Outcome("fail", "the graded model has no defined input shape: give it keras.Input((2,))")
+    if len(ctx.model.inputs) == 1 and shape[-1] == 2:
+        return Outcome("pass", "the network takes 2 inputs: weight and skin colour", {"input_shape": str(shape)})
+    return Outcome("fail", f"the network's input has shape {shape}: it must take 2 attributes, weight (kg) and "
+                   "skin colour (0..100)", {"input_shape": str(shape)})
+
+
+@check("train_rows")
+def train_rows(ctx: Context, params: dict[str, Any]) -> Outcome:
+    fits = ctx.events_of_graded("fit_start") or [ev for ev in ctx.events if ev["event"] == "fit_start"]
+    if not fits:
+        return Outcome("fail", ctx.model_problem or "the script never called fit")
+    x, y = ctx.fit_arrays(fits[-1]["fit"])
+    if x is None:
+        return Outcome("fail", "the training data could not be read back (give fit NumPy arrays)")
+    ref = data.ABC
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    if x.shape != ref["ax"].shape:
+        return Outcome("fail", f"fit got {x.shape[0]} rows of {x.shape[1]} attributes; the exercise's table has "
+                       "6 rows of 2 (weight, skin colour)", {"shape": list(x.shape)})
+    labels = _labels(y)
+    near: list[tuple[int, tuple[int, ...]]] = []
+    for perm in itertools.permutations(range(6)):
+        r = ref["ax"][list(perm)]
+        if affine_residual(x, r).max() <= TOL:
+            if labels is not None and not np.array_equal(labels, ref["ay"][list(perm)]):
+                wrong = int(np.flatnonzero(labels != ref["ay"][list(perm)])[0])
+                return Outcome("fail", f"training row {wrong} is labelled {data.ABC_CLASSES[labels[wrong]]}, the "
+                               f"table says {data.ABC_CLASSES[ref['ay'][perm[wrong]]]}: check the labels you typed")
+            return Outcome("pass", "trained on exactly the table's 6 rows (any order, any per-feature scaling)")
+        for i in range(6):
+            if affine_residual(np.delete(x, i, 0), np.delete(r, i, 0)).max() <= TOL:
+                near.append((i, perm))
+    if near:
+        i, perm = near[0]
+        expected = ref["ax"][perm[i]]
+        return Outcome("fail", f"training row {i} does not match the table: it should be weight {expected[0]:g} kg, "
+                       f"skin colour {expected[1]:g} (before preprocessing): check the numbers you typed",
+                       {"row": i})
+    return Outcome("fail", "the training rows are not the table's 6 rows (weight, skin colour) under any per-feature "
+                   "scaling: train on exactly the data given in the exercise")
+
+
+@check("skin_invariance")
+def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
+    if ctx.model is None:
+        return Outcome("info", f"not measured: {ctx.model_problem}")
+    mapping = _affine(ctx.test_x.reshape(len(ctx.test_x), -1), data.ABC["qx"]) if ctx.test_x is not None else None
+    if mapping is None:
+        fits = ctx.events_of_graded("fit_start")
+        x = ctx.fit_arrays(fits[-1]["fit"])[0] if fits else None
+        for perm in (itertools.permutations(range(6)) if x is not None and np.size(x) == 12 else []):
+            if (mapping := _affine(np.reshape(x, (6, 2)), data.ABC["ax"][list(perm)])) is not None:
+                break
+    if mapping is None:
+        return Outcome("info", "not measured: the preprocessing of the inputs could not be inferred as a per-feature "
+                       "scaling of (weight, skin colour)")
+    a, b = mapping
+    weights = np.arange(0, 101, params.get("weight_step", 1), dtype=np.float64)
+    colours = np.arange(0, 101, params.get("colour_step", 5), dtype=np.float64)
+    grid = np.array([[w, c] for w in weights for c in colours]) * a + b
+    classes = ctx.decode(np.asarray(ctx.model.predict(grid.astype(np.float32), verbose=0))).reshape(len(weights), -1)
+    invariant_weights = float(np.mean((classes == classes[:, :1]).all(1)))
+    invariant_points = float(np.mean(classes == np.array([np.bincount(row).argmax() for row in classes])[:, None]))
+    learned = invariant_weights >= params.get("learned_min", 0.9)
+    details = {"invariant_weights": round(invariant_weights, 4), "invariant_points": round(invariant_points, 4),
+               "grid": f"{len(weights)} weights x {len(colours)} colours"}
+    answer = ("yes: for almost every weight the class does not depend on skin colour" if learned else
+              "no: for many weights the class changes with skin colour")
+    return Outcome("info", f"Did the network learn that skin colour is noise? Measured {answer} "
+                   f"({invariant_weights:.0%} of weights 0..100 kg keep their class for every colour 0..100; "
+                   f"{invariant_points:.0%} of the grid's points agree with their weight's usual class)", details)

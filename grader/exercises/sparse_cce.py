@@ -1,0 +1,55 @@
+"""sparse_cce: the handout's program 5 with SparseCategoricalCrossentropy instead of to_categorical."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..checks import Outcome, check
+
+if TYPE_CHECKING:
+    from ..evaluate import Context
+
+
+def _is_sparse_cce(loss: Any) -> bool:
+    if isinstance(loss, str):
+        return loss.lower().replace(" ", "") in ("sparse_categorical_crossentropy", "sparsecategoricalcrossentropy")
+    if isinstance(loss, dict):
+        names = {str(loss.get("class", "")), str(loss.get("name", ""))}
+        return bool({"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"} & names)
+    return False
+
+
+@check("sparse_loss")
+def sparse_loss(ctx: Context, params: dict[str, Any]) -> Outcome:
+    compiles = ctx.events_of_graded("compile")
+    if not compiles:
+        return Outcome("fail", ctx.model_problem or "the graded model was never compiled")
+    loss = compiles[-1].get("loss")
+    line = (compiles[-1].get("caller") or {}).get("line")
+    where = f" (compile at line {line})" if line else ""
+    if _is_sparse_cce(loss):
+        return Outcome("pass", f"the loss is sparse categorical cross-entropy{where}", {"loss": loss})
+    shown = loss if isinstance(loss, str) else (loss or {}).get("class") or (loss or {}).get("name")
+    return Outcome("fail", f"the loss is {shown!r}{where}: use loss='sparse_categorical_crossentropy' or "
+                   "keras.losses.SparseCategoricalCrossentropy()", {"loss": loss})
+
+
+@check("no_to_categorical")
+def no_to_categorical(ctx: Context, params: dict[str, Any]) -> Outcome:
+    calls = [ev for ev in ctx.events if ev["event"] == "to_categorical"]
+    if calls:
+        lines = sorted({(ev.get("caller") or {}).get("line") for ev in calls} - {None})
+        where = f" at line {', '.join(map(str, lines))}" if lines else ""
+        return Outcome("fail", f"to_categorical is still called{where}: give fit the integer labels as they come "
+                       "from load_data", {"lines": lines})
+    fits = ctx.events_of_graded("fit_start")
+    if not fits:
+        return Outcome("fail", ctx.model_problem or "the graded model was never trained")
+    y = fits[-1].get("y") or {}
+    shape = y.get("shape")
+    if not shape:
+        return Outcome("info", "the labels given to fit could not be inspected", {"y": y})
+    if (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) and y.get("integer_valued", True):
+        return Outcome("pass", f"fit receives class ids of shape {tuple(shape)}", {"y": y})
+    return Outcome("fail", f"fit receives labels of shape {tuple(shape)}: give it the class ids (shape (N,)), "
+                   "not one-hot vectors", {"y": y})
