@@ -185,6 +185,57 @@ def cmd_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def judge_pair(ex: Any, role: str, result: dict[str, Any]) -> str | None:
+    """What is wrong with a reference or starter result, or None."""
+    checks = {c["name"]: c for c in result.get("checks", [])}
+    if role == "reference":
+        failed = [n for n, c in checks.items() if c["status"] == "fail"]
+        if result["status"] != "ok" or failed:
+            return f"reference is {result['status']}: " + "; ".join(f"{n}: {checks[n]['message']}" for n in failed[:3]) \
+                + (result.get("error") or "")
+        return None
+    if checks.get("runs", {}).get("status") != "pass":
+        return f"starter does not run: {checks.get('runs', {}).get('message', result.get('error'))}"
+    must_fail = ex.raw.get("starter", {}).get("must_fail", [])
+    judged = [n for n in must_fail if checks.get(n, {}).get("status") not in (None, "not_graded")]
+    if judged and not any(checks[n]["status"] == "fail" for n in judged):
+        return f"starter passes {', '.join(judged)}: it should leave the student work to do"
+    return None
+
+
+def cmd_check_solutions(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from . import exercise
+    from .config import course_root
+    from .executors import Evaluator
+    from .jobs import Options, grade
+
+    root = course_root()
+    table = Table(title="references and starters" + (" (quick mode)" if args.quick else ""))
+    for col in ("exercise", "file", "status", "score", "test error", "verdict"):
+        table.add_column(col)
+    problems = 0
+    with Evaluator() as evaluator:
+        for ex_id in args.exercise or exercise.exercise_ids():
+            ex = exercise.load(ex_id)
+            for role, path in (("reference", root / "solutions" / ex_id / "solution.py"),
+                               ("starter", root / "assignments" / ex_id / "starter.py")):
+                if not path.is_file():
+                    table.add_row(ex_id, role, "", "", "", f"[red]{path} is missing[/]")
+                    problems += 1
+                    continue
+                result = grade(role, ex, path, evaluator, Options(quick=args.quick, seed=args.seed))
+                verdict = judge_pair(ex, role, result)
+                problems += verdict is not None
+                err = result.get("test_error")
+                table.add_row(ex_id, role, _styled(result["status"]), f"{result.get('score', 0):g}/{ex.max_score:g}",
+                              "" if err is None else f"{err:.2f} %",
+                              "[green]as expected[/]" if verdict is None else f"[red]{_styled(verdict)}[/]")
+    _console().print(table)
+    return 1 if problems else 0
+
+
 def cmd_exercises(args: argparse.Namespace) -> int:
     from . import exercise
 
@@ -229,6 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
     common(a)
     a.set_defaults(func=cmd_all)
+
+    c = sub.add_parser("check-solutions", help="run every reference and starter: references must pass every "
+                       "check, starters must run and fail their threshold")
+    c.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
+    c.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
+    c.add_argument("--seed", type=int, default=1, help="seed for every run (default 1)")
+    c.set_defaults(func=cmd_check_solutions)
 
     e = sub.add_parser("exercises", help="list the exercises")
     e.set_defaults(func=cmd_exercises)

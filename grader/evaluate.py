@@ -71,13 +71,6 @@ def read_array(path: Path, kinds: str = "biuf") -> np.ndarray | None:
     return a
 
 
-@functools.cache
-def reference(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """The test inputs and labels the grader trusts, rebuilt from the verified cache."""
-    d = data.splits(dataset)
-    return d["x_test"], d["y_test"]
-
-
 @dataclass
 class Context:
     exercise: exercise_mod.Exercise
@@ -92,6 +85,7 @@ class Context:
     artifacts: Path
     ref_x_test: np.ndarray
     ref_y_test: np.ndarray
+    ref_x_train: np.ndarray
     events: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     exception: dict[str, Any] | None = None
@@ -155,10 +149,11 @@ def _describe_source(summary: dict[str, Any]) -> tuple[str, str]:
 def build_context(job: dict[str, Any]) -> Context:
     ex = exercise_mod.load(job["exercise"], Path(job["course_root"]))
     art = Path(job["artifacts"])
-    ref_x, ref_y = reference(ex.dataset)
+    sets = data.splits(ex.dataset)  # the data the grader trusts, rebuilt from the verified cache
+    ref_x, ref_y = sets["x_test"], sets["y_test"]
     ctx = Context(exercise=ex, quick=job["quick"], quick_epochs=ex.quick_epochs, source=job["source"],
                   stdout=job["stdout"], returncode=job["returncode"], timed_out=job["timed_out"],
-                  limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art, ref_x_test=ref_x, ref_y_test=ref_y)
+                  limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art, ref_x_test=ref_x, ref_y_test=ref_y, ref_x_train=sets["x_train"])
     problems = []
     try:
         ctx.summary = read_json(art / "summary.json", {}) or {}

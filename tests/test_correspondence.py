@@ -78,3 +78,17 @@ def test_leakage_ignores_dtype_but_not_augmentation(mnist):
 
 def test_no_natural_duplicates_between_mnist_train_and_test(mnist):
     assert len(leaked_rows(fingerprints(mnist["x_test"]), [fingerprints(mnist["x_train"])])) == 0
+
+
+def test_natural_duplicates_are_not_leakage_but_real_leaks_are():
+    from grader import data
+    from grader.checks import natural_duplicates
+
+    nn = data.splits("noisynote")
+    ax, qx = nn["x_train"], nn["x_test"]
+    assert len(natural_duplicates(qx, qx, ax)) == 0                # the noise makes every row unique
+    kept = natural_duplicates((qx[:, :4] - 1) * 3, qx, ax)         # noise dropped, rescaled
+    assert 0 < len(kept) < 30
+    train = np.concatenate([ax[:, :4], qx[:, :4]])                 # trained on train + test
+    leaked = np.setdiff1d(leaked_rows(fingerprints(qx[:, :4]), [fingerprints(train)]), kept)
+    assert len(leaked) == len(qx) - len(kept)

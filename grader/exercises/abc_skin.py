@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import data
-from ..checks import Outcome, affine_residual, check
+from ..checks import Outcome, affine_residual, check, correspondence_check
 
 if TYPE_CHECKING:
     from ..evaluate import Context
@@ -30,6 +30,37 @@ def _affine(x: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray] | N
         return None
     a = np.array([np.polyfit(ref[:, j], x[:, j], 1)[0] for j in range(x.shape[1])])
     return a, x.mean(0) - a * ref.mean(0)
+
+
+def _train_mapping(ctx: Context) -> tuple[np.ndarray, np.ndarray] | None:
+    """The student's per-feature preprocessing, read off the training rows (any order)."""
+    fits = ctx.events_of_graded("fit_start")
+    x = ctx.fit_arrays(fits[-1]["fit"])[0] if fits else None
+    if x is None or np.size(x) != 12:
+        return None
+    x = np.reshape(x, (6, 2))
+    for perm in itertools.permutations(range(6)):
+        if (mapping := _affine(x, data.ABC["ax"][list(perm)])) is not None:
+            return mapping
+    return None
+
+
+@check("abc_correspondence")
+def abc_correspondence(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """The 3 test rows, checked against the preprocessing the student applied to the training rows."""
+    generic = correspondence_check(ctx, params)
+    if generic.status == "pass" or ctx.test_x is None or (mapping := _train_mapping(ctx)) is None:
+        return generic
+    a, b = mapping
+    x = np.asarray(ctx.test_x, np.float64).reshape(len(ctx.test_x), -1)
+    if x.shape != data.ABC["qx"].shape:
+        return generic
+    raw = (x - b) / np.where(a == 0, 1, a)  # the student's rows in kg and colour units
+    wrong = [i for i in range(3) if not np.allclose(raw[i], data.ABC["qx"][i], atol=0.01)]
+    rows = "; ".join(f"row {i} is ({raw[i][0]:g}, {raw[i][1]:g}), the exercise gives "
+                     f"({data.ABC['qx'][i][0]:g}, {data.ABC['qx'][i][1]:g})" for i in wrong)
+    return Outcome("fail", f"the test rows differ from the exercise's ({rows}): check the numbers you typed",
+                   {"wrong_rows": wrong})
 
 
 @check("two_inputs")
@@ -88,11 +119,7 @@ def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
         return Outcome("info", f"not measured: {ctx.model_problem}")
     mapping = _affine(ctx.test_x.reshape(len(ctx.test_x), -1), data.ABC["qx"]) if ctx.test_x is not None else None
     if mapping is None:
-        fits = ctx.events_of_graded("fit_start")
-        x = ctx.fit_arrays(fits[-1]["fit"])[0] if fits else None
-        for perm in (itertools.permutations(range(6)) if x is not None and np.size(x) == 12 else []):
-            if (mapping := _affine(np.reshape(x, (6, 2)), data.ABC["ax"][list(perm)])) is not None:
-                break
+        mapping = _train_mapping(ctx)
     if mapping is None:
         return Outcome("info", "not measured: the preprocessing of the inputs could not be inferred as a per-feature "
                        "scaling of (weight, skin colour)")

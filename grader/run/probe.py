@@ -33,18 +33,15 @@ MAX_FIGURES = 40
 SMALL_ARRAY_BYTES = 256 * 2**10  # training arrays this small are kept whole (hard-coded data sets)
 
 
-def _distance_ranks(a: np.ndarray, rows: int = 100) -> np.ndarray:
-    """Ranks of the pairwise distances among the first rows: a fingerprint of a set's geometry."""
-    x = np.asarray(a, dtype=np.float64).reshape(len(a), -1)[:rows]
-    sq = (x * x).sum(1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0))[np.triu_indices(len(x), 1)]
-    return np.argsort(np.argsort(d)).astype(np.float64)
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) != len(b) or len(a) < 3 or a.std() == 0 or b.std() == 0:
+def _column_match(x: np.ndarray, ref: np.ndarray, rows: int = 100) -> float:
+    """How well the columns of ``x`` follow columns of ``ref``, row by row (mean best |correlation|)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)[:rows]
+    r = np.asarray(ref, dtype=np.float64).reshape(len(ref), -1)[: len(x)]
+    x, r = x[:, x.std(0) > 0], r[:, r.std(0) > 0]
+    if x.shape[1] == 0 or r.shape[1] == 0 or len(x) != len(r):
         return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
+    zx, zr = (x - x.mean(0)) / x.std(0), (r - r.mean(0)) / r.std(0)
+    return float(np.abs(zx.T @ zr / len(x)).max(1).mean())
 
 
 def _jsonable(v: Any) -> Any:
@@ -158,7 +155,7 @@ class Probe:
         # where the training and test sets have the same number of rows (noisynote), row counts
         # cannot tell a prediction on the test set from one on the training set: geometry can
         self.ref_paths = spec.get("disambiguate")
-        self._ref_ranks: tuple[np.ndarray, np.ndarray] | None = None
+        self._refs: tuple[np.ndarray, np.ndarray] | None = None
         self.models: list[Any] = []  # strong refs: the student may `del model`
         self.model_index: dict[int, int] = {}
         self.last_fit: int | None = None
@@ -343,11 +340,9 @@ class Probe:
     def looks_like_training_set(self, xa: np.ndarray) -> bool:
         if not self.ref_paths:
             return False
-        if self._ref_ranks is None:
-            self._ref_ranks = tuple(_distance_ranks(np.load(self.ref_paths[k], allow_pickle=False))
-                                    for k in ("train", "test"))
-        ranks = _distance_ranks(xa)
-        return _corr(ranks, self._ref_ranks[0]) > _corr(ranks, self._ref_ranks[1])
+        if self._refs is None:
+            self._refs = tuple(np.load(self.ref_paths[k], allow_pickle=False) for k in ("train", "test"))
+        return _column_match(xa, self._refs[0]) > _column_match(xa, self._refs[1])
 
     def _capture(self, model: Any, kind: str, x: Any, pred: Any, result: Any = None) -> None:
         try:
