@@ -161,14 +161,14 @@ def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
         return Outcome("fail", f"the script was stopped by a resource limit ({ctx.limit_hit})")
     if ctx.exception:
         e = ctx.exception
-        where = f" at line {e['line']}" if e.get("line") else ""
+        where = f" in {e['where']}" if e.get("where") else f" at line {e['line']}" if e.get("line") else ""
         graded = ("the grader graded the model it had trained" if ctx.model is not None
                   else "no model could be graded")
-        return Outcome("fail", f"the script stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "
-                       "Fix the error so the script runs to the end.", {"exception": e})
+        return Outcome("fail", f"the program stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "
+                       "Fix the error so the program runs to the end.", {"exception": e})
     if ctx.returncode not in (0, None):
         return Outcome("fail", f"the script exited with status {ctx.returncode}; make it exit normally")
-    return Outcome("pass", "the script ran to the end")
+    return Outcome("pass", "the program ran to the end")
 
 
 @check("correspondence")

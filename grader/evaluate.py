@@ -221,7 +221,8 @@ def _load_model(ctx: Context, art: Path, problems: list[str]) -> str:
         if ctx.timed_out:
             return "no model: the script was stopped by the time limit before it trained one"
         if ctx.exception:
-            line = f" at line {ctx.exception.get('line')}" if ctx.exception.get("line") else ""
+            e = ctx.exception
+            line = f" in {e['where']}" if e.get("where") else f" at line {e['line']}" if e.get("line") else ""
             return f"no model: the script stopped with {ctx.exception['type']}{line} before training one"
         return "no model: the script never trained a Keras model (model.fit was not called)"
     path = art / "graded.keras"

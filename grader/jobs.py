@@ -57,9 +57,9 @@ def _error_message(exc: dict[str, Any] | None, stderr: str) -> str:
     if not exc:
         last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
         return f"the script ended without a model; its last message: {last[0][:300]}"
-    where = f" at line {exc['line']}" if exc.get("line") else ""
-    return (f"{exc['type']}{where}: {str(exc.get('message', ''))[:500]}. Fix it and check that the script runs "
-            "from start to end with `python <file>` before submitting.")
+    where = f" in {exc['where']}" if exc.get("where") else f" at line {exc['line']}" if exc.get("line") else ""
+    return (f"{exc['type']}{where}: {str(exc.get('message', ''))[:500]}. Fix it and check that your program runs "
+            "from start to end (`python <file>`, or Runtime > Run all in Colab) before submitting.")
 
 
 def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
@@ -78,13 +78,6 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                                     finished_at=_now())
         return _store(result, opts)
     base["submission"] = {"path": str(submission), "sha256": sha, "kind": submission.suffix.lstrip(".")}
-    if submission.suffix != ".py":
-        result = results.new_result(student, ex.id, status="error", score=0.0, checks=[], **base,
-                                    error="notebooks (.ipynb) cannot be graded by this version yet: export the "
-                                          "notebook as a .py file (File > Download > .py) and submit that",
-                                    finished_at=_now())
-        return _store(result, opts)
-
     t0 = time.monotonic()
     data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
     jobdir = Path(tempfile.mkdtemp(prefix=f"keras-grader-{ex.id}-"))
@@ -94,14 +87,14 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         hidden = [course_root() / "solutions", submission.parent, *opts.hidden]
         if opts.results_dir:
             hidden.append(opts.results_dir)
-        outcome = run_submission(submission, filename=f"{ex.id}.py", jobdir=jobdir, dataset=ex.dataset,
+        outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
                                  seed=opts.seed, limits=limits, hidden=hidden)
         fields = {**base, "isolation": outcome.isolation, "device": device(), "returncode": outcome.returncode,
                   "peak_memory_mb": outcome.peak_memory_mb,
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
         job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
-               "source": submission.read_text(errors="replace"), "stdout": outcome.stdout, "quick": opts.quick,
+               "source": readable_source(submission), "stdout": outcome.stdout, "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
                "limit_hit": outcome.limit_hit}
         try:
@@ -137,6 +130,25 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             shutil.move(str(jobdir), dest)
         else:
             shutil.rmtree(jobdir, ignore_errors=True)
+
+
+def readable_source(submission: Path) -> str:
+    """The text a person reads: a script as it is; a notebook's code, with its Markdown as comments."""
+    if submission.suffix != ".ipynb":
+        return submission.read_text(errors="replace")
+    from .run.notebook import load
+
+    try:
+        nb = load(submission)
+    except ValueError:
+        return ""
+    parts = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            parts.append(cell.source)
+        elif cell.cell_type == "markdown":
+            parts.append("\n".join(f"# {line}" for line in cell.source.splitlines()))
+    return "\n".join(parts)
 
 
 def _exception(artifacts: Path) -> dict[str, Any] | None:

@@ -1,7 +1,9 @@
 """Entry point of the student's process: ``python -m grader.run.child SPEC.json``.
 
-Installs the probe, runs the submission unmodified as ``__main__``, then lets
-the probe save what the evaluator needs, whatever way the student's code ended.
+A script is run unmodified as ``__main__`` with the probe installed first; a
+notebook (or a script with Colab's ``!``/``%`` lines) is run cell by cell in an
+IPython kernel (``notebook.py``). Either way the probe saves what the evaluator
+needs, whatever way the student's code ended.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ import sys
 def main(spec_path: str) -> int:
     with open(spec_path) as f:
         spec = json.load(f)
-    from .probe import Probe
-
     script = os.path.abspath(spec["script"])
     os.environ["KERAS_GRADER_SCRIPT"] = script
+    from . import notebook
+
+    if script.endswith(".ipynb") or notebook.needs_kernel(_read(script)):
+        failure = notebook.run(spec, script)
+        if failure:
+            with open(os.path.join(spec["artifacts"], "exception.json"), "w") as f:
+                json.dump(failure, f)
+        return 1 if failure else 0
+
+    from .probe import Probe
+
     probe = Probe(spec)
     probe.install()
     os.chdir(os.path.dirname(script))
@@ -42,6 +53,11 @@ def main(spec_path: str) -> int:
     if isinstance(error, SystemExit):
         return error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
     return 1 if error else 0
+
+
+def _read(path: str) -> str:
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
 
 
 if __name__ == "__main__":

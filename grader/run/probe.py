@@ -455,6 +455,15 @@ class Probe:
         plt.show = show
         Figure.savefig = savefig
 
+    def capture_open_figures(self, how: str) -> None:
+        """Capture and close every open figure (the end of a notebook cell, like Colab's inline display)."""
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return
+        for num in plt.get_fignums():
+            self.capture_figure(plt.figure(num), how)
+        plt.close("all")
+
     def capture_figure(self, fig: Any, how: str) -> None:
         if self.n_figures >= MAX_FIGURES:
             return

@@ -45,10 +45,12 @@ class Limits:
     max_processes: int = 256
     output_bytes: int = 8 * 2**20     # per stream; the middle is cut beyond this
     disk_mb: int = 2048               # work dir + artifacts
+    cell_timeout_s: float = 0         # notebooks: per-cell limit (0: only the wall clock)
 
     @classmethod
     def from_config(cls, wall_s: float, cfg: dict[str, Any]) -> Limits:
-        known = {k: cfg[k] for k in ("memory_mb", "max_processes", "output_bytes", "disk_mb") if k in cfg}
+        known = {k: cfg[k] for k in ("memory_mb", "max_processes", "output_bytes", "disk_mb", "cell_timeout_s")
+                 if k in cfg}
         return cls(wall_s=wall_s, **known)
 
 
@@ -143,7 +145,8 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         data.copy_into(name, workdir / name)
     sets = data.splits(dataset)
     spec = {"script": str(script), "artifacts": str(artifacts), "data_root": str(cache_dir()),
-            "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed}
+            "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed,
+            "cell_timeout": limits.cell_timeout_s or None}
     readable = [jobdir / "spec.json"]
     if len(sets["x_train"]) == len(sets["x_test"]):
         spec["disambiguate"] = {}
@@ -156,7 +159,8 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
 
     isolation = sandbox.detect()
     cmd = sandbox.wrap([sys.executable, "-m", "grader.run.child", str(spec_path)], isolation=isolation,
-                       writable=[workdir, artifacts], readable=readable, hidden=list(hidden))
+                       writable=[workdir, artifacts], readable=readable, hidden=list(hidden),
+                       content=workdir)
     out_path, err_path = jobdir / "stdout.txt", jobdir / "stderr.txt"
     t0 = time.monotonic()
     timed_out, limit_hit, peak = False, None, 0

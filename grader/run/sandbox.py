@@ -4,8 +4,8 @@ Levels, best first, recorded in every result:
 
 - ``bwrap``: bubblewrap. New network, PID, IPC and UTS namespaces (no network;
   leftover and daemonised processes die with the sandbox); the whole file
-  system read-only, except the job's work dir and artifacts dir; a private
-  ``/tmp``; the grader's home hidden except what Python and the data need; the
+  system read-only, except the job's work dir (also seen as Colab's
+  ``/content``) and artifacts dir; a private ``/tmp``; the grader's home hidden except what Python and the data need; the
   course's ``solutions/``, the results and the other submissions hidden; all
   capabilities dropped; a new session (no terminal injection).
 - ``netns``: ``unshare -n`` only (no network), where bubblewrap is missing.
@@ -62,16 +62,33 @@ def _needed_from_home() -> list[Path]:
     return sorted(p for p in paths if p.exists())
 
 
+COLAB_ROOT = "/content"  # Colab's working folder; the handout's recipes write there
+
+
+def _root_entries() -> list[str]:
+    """The host's top-level entries, mounted one by one (read-only) so /content can be added."""
+    args = []
+    for entry in sorted(os.scandir("/"), key=lambda e: e.name):
+        path = f"/{entry.name}"
+        if path in ("/proc", "/dev", "/tmp", COLAB_ROOT):
+            continue
+        if entry.is_symlink():
+            args += ["--symlink", os.readlink(path), path]
+        else:
+            args += ["--ro-bind", path, path]
+    return args
+
+
 def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list[Path],
-         hidden: list[Path]) -> list[str]:
-    """``cmd`` run under the given isolation level."""
+         hidden: list[Path], content: Path | None = None) -> list[str]:
+    """``cmd`` run under the given isolation level; ``content`` is also seen as /content (bwrap only)."""
     if isolation == "netns":
         return [shutil.which("unshare") or "unshare", "-n", "--", *cmd]
     if isolation != "bwrap":
         return cmd
     args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--unshare-net",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+            *_root_entries(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
     for dev in sorted(Path("/dev").glob("nvidia*")):  # GPU jobs keep their devices
         args += ["--dev-bind", str(dev), str(dev)]
     home = Path.home()
@@ -87,7 +104,9 @@ def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list
         args += ["--ro-bind", str(p), str(p)]
     for p in writable:
         args += ["--bind", str(p), str(p)]
-    return [*args, "--", *cmd]
+    if content is not None:
+        args += ["--bind", str(content), COLAB_ROOT]
+    return [*args, "--remount-ro", "/", "--", *cmd]
 
 
 def tree_usage(root_pid: int) -> tuple[int, int]:

@@ -1,0 +1,159 @@
+"""Run a notebook (or a Colab-exported script with ``!``/``%`` lines) in a real IPython kernel.
+
+The kernel runs inside the same sandbox as this driver (its loopback is private),
+with the probe installed by a hidden first cell. After each cell, the figures
+still open are captured and closed, as Colab's inline backend does; after the
+last cell, or the first one that fails, a hidden cell lets the probe save the
+graded model. ``pip install`` never runs: the student is told the package was
+not installed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+MAGIC_LINE = re.compile(r"^\s*[!%]", re.M)
+
+SETUP = """
+import json as _kg_json, os as _kg_os, re as _kg_re
+from grader.run.probe import Probe as _KgProbe
+_kg_probe = _KgProbe(_kg_json.load(open({spec!r})))
+_kg_probe.install()
+_kg_os.chdir({workdir!r})
+def _kg_setup_shell():
+    ip = get_ipython()
+    noop = lambda line="", cell=None: None
+    ip.register_magic_function(noop, "line", "matplotlib")  # figures stay off-screen; the grader captures them
+    pip = _kg_re.compile(r"^\\s*(sudo\\s+)?((python3?\\s+-m\\s+)?pip3?|apt(-get)?|conda)\\s+install\\b")
+    def refuse(line):
+        print("[grader] not run while grading: " + line.strip()
+              + " (no package can be installed; the grader's environment has tensorflow, keras, numpy, "
+              "pandas, matplotlib)")
+    def pip_magic(line):
+        refuse("pip " + line)
+    ip.register_magic_function(pip_magic, "line", "pip")
+    ip.register_magic_function(pip_magic, "line", "conda")
+    system, getoutput = ip.system, ip.getoutput
+    ip.system = lambda cmd: refuse(cmd) if pip.match(cmd) else system(cmd)
+    ip.system_piped = ip.system
+    ip.getoutput = lambda cmd, *a, **k: refuse(cmd) if pip.match(cmd) else getoutput(cmd, *a, **k)
+_kg_setup_shell()
+del _kg_setup_shell
+"""
+AFTER_CELL = "_kg_probe.capture_open_figures('cell_end')"
+FINALIZE = "_kg_probe.finalize(None, '')"  # the driver records the failing cell itself
+
+
+def needs_kernel(source: str) -> bool:
+    """A .py file with shell or magic lines left by a Colab export needs IPython to run."""
+    return bool(MAGIC_LINE.search(source))
+
+
+def load(path: Path) -> Any:
+    """The notebook as nbformat v4; raises ValueError with a message for the student."""
+    import nbformat
+
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"the notebook is not UTF-8 text (byte {e.start}): save it again from Colab or Jupyter") from e
+    if path.suffix == ".py":
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(raw)])
+    try:
+        nb = nbformat.reads(raw, as_version=4)  # upgrades v3 notebooks
+    except Exception as e:  # NotJSONError, validation errors
+        raise ValueError(f"the notebook cannot be read ({type(e).__name__}: {str(e)[:200]}): it may be truncated; "
+                         "download it again (File > Download > .ipynb)") from e
+    if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
+        raise ValueError("the notebook has no code cells: submit the notebook with your program")
+    return nb
+
+
+def _first_line(source: str) -> str:
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")[:80]
+
+
+def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
+    """Execute the notebook; returns the exception record of the failing cell, or None."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbformat.v4 import new_code_cell
+
+    path = Path(script)
+    artifacts = Path(spec["artifacts"])
+    try:
+        nb = load(path)
+    except ValueError as e:
+        return {"type": "InvalidNotebook", "message": str(e), "line": None}
+    client = NotebookClient(nb, timeout=spec.get("cell_timeout") or None, kernel_name="python3",
+                            interrupt_on_timeout=True, allow_errors=False, record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    failure: dict[str, Any] | None = None
+    printed = 0
+
+    def hidden(code: str) -> None:
+        """Run the grader's own code in the kernel, in a scratch cell that never stays in the notebook."""
+        nb.cells.append(new_code_cell(code))
+        try:
+            client.execute_cell(nb.cells[-1], len(nb.cells) - 1, store_history=False)
+        finally:
+            nb.cells.pop()
+
+    def echo() -> None:
+        """Copy the cells' printed output to this process's stdout (the grader reads claims there)."""
+        nonlocal printed
+        for cell in nb.cells[printed:]:
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream":
+                    (sys.stderr if out.get("name") == "stderr" else sys.stdout).write(out.get("text", ""))
+                elif out.get("output_type") == "error":
+                    sys.stdout.write("\n".join(out.get("traceback", [])[-3:]) + "\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+    with client.setup_kernel():
+        hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent)))
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            where = f"cell {index + 1} (`{_first_line(cell.source)}`)"
+            try:
+                client.execute_cell(cell, index)
+            except CellTimeoutError:
+                failure = {"type": "CellTimeout", "message": f"{where} ran longer than {client.timeout} s",
+                           "where": where, "cell": index + 1}
+            except CellExecutionError as e:
+                failure = {"type": e.ename, "message": str(e.evalue)[:2000], "where": where, "cell": index + 1,
+                           "traceback": "\n".join(str(e).splitlines()[-30:])}
+            except DeadKernelError as e:
+                failure = {"type": "DeadKernel", "message": f"the kernel died during {where}: {e}"[:2000],
+                           "where": where, "cell": index + 1}
+                break
+            finally:
+                echo()
+                printed = index + 1
+            if failure:
+                break
+            hidden(AFTER_CELL)
+        if failure is None or failure["type"] != "DeadKernel":
+            try:
+                hidden(AFTER_CELL)
+                hidden(FINALIZE)
+            except Exception as e:  # the kernel is gone: nothing more to save
+                print(f"[grader] could not save the graded model: {e}", file=sys.stderr)
+    _save_executed(nb, artifacts)
+    return failure
+
+
+def _save_executed(nb: Any, artifacts: Path) -> None:
+    import nbformat
+
+    try:
+        text = nbformat.writes(nb)
+        if len(text) <= 20 * 2**20:
+            (artifacts / "executed.ipynb").write_text(text)
+    except Exception as e:
+        print(f"[grader] could not keep the executed notebook: {e}", file=sys.stderr)
