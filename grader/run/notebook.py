@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +121,19 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
             if cell.cell_type != "code":
                 continue
             where = f"cell {index + 1} (`{_first_line(cell.source)}`)"
+            timeout = {"type": "CellTimeout", "message": f"{where} ran longer than {client.timeout} s",
+                       "where": where, "cell": index + 1}
+            started = time.monotonic()
             try:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
-                failure = {"type": "CellTimeout", "message": f"{where} ran longer than {client.timeout} s",
-                           "where": where, "cell": index + 1}
+                failure = timeout
             except CellExecutionError as e:
-                failure = {"type": e.ename, "message": str(e.evalue)[:2000], "where": where, "cell": index + 1,
-                           "traceback": "\n".join(str(e).splitlines()[-30:])}
+                interrupted = e.ename == "KeyboardInterrupt" and client.timeout and \
+                    time.monotonic() - started >= client.timeout  # nbclient interrupts a cell that times out
+                failure = timeout if interrupted else {
+                    "type": e.ename, "message": str(e.evalue)[:2000], "where": where, "cell": index + 1,
+                    "traceback": "\n".join(str(e).splitlines()[-30:])}
             except DeadKernelError as e:
                 failure = {"type": "DeadKernel", "message": f"the kernel died during {where}: {e}"[:2000],
                            "where": where, "cell": index + 1}
