@@ -1,16 +1,18 @@
-"""Harness overhead of one script job against running the same script bare.
+"""Harness overhead of one job against running the same code bare.
 
     python benchmarks/overhead.py [--repeat 3]
 
-The script trains a tiny dense net (1 epoch on 1,000 images) and evaluates it on the
+The code trains a tiny dense net (1 epoch on 1,000 images) and evaluates it on the
 test set. "bare" runs it with plain `python` reading the same cached arrays; "graded"
 runs it through the grader (sandboxed child with the probe, then the trusted evaluator,
-already warm as in `grade all`). Prints medians and the overhead per job.
+already warm as in `grade all`); "notebook" grades the same code as a one-cell notebook.
+Prints medians and the overhead per job.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -18,9 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
 from grader import data, exercise
 from grader.executors import Evaluator
 from grader.jobs import Options, grade
+from grader.run import sandbox
 
 BODY = """
 from tensorflow import keras
@@ -43,8 +49,10 @@ def main() -> None:
     (tmp / "bare.py").write_text(BARE.format(d=str(data.ensure("mnist"))))
     (tmp / "s").mkdir()
     (tmp / "s" / "mnist_dense.py").write_text(GRADED)
+    (tmp / "n").mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell(GRADED)]), tmp / "n" / "mnist_dense.ipynb")
     ex = exercise.load("mnist_dense")
-    bare, total, run, ev = [], [], [], []
+    bare, total, run, ev, nb = [], [], [], [], []
     with Evaluator() as evaluator:
         grade("warmup", ex, tmp / "s" / "mnist_dense.py", evaluator, Options())
         for _ in range(args.repeat):
@@ -56,10 +64,16 @@ def main() -> None:
             total.append(time.perf_counter() - t0)
             run.append(result["times"]["run_s"])
             ev.append(result["times"]["eval_s"])
+            t0 = time.perf_counter()
+            grade("n", ex, tmp / "n" / "mnist_dense.ipynb", evaluator, Options())
+            nb.append(time.perf_counter() - t0)
     med = statistics.median
+    print(f"isolation: {sandbox.detect()}; {os.cpu_count()} CPUs")
     print(f"bare python:          {med(bare):6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in bare)})")
-    print(f"graded job (total):   {med(total):6.2f} s  = child {med(run):.2f} s + evaluation {med(ev):.2f} s + rest")
-    print(f"overhead per job:     {med(total) - med(bare):6.2f} s  (child only: {med(run) - med(bare):.2f} s)")
+    print(f"graded script job:    {med(total):6.2f} s  = child {med(run):.2f} s + evaluation {med(ev):.2f} s + rest")
+    print(f"graded notebook job:  {med(nb):6.2f} s")
+    print(f"overhead, script:     {med(total) - med(bare):6.2f} s per job (child alone: {med(run) - med(bare):.2f} s)")
+    print(f"overhead, notebook over script: {med(nb) - med(total):6.2f} s per job")
 
 
 if __name__ == "__main__":
