@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import hints
 from .claims import find_claims
 
 if TYPE_CHECKING:
@@ -165,7 +166,8 @@ def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
         graded = ("the grader graded the model it had trained" if ctx.model is not None
                   else "no model could be graded")
         return Outcome("fail", f"the program stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "
-                       "Fix the error so the program runs to the end.", {"exception": e})
+                       "Fix the error so the program runs to the end." + hints.text(e),
+                       {"exception": e, "hint": hints.find(e)})
     if ctx.returncode not in (0, None):
         return Outcome("fail", f"the script exited with status {ctx.returncode}; make it exit normally")
     return Outcome("pass", "the program ran to the end")

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import data, results
+from . import data, hints, results
 from .config import course_root
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
@@ -59,7 +59,7 @@ def _error_message(exc: dict[str, Any] | None, stderr: str) -> str:
         return f"the script ended without a model; its last message: {last[0][:300]}"
     where = f" in {exc['where']}" if exc.get("where") else f" at line {exc['line']}" if exc.get("line") else ""
     return (f"{exc['type']}{where}: {str(exc.get('message', ''))[:500]}. Fix it and check that your program runs "
-            "from start to end (`python <file>`, or Runtime > Run all in Colab) before submitting.")
+            "from start to end (`python <file>`, or Runtime > Run all in Colab) before submitting." + hints.text(exc))
 
 
 def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
