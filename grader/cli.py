@@ -84,7 +84,7 @@ def print_result(result: dict[str, Any]) -> None:
 
 
 def print_scores(scores) -> None:
-    """One line per student: per exercise 'score status · error', then the total."""
+    """One line per student: per exercise its score and status, then the total (test errors are in scores.csv)."""
     from rich.table import Table
 
     exercises = [c[: -len("_score")] for c in scores.columns if c.endswith("_score")]
@@ -96,10 +96,8 @@ def print_scores(scores) -> None:
     for _, row in scores.iterrows():
         cells = []
         for ex in exercises:
-            err = row[f"{ex}_test_error"]
-            cells.append(f"{row[f'{ex}_score']:g} {_styled(row[f'{ex}_status'])}"
-                         + ("" if err != err or err is None else f" · {err:.2f} %"))
-        table.add_row(_styled(row["student"]), *cells, f"{row['total']:g}/{row['max_total']:g}")
+            cells.append(f"{row[f'{ex}_score']:.3g} {_styled(row[f'{ex}_status'])}")
+        table.add_row(_styled(row["student"]), *cells, f"{row['total']:.3g}/{row['max_total']:g}")
     _console().print(table)
 
 
