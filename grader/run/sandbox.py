@@ -97,8 +97,10 @@ def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list
         for p in _needed_from_home():
             if _under(p, home) and p.resolve() != home.resolve():
                 args += ["--ro-bind", str(p), str(p)]
+    keep = [*_needed_from_home(), *writable, *readable]
     for p in hidden:  # after the binds above: solutions/ inside an editable checkout stays hidden
-        if p.is_dir():
+        # never hide a folder that holds what the child needs (a submission in /tmp or in $HOME)
+        if p.is_dir() and not any(_under(k, p) for k in keep):
             args += ["--tmpfs", str(p.resolve())]
     for p in readable:
         args += ["--ro-bind", str(p), str(p)]
