@@ -223,3 +223,19 @@ def test_evaluator_crash_costs_one_job_not_the_class(tmp_path, mnist_dense):
         second = grade("s", mnist_dense, sub, ev, Options())
     assert first["status"] == "error" and "evaluator process died" in first["error"]
     assert second["status"] == "failed" and second["checks"]
+
+
+@needs_bwrap
+def test_a_grader_checkout_under_tmp_is_visible_inside_the_sandbox(tmp_path, monkeypatch):
+    """CI clones the project into a temporary folder: the private /tmp must not hide the grader."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "grader", copy / "grader")
+    monkeypatch.setattr(sandbox, "PACKAGE_DIR", copy / "grader")
+    cmd = sandbox.wrap([sys.executable, "-c", "import grader; print(grader.__file__)"], isolation="bwrap",
+                       writable=[], readable=[], hidden=[copy / "grader" / "exercises"])
+    out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True)
+    assert out.stdout.strip() == str(copy / "grader" / "__init__.py"), out.stderr

@@ -54,8 +54,8 @@ def _under(path: Path, parent: Path) -> bool:
         return False
 
 
-def _needed_from_home() -> list[Path]:
-    """What the child must still see inside a hidden home: Python, its packages, the grader, the data."""
+def _needed() -> list[Path]:
+    """What the child must see even in a hidden home or /tmp: Python, its packages, the grader, the data."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).parent,
              PACKAGE_DIR.parent, cache_dir()}
     paths.update(Path(p) for p in site.getsitepackages() + [site.getusersitepackages()])
@@ -91,13 +91,16 @@ def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list
             *_root_entries(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
     for dev in sorted(Path("/dev").glob("nvidia*")):  # GPU jobs keep their devices
         args += ["--dev-bind", str(dev), str(dev)]
+    # /tmp is private and the home folder hidden; what the child needs from either is mounted back
+    masked = [Path("/tmp")]
     home = Path.home()
     if home != Path("/") and home.is_dir():
         args += ["--tmpfs", str(home)]
-        for p in _needed_from_home():
-            if _under(p, home) and p.resolve() != home.resolve():
-                args += ["--ro-bind", str(p), str(p)]
-    keep = [*_needed_from_home(), *writable, *readable]
+        masked.append(home)
+    for p in _needed():
+        if any(_under(p, m) and p.resolve() != m.resolve() for m in masked):
+            args += ["--ro-bind", str(p), str(p)]
+    keep = [*_needed(), *writable, *readable]
     for p in hidden:  # after the binds above: solutions/ inside an editable checkout stays hidden
         # never hide a folder that holds what the child needs (a submission in /tmp or in $HOME)
         if p.is_dir() and not any(_under(k, p) for k in keep):
