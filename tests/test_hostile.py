@@ -235,7 +235,7 @@ def test_a_grader_checkout_under_tmp_is_visible_inside_the_sandbox(tmp_path, mon
     copy = tmp_path / "checkout"
     shutil.copytree(ROOT / "grader", copy / "grader")
     monkeypatch.setattr(sandbox, "PACKAGE_DIR", copy / "grader")
-    cmd = sandbox.wrap([sys.executable, "-c", "import grader; print(grader.__file__)"], isolation="bwrap",
+    cmd = sandbox.wrap([sys.executable, "-S", "-c", "import grader; print(grader.__file__)"], isolation="bwrap",
                        writable=[], readable=[], hidden=[copy / "grader" / "exercises"])
-    out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True)
+    out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True, cwd="/")
     assert out.stdout.strip() == str(copy / "grader" / "__init__.py"), out.stderr
