@@ -13,7 +13,6 @@ never imports Keras costs nothing.
 from __future__ import annotations
 
 import importlib.abc
-import importlib.machinery
 import inspect
 import json
 import os
@@ -444,9 +443,7 @@ class Probe:
         orig_savefig = self.originals["savefig"] = Figure.savefig
 
         def show(*args, **kwargs):
-            for num in plt.get_fignums():
-                probe.capture_figure(plt.figure(num), "show")
-            plt.close("all")  # as Colab's inline backend and a closed window do
+            probe.capture_open_figures("show")  # and closes them, as a closed window or Colab's display does
 
         def savefig(fig, fname, *args, **kwargs):
             probe.capture_figure(fig, "savefig")
@@ -456,7 +453,7 @@ class Probe:
         Figure.savefig = savefig
 
     def capture_open_figures(self, how: str) -> None:
-        """Capture and close every open figure (the end of a notebook cell, like Colab's inline display)."""
+        """Capture and close every open figure (at plt.show, and at the end of a notebook cell)."""
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is None:
             return
