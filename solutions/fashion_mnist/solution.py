@@ -1,7 +1,8 @@
 # fashion_mnist — reference solution (hidden from students).
 # Dense network: 784 pixels / 255 -> 1024 relu -> dropout 0.3 -> 1024 relu -> dropout 0.3 -> 10 softmax;
 # Adam with a cosine-decayed learning rate from 1e-3, batch 128, 30 epochs.
-# Erro de teste obtido: 9,8 % (veja a saida "Test error"); figure: fashion_mnist.png.
+# Measured with `grade run --seed N` on a 2-core CPU (TensorFlow 2.21): 9.53, 9.43, 9.63 % on seeds 1-3.
+# Erro de teste obtido: 9,5 % (veja a saida "Test error"); figure: fashion_mnist.png.
 import numpy as np
 import keras
 import matplotlib.pyplot as plt
