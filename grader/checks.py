@@ -143,6 +143,11 @@ def natural_duplicates(captured: np.ndarray, raw_test: np.ndarray, raw_train: np
                                   fingerprints(train)))
 
 
+def exception_location(e: dict[str, Any]) -> str:
+    """' in cell 3 (`x = 1/0`)' or ' at line 12' for an exception record, '' when unknown."""
+    return f" in {e['where']}" if e.get("where") else f" at line {e['line']}" if e.get("line") else ""
+
+
 # --- the generic checks -------------------------------------------------------------------------
 
 def _no_model(ctx: Context) -> Outcome | None:
@@ -162,7 +167,7 @@ def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
         return Outcome("fail", f"the script was stopped by a resource limit ({ctx.limit_hit})")
     if ctx.exception:
         e = ctx.exception
-        where = f" in {e['where']}" if e.get("where") else f" at line {e['line']}" if e.get("line") else ""
+        where = exception_location(e)
         graded = ("the grader graded the model it had trained" if ctx.model is not None
                   else "no model could be graded")
         return Outcome("fail", f"the program stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "

@@ -153,7 +153,8 @@ def build_context(job: dict[str, Any]) -> Context:
     ref_x, ref_y = sets["x_test"], sets["y_test"]
     ctx = Context(exercise=ex, quick=job["quick"], quick_epochs=ex.quick_epochs, source=job["source"],
                   stdout=job["stdout"], returncode=job["returncode"], timed_out=job["timed_out"],
-                  limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art, ref_x_test=ref_x, ref_y_test=ref_y, ref_x_train=sets["x_train"])
+                  limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art,
+                  ref_x_test=ref_x, ref_y_test=ref_y, ref_x_train=sets["x_train"])
     problems = []
     try:
         ctx.summary = read_json(art / "summary.json", {}) or {}
@@ -221,9 +222,8 @@ def _load_model(ctx: Context, art: Path, problems: list[str]) -> str:
         if ctx.timed_out:
             return "no model: the script was stopped by the time limit before it trained one"
         if ctx.exception:
-            e = ctx.exception
-            line = f" in {e['where']}" if e.get("where") else f" at line {e['line']}" if e.get("line") else ""
-            return f"no model: the script stopped with {ctx.exception['type']}{line} before training one"
+            where = checks_mod.exception_location(ctx.exception)
+            return f"no model: the script stopped with {ctx.exception['type']}{where} before training one"
         return "no model: the script never trained a Keras model (model.fit was not called)"
     path = art / "graded.keras"
     if not path.is_file() or path.stat().st_size > MAX_MODEL_BYTES:
@@ -274,6 +274,7 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         "backend": ctx.summary.get("backend"),
         "keras_version": ctx.summary.get("keras_version"),
         "graded_model": {"reason": ctx.summary.get("graded_reason"), "test_inputs": ctx.test_source or None},
+        "exception": ctx.exception,
         "eval_seconds": round(time.perf_counter() - t0, 3),
     }
 

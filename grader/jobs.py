@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import data, hints, results
+from .checks import exception_location
 from .config import course_root
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
@@ -57,7 +58,7 @@ def _error_message(exc: dict[str, Any] | None, stderr: str) -> str:
     if not exc:
         last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
         return f"the script ended without a model; its last message: {last[0][:300]}"
-    where = f" in {exc['where']}" if exc.get("where") else f" at line {exc['line']}" if exc.get("line") else ""
+    where = exception_location(exc)
     return (f"{exc['type']}{where}: {str(exc.get('message', ''))[:500]}. Fix it and check that your program runs "
             "from start to end (`python <file>`, or Runtime > Run all in Colab) before submitting." + hints.text(exc))
 
@@ -114,7 +115,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                                                    "use less memory, fewer processes or smaller files")
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
                 status = "error"
-                error = _error_message(_exception(outcome.artifacts), outcome.stderr)
+                error = _error_message(evaluation["exception"], outcome.stderr)
             result = results.new_result(
                 student, ex.id, status=status, score=round(sum(c["points"] for c in checks), 3), checks=checks,
                 **fields, **evaluation, error=error)
@@ -149,16 +150,6 @@ def readable_source(submission: Path) -> str:
         elif cell.cell_type == "markdown":
             parts.append("\n".join(f"# {line}" for line in cell.source.splitlines()))
     return "\n".join(parts)
-
-
-def _exception(artifacts: Path) -> dict[str, Any] | None:
-    from .evaluate import Untrusted, read_json
-
-    try:
-        exc = read_json(artifacts / "exception.json")
-    except Untrusted:
-        return None
-    return exc if isinstance(exc, dict) and "type" in exc else None
 
 
 def _store(result: dict[str, Any], opts: Options) -> dict[str, Any]:

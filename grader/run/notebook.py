@@ -146,7 +146,8 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
             hidden(AFTER_CELL)
         if failure is None or failure["type"] != "DeadKernel":
             try:
-                hidden(AFTER_CELL)
+                if failure:
+                    hidden(AFTER_CELL)  # the failing cell's figures; the others were captured after their cell
                 hidden(FINALIZE)
             except Exception as e:  # the kernel is gone: nothing more to save
                 print(f"[grader] could not save the graded model: {e}", file=sys.stderr)
