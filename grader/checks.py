@@ -7,7 +7,9 @@ an exercise runs, their points and thresholds come from its ``exercise.toml``.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,7 @@ class Outcome:
     message: str
     details: dict[str, Any] = field(default_factory=dict)
     fraction: float | None = None
+    pt: str = ""           # the message in Brazilian Portuguese (same facts, same advice)
 
     def earned(self) -> float:
         return self.fraction if self.fraction is not None else EARNS[self.status]
@@ -91,35 +94,57 @@ def distance_spearman(x: np.ndarray, r: np.ndarray, rows: int = 200) -> float:
 def correspondence(captured: np.ndarray, raw: np.ndarray, spearman_min: float = 0.9,
                    sample_rows: int = 200, tol: float = 1e-3) -> tuple[bool, str, dict[str, Any]]:
     """Are ``captured`` rows the ``raw`` test rows, in order, under the student's preprocessing?"""
+    ok, what, _, details = correspondence_texts(captured, raw, spearman_min, sample_rows, tol)
+    return ok, what, details
+
+
+def correspondence_texts(captured: np.ndarray, raw: np.ndarray, spearman_min: float = 0.9, sample_rows: int = 200,
+                         tol: float = 1e-3) -> tuple[bool, str, str, dict[str, Any]]:
+    """``correspondence`` with its verdict in English and in Portuguese: (ok, en, pt, details)."""
     if len(captured) != len(raw):
-        return False, f"has {len(captured)} rows; the test set has {len(raw)}", {"rows": len(captured)}
+        return (False, f"has {len(captured)} rows; the test set has {len(raw)}",
+                f"têm {len(captured)} linhas; o conjunto de teste tem {len(raw)}", {"rows": len(captured)})
     x, r = _flat(captured), _flat(raw)
     if not np.isfinite(x).all():
-        return False, "contains NaN or infinite values", {}
+        return False, "contains NaN or infinite values", "contêm valores NaN ou infinitos", {}
     if x.shape[1] == r.shape[1] and affine_residual(x, r).max() <= tol:
-        return True, "the test set, each feature mapped affinely (scaled, shifted, inverted or standardised)", {
-            "mapping": "affine"}
+        return (True, "the test set, each feature mapped affinely (scaled, shifted, inverted or standardised)",
+                ("o conjunto de teste, cada atributo com uma transformação afim (escalado, deslocado, invertido "
+                 "ou padronizado)"), {"mapping": "affine"})
     cols = match_columns(x, r)
     if affine_residual(x, r[:, cols]).max() <= tol:
         used = int(len(np.unique(cols[x.std(0) > 0])))
-        return True, f"the test set with {x.shape[1]} of its {r.shape[1]} features (cropped or selected), mapped affinely", {
-            "mapping": "affine-subset", "features": x.shape[1], "raw_features_used": used}
+        return (True,
+                f"the test set with {x.shape[1]} of its {r.shape[1]} features (cropped or selected), mapped affinely",
+                (f"o conjunto de teste com {x.shape[1]} dos seus {r.shape[1]} atributos (recortado ou selecionado), "
+                 "com uma transformação afim"),
+                {"mapping": "affine-subset", "features": x.shape[1], "raw_features_used": used})
     if len(x) <= 50 and x.shape[1] == r.shape[1]:  # hard-coded data: find the mistyped row
         bad = [i for i in range(len(x)) if affine_residual(np.delete(x, i, 0), np.delete(r, i, 0)).max() <= tol]
         if len(bad) == 1:
             i = bad[0]
             expected = ", ".join(f"{v:g}" for v in r[i])
-            return False, (f"match the reference test rows except row {i} (0-based), which should be ({expected}) "
-                           "before preprocessing: check the numbers you typed"), {"mapping": "affine", "bad_row": i}
+            return (False, (f"match the reference test rows except row {i} (0-based), which should be ({expected}) "
+                            "before preprocessing: check the numbers you typed"),
+                    (f"coincidem com as linhas de teste de referência, exceto a linha {i} (contando a partir de 0), "
+                     f"que deveria ser ({expected}) antes do pré-processamento: confira os números que você digitou"),
+                    {"mapping": "affine", "bad_row": i})
         if len(x) < sample_rows:
-            return False, "do not match the reference test rows under any per-feature scaling", {"mapping": "none"}
+            return (False, "do not match the reference test rows under any per-feature scaling",
+                    "não coincidem com as linhas de teste de referência sob nenhuma mudança de escala por atributo",
+                    {"mapping": "none"})
     rho = distance_spearman(x, r, sample_rows)
     details = {"mapping": "distances", "spearman": round(rho, 4), "spearman_min": spearman_min}
     if rho >= spearman_min:
-        return True, (f"a transformed test set (resized or similar): the distances among its first {sample_rows} "
-                      f"rows match the raw test rows (Spearman {rho:.3f})"), details
-    return False, (f"is not the test set in its order: the distances among its first {sample_rows} rows do not match "
-                   f"the raw test rows (Spearman {rho:.3f} < {spearman_min})"), details
+        return (True, (f"a transformed test set (resized or similar): the distances among its first {sample_rows} "
+                       f"rows match the raw test rows (Spearman {rho:.3f})"),
+                (f"um conjunto de teste transformado (redimensionado ou algo parecido): as distâncias entre as suas "
+                 f"{sample_rows} primeiras linhas coincidem com as das linhas de teste originais (Spearman {rho:.3f})"),
+                details)
+    return (False, (f"is not the test set in its order: the distances among its first {sample_rows} rows do not match "
+                    f"the raw test rows (Spearman {rho:.3f} < {spearman_min})"),
+            (f"não são o conjunto de teste na sua ordem: as distâncias entre as suas {sample_rows} primeiras linhas "
+             f"não coincidem com as das linhas de teste originais (Spearman {rho:.3f} < {spearman_min})"), details)
 
 
 def leaked_rows(test_fp: np.ndarray, train_fps: list[np.ndarray]) -> np.ndarray:
@@ -148,47 +173,113 @@ def exception_location(e: dict[str, Any]) -> str:
     return f" in {e['where']}" if e.get("where") else f" at line {e['line']}" if e.get("line") else ""
 
 
+def exception_location_pt(e: dict[str, Any]) -> str:
+    """``exception_location`` in Portuguese: ' na célula 3 (`x = 1/0`)' or ' na linha 12'."""
+    if e.get("where"):
+        where = str(e["where"])
+        return " na " + re.sub(r"^cell ", "célula ", where) if where.startswith("cell ") else f" em {where}"
+    return f" na linha {e['line']}" if e.get("line") else ""
+
+
+def hint_pt(e: dict[str, Any] | None) -> str:
+    """' Dica: ...' for an exception with a known cause (``hints``), else ''."""
+    hint = hints.find(e)
+    return f" Dica: {hint['pt']}." if hint else ""
+
+
+def script_line(ctx: Context, e: dict[str, Any]) -> int | None:
+    """The line of the student's script where an exception record points, when the submission is a script."""
+    line = e.get("line")
+    if ctx.source_kind != "py" or e.get("where") or not isinstance(line, int) or isinstance(line, bool):
+        return None
+    return line if 1 <= line <= len(_lines(ctx.source)) else None
+
+
+def _lines(source: str) -> list[str]:
+    """The lines as Python numbers them (``str.splitlines`` also splits on form feeds and other separators)."""
+    return re.split(r"\r\n|\r|\n", source)
+
+
+def source_line(source: str, name_pattern: str) -> int | None:
+    """The 1-based line of ``source`` where a name matching ``name_pattern`` is first called, outside comments.
+
+    Python's tokenizer skips comments and string literals; past the point where it cannot read on (a syntax error)
+    the lines are searched one by one, without their ``#`` comments.
+    """
+    name_rx = re.compile(rf"(?:{name_pattern})\Z")
+    prev, read_to = None, 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+                continue
+            if prev is not None and prev.type == tokenize.NAME and name_rx.match(prev.string) and tok.string == "(":
+                return prev.start[0]
+            prev, read_to = tok, tok.start[0]
+        return None
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    call_rx = re.compile(rf"(?<![\w.])(?:\w+\.)*(?:{name_pattern})\s*\(")
+    for number, text in enumerate(_lines(source), 1):
+        if number >= read_to and call_rx.search(text.split("#", 1)[0]):
+            return number
+    return None
+
+
 # --- the generic checks -------------------------------------------------------------------------
 
 def _no_model(ctx: Context) -> Outcome | None:
-    return Outcome("fail", ctx.model_problem) if ctx.model is None or ctx.test_pred is None else None
+    if ctx.model is None or ctx.test_pred is None:
+        return Outcome("fail", ctx.model_problem, pt=ctx.model_problem_pt)
+    return None
 
 
 def _no_test_inputs(ctx: Context) -> Outcome | None:
-    return Outcome("fail", ctx.test_inputs_problem) if ctx.test_x is None else None
+    return Outcome("fail", ctx.test_inputs_problem, pt=ctx.test_inputs_problem_pt) if ctx.test_x is None else None
 
 
 @check("runs")
 def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.timed_out:
         return Outcome("fail", f"the script was stopped by the time limit ({ctx.limit_s:.0f} s): make it train "
-                       "faster (fewer epochs, a larger batch) or find the loop that never ends")
+                       "faster (fewer epochs, a larger batch) or find the loop that never ends",
+                       pt=f"o programa foi interrompido pelo limite de tempo ({ctx.limit_s:.0f} s): faça-o treinar "
+                       "mais rápido (menos épocas, batch maior) ou encontre o laço que nunca termina")
     if ctx.limit_hit:
-        return Outcome("fail", f"the script was stopped by a resource limit ({ctx.limit_hit})")
+        return Outcome("fail", f"the script was stopped by a resource limit ({ctx.limit_hit})",
+                       pt=f"o programa foi interrompido por um limite de recursos ({ctx.limit_hit})")
     if ctx.exception:
         e = ctx.exception
         where = exception_location(e)
         graded = ("the grader graded the model it had trained" if ctx.model is not None
                   else "no model could be graded")
+        graded_pt = ("o corretor avaliou o modelo que já tinha sido treinado" if ctx.model is not None
+                     else "nenhum modelo pôde ser avaliado")
+        details = {"exception": e, "hint": hints.find(e)}
+        if (line := script_line(ctx, e)) is not None:
+            details["line"] = line
         return Outcome("fail", f"the program stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "
-                       "Fix the error so the program runs to the end." + hints.text(e),
-                       {"exception": e, "hint": hints.find(e)})
+                       "Fix the error so the program runs to the end." + hints.text(e), details,
+                       pt=f"o programa parou com {e['type']}{exception_location_pt(e)}: {e['message'][:300]}; "
+                       f"{graded_pt}. Corrija o erro para que o programa rode até o fim." + hint_pt(e))
     if ctx.returncode not in (0, None):
-        return Outcome("fail", f"the script exited with status {ctx.returncode}; make it exit normally")
-    return Outcome("pass", "the program ran to the end")
+        return Outcome("fail", f"the script exited with status {ctx.returncode}; make it exit normally",
+                       pt=f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente")
+    return Outcome("pass", "the program ran to the end", pt="o programa rodou até o fim")
 
 
 @check("correspondence")
 def correspondence_check(ctx: Context, params: dict[str, Any]) -> Outcome:
     if (bad := _no_test_inputs(ctx)) is not None:
         return bad
-    ok, what, details = correspondence(ctx.test_x, ctx.ref_x_test, params.get("spearman_min", 0.9),
-                                       params.get("sample_rows", 200))
+    ok, what, what_pt, details = correspondence_texts(ctx.test_x, ctx.ref_x_test, params.get("spearman_min", 0.9),
+                                                      params.get("sample_rows", 200))
     details["source"] = ctx.test_source
     if ok:
-        return Outcome("pass", f"the graded inputs are {what}", details)
+        return Outcome("pass", f"the graded inputs are {what}", details, pt=f"as entradas avaliadas são {what_pt}")
     return Outcome("fail", f"the inputs given to the graded model ({ctx.test_source}) {what}. Run the model on the "
-                   "whole test set, in its original order, preprocessed as the training data.", details)
+                   "whole test set, in its original order, preprocessed as the training data.", details,
+                   pt=f"as entradas dadas ao modelo avaliado ({ctx.test_source_pt}) {what_pt}. Rode o modelo no "
+                   "conjunto de teste inteiro, na ordem original, pré-processado como os dados de treino.")
 
 
 @check("leakage")
@@ -196,7 +287,9 @@ def leakage(ctx: Context, params: dict[str, Any]) -> Outcome:
     if (bad := _no_test_inputs(ctx)) is not None:
         return bad
     if not ctx.train_fingerprints:
-        return Outcome("info", "the training rows could not be fingerprinted (not NumPy arrays); leakage not checked")
+        return Outcome("info", "the training rows could not be fingerprinted (not NumPy arrays); leakage not checked",
+                       pt="não foi possível calcular a impressão digital das linhas de treino (não são arrays NumPy); "
+                       "vazamento não verificado")
     leaked = leaked_rows(ctx.test_fingerprints, ctx.train_fingerprints)
     natural = natural_duplicates(ctx.test_x, ctx.ref_x_test, ctx.ref_x_train) if len(leaked) else np.zeros(0, int)
     leaked = np.setdiff1d(leaked, natural)
@@ -204,10 +297,16 @@ def leakage(ctx: Context, params: dict[str, Any]) -> Outcome:
                "natural_duplicates": int(len(natural))}
     if len(leaked):
         return Outcome("fail", f"{len(leaked)} test rows (first: {', '.join(map(str, leaked[:5]))}) were among the rows "
-                       "given to fit: train on the training set only; the test set measures the error.", details)
+                       "given to fit: train on the training set only; the test set measures the error.", details,
+                       pt=f"{len(leaked)} linhas de teste (primeiras: {', '.join(map(str, leaked[:5]))}) estavam entre "
+                       "as linhas dadas ao fit: treine apenas com o conjunto de treino; o conjunto de teste serve para "
+                       "medir o erro.")
     extra = (f" ({len(natural)} test rows equal training rows in the data set itself, on the features used)"
              if len(natural) else "")
-    return Outcome("pass", "no test row was used for training" + extra, details)
+    extra_pt = (f" ({len(natural)} linhas de teste são iguais a linhas de treino no próprio conjunto de dados, nos "
+                "atributos usados)" if len(natural) else "")
+    return Outcome("pass", "no test row was used for training" + extra, details,
+                   pt="nenhuma linha de teste foi usada no treino" + extra_pt)
 
 
 @check("consistency")
@@ -215,20 +314,25 @@ def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
     if (bad := _no_model(ctx)) is not None:
         return bad
     if ctx.child_pred is None or len(ctx.child_pred) != len(ctx.test_pred):
-        return Outcome("info", "no predictions of the graded model were seen in the student's process")
+        return Outcome("info", "no predictions of the graded model were seen in the student's process",
+                       pt="nenhuma predição do modelo avaliado foi vista no processo do aluno")
     agree = float(np.mean(ctx.decode(ctx.child_pred) == ctx.test_classes))
     details = {"agreement": round(agree, 5)}
     minimum = params.get("agreement_min", 0.995)
     if agree >= minimum:
-        return Outcome("pass", f"the evaluator reproduced {agree:.2%} of the student's own test predictions", details)
+        return Outcome("pass", f"the evaluator reproduced {agree:.2%} of the student's own test predictions", details,
+                       pt=f"o avaliador reproduziu {agree:.2%} das predições que o próprio aluno fez no conjunto de "
+                       "teste")
     return Outcome("flag", f"only {agree:.2%} of the student's own test predictions were reproduced by the saved model "
-                   f"(< {minimum:.1%}): the instructor should look at this submission", details)
+                   f"(< {minimum:.1%}): the instructor should look at this submission", details,
+                   pt=f"apenas {agree:.2%} das predições que o próprio aluno fez no conjunto de teste foram "
+                   f"reproduzidas pelo modelo salvo (< {minimum:.1%}): o professor deve examinar esta submissão")
 
 
 @check("test_as_validation")
 def test_as_validation(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.test_x is None:
-        return Outcome("info", "no test inputs were captured")
+        return Outcome("info", "no test inputs were captured", pt="nenhuma entrada de teste foi capturada")
     hits = []
     for fit, val_fp in ctx.val_fingerprints.items():
         if len(val_fp) and np.isin(val_fp, ctx.test_fingerprints).mean() >= 0.5:
@@ -238,10 +342,15 @@ def test_as_validation(ctx: Context, params: dict[str, Any]) -> Outcome:
     if hits:
         lines = [ctx.fit_line(f) for f in hits if f >= 0 and ctx.fit_line(f)]
         where = f" (fit at line {', '.join(map(str, lines))})" if lines else ""
+        where_pt = f" (fit na linha {', '.join(map(str, lines))})" if lines else ""
         return Outcome("flag", f"the test set was used as validation data{where}: choosing epochs or models on it "
                        "makes the test error optimistic; hold out part of the training set instead",
-                       {"fits": hits})
-    return Outcome("pass", "the test set was not used as validation data")
+                       {"fits": hits},
+                       pt=f"o conjunto de teste foi usado como dados de validação{where_pt}: escolher épocas ou "
+                       "modelos por ele torna o erro de teste otimista; separe uma parte do conjunto de treino para "
+                       "a validação")
+    return Outcome("pass", "the test set was not used as validation data",
+                   pt="o conjunto de teste não foi usado como dados de validação")
 
 
 def all_layers(model: Any) -> list[Any]:
@@ -259,15 +368,24 @@ def all_layers(model: Any) -> list[Any]:
 @check("dense_only")
 def dense_only(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.model is None:
-        return Outcome("fail", ctx.model_problem)
-    pattern = re.compile("|".join(map(re.escape, params.get("forbidden", ["Conv", "Pool"]))))
+        return Outcome("fail", ctx.model_problem, pt=ctx.model_problem_pt)
+    forbidden = "|".join(map(re.escape, params.get("forbidden", ["Conv", "Pool"])))
+    pattern = re.compile(forbidden)
     names = [type(layer).__name__ for layer in all_layers(ctx.model)]
     bad = sorted({n for n in names if pattern.search(n)})
-    details = {"layers": names}
+    details: dict[str, Any] = {"layers": names}
     if bad:
+        if ctx.source_kind == "py":  # a notebook's source is its cells joined: no line of a file
+            line = (source_line(ctx.source, "|".join(map(re.escape, bad)))
+                    or source_line(ctx.source, rf"\w*(?:{forbidden})\w*"))  # an alias (Convolution2D)
+            if line is not None:
+                details["line"] = line
         return Outcome("fail", f"the graded model uses {', '.join(bad)}: this exercise asks for a dense "
-                       "(non-convolutional, non-recurrent) network; use Dense layers", details)
-    return Outcome("pass", f"dense network: {', '.join(dict.fromkeys(names))}", details)
+                       "(non-convolutional, non-recurrent) network; use Dense layers", details,
+                       pt=f"o modelo avaliado usa {', '.join(bad)}: este exercício pede uma rede densa (não "
+                       "convolucional, não recorrente); use camadas Dense")
+    return Outcome("pass", f"dense network: {', '.join(dict.fromkeys(names))}", details,
+                   pt=f"rede densa: {', '.join(dict.fromkeys(names))}")
 
 
 @check("threshold")
@@ -278,15 +396,21 @@ def threshold(ctx: Context, params: dict[str, Any]) -> Outcome:
     details = {"test_error": err, "full_credit_max": full, "zero_credit_min": zero}
     if ctx.quick:
         return Outcome("not_graded", f"quick mode (fit capped at {ctx.quick_epochs} epoch): test error "
-                       f"{err:.2f} % measured, not graded; the full run grades it", details)
+                       f"{err:.2f} % measured, not graded; the full run grades it", details,
+                       pt=f"modo rápido (fit limitado a {ctx.quick_epochs} época{'s' if ctx.quick_epochs != 1 else ''})"
+                       f": erro de teste de {err:.2f} % medido, sem nota; a execução completa dá a nota")
     if err <= full:
-        return Outcome("pass", f"test error {err:.2f} % <= {full:.2f} %", details)
+        return Outcome("pass", f"test error {err:.2f} % <= {full:.2f} %", details,
+                       pt=f"erro de teste {err:.2f} % <= {full:.2f} %")
     if err >= zero:
         return Outcome("fail", f"test error {err:.2f} % (full credit at <= {full:.2f} %, none from {zero:.2f} %): "
-                       "train longer, widen the network or regularise (dropout)", details)
+                       "train longer, widen the network or regularise (dropout)", details,
+                       pt=f"erro de teste {err:.2f} % (nota máxima com <= {full:.2f} %, nota zero a partir de "
+                       f"{zero:.2f} %): treine por mais épocas, aumente a rede ou use regularização (dropout)")
     fraction = (zero - err) / (zero - full)
     return Outcome("partial", f"test error {err:.2f} %: partial credit ({fraction:.0%}); full credit at "
-                   f"<= {full:.2f} %", details, fraction=round(fraction, 4))
+                   f"<= {full:.2f} %", details, fraction=round(fraction, 4),
+                   pt=f"erro de teste {err:.2f} %: nota parcial ({fraction:.0%}); nota máxima com <= {full:.2f} %")
 
 
 @check("honest_claim")
@@ -297,18 +421,27 @@ def honest_claim(ctx: Context, params: dict[str, Any]) -> Outcome:
     details = {"claims": [{"error": c.error, "source": c.source, "line": c.line, "text": c.text} for c in claims]}
     if not judged:
         return Outcome("fail", "no stated test error found: write the test error you obtained in a comment, "
-                       "e.g. '# erro de teste: 1,45 %' or '# test error: 1.45 %'", details)
+                       "e.g. '# erro de teste: 1,45 %' or '# test error: 1.45 %'", details,
+                       pt="nenhum erro de teste declarado foi encontrado: escreva num comentário o erro de teste que "
+                       "você obteve, por exemplo '# erro de teste: 1,45 %' ou '# test error: 1.45 %'")
     if ctx.test_error is None:
         return Outcome("fail", f"you state {judged[-1].error:.2f} %, but nothing could be measured "
-                       f"({ctx.model_problem})", details)
+                       f"({ctx.model_problem})", details,
+                       pt=f"você declara {judged[-1].error:.2f} %, mas nada pôde ser medido ({ctx.model_problem_pt})")
     if ctx.quick:
         return Outcome("not_graded", f"you state {', '.join(f'{c.error:.2f} %' for c in judged)}; quick mode "
-                       "cannot measure the full run's error to compare", details)
+                       "cannot measure the full run's error to compare", details,
+                       pt=f"você declara {', '.join(f'{c.error:.2f} %' for c in judged)}; o modo rápido não mede o "
+                       "erro da execução completa para comparar")
     tol = params.get("tolerance", 0.3)
     close = [c for c in judged if abs(c.error - ctx.test_error) <= tol + 1e-9]
     if close:
         return Outcome("pass", f"stated {close[0].error:.2f} % (line {close[0].line}), measured "
-                       f"{ctx.test_error:.2f} %", details)
+                       f"{ctx.test_error:.2f} %", details,
+                       pt=f"declarado {close[0].error:.2f} % (linha {close[0].line}), medido {ctx.test_error:.2f} %")
     stated = ", ".join(f"{c.error:.2f} % (line {c.line})" for c in judged[:5])
+    stated_pt = ", ".join(f"{c.error:.2f} % (linha {c.line})" for c in judged[:5])
     return Outcome("fail", f"stated {stated}, but the graded model measures {ctx.test_error:.2f} % (tolerance "
-                   f"{tol} points): report the error your final program obtains", details)
+                   f"{tol} points): report the error your final program obtains", details,
+                   pt=f"declarado {stated_pt}, mas o modelo avaliado mede {ctx.test_error:.2f} % (tolerância de "
+                   f"{tol} pontos): informe o erro que o seu programa final obtém")

@@ -91,10 +91,14 @@ class Context:
     exception: dict[str, Any] | None = None
     model: Any = None
     model_problem: str = ""
+    model_problem_pt: str = ""       # the same, in Portuguese (set together with model_problem)
     test_x: np.ndarray | None = None
     test_inputs_problem: str = ""
+    test_inputs_problem_pt: str = ""
     test_source: str = ""
+    test_source_pt: str = ""
     test_source_kind: str = ""
+    source_kind: str = ""            # 'py' (source is the file: its lines are file lines) or 'ipynb' ('' if unknown)
     child_pred: np.ndarray | None = None
     test_pred: np.ndarray | None = None
     test_classes: np.ndarray | None = None
@@ -137,13 +141,17 @@ class Context:
         return None
 
 
-def _describe_source(summary: dict[str, Any]) -> tuple[str, str]:
+def _describe_source(summary: dict[str, Any]) -> tuple[str, str, str]:
+    """Where the test inputs were captured, in English and in Portuguese, and the kind of call."""
     ti = summary.get("test_inputs") if isinstance(summary.get("test_inputs"), dict) else {}
     kind = str(ti.get("kind", ""))
     caller = ti.get("caller") if isinstance(ti.get("caller"), dict) else {}
-    what = {"predict": "model.predict", "evaluate": "model.evaluate", "call": "model(...)",
-            "validation_data": "fit's validation_data"}.get(kind, kind)
-    return (f"{what} at line {caller['line']}" if caller.get("line") else what), kind
+    calls = {"predict": "model.predict", "evaluate": "model.evaluate", "call": "model(...)"}
+    what = {**calls, "validation_data": "fit's validation_data"}.get(kind, kind)
+    what_pt = {**calls, "validation_data": "validation_data do fit"}.get(kind, kind)
+    if caller.get("line"):
+        return f"{what} at line {caller['line']}", f"{what_pt} na linha {caller['line']}", kind
+    return what, what_pt, kind
 
 
 def build_context(job: dict[str, Any]) -> Context:
@@ -154,7 +162,8 @@ def build_context(job: dict[str, Any]) -> Context:
     ctx = Context(exercise=ex, quick=job["quick"], quick_epochs=ex.quick_epochs, source=job["source"],
                   stdout=job["stdout"], returncode=job["returncode"], timed_out=job["timed_out"],
                   limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art,
-                  ref_x_test=ref_x, ref_y_test=ref_y, ref_x_train=sets["x_train"])
+                  ref_x_test=ref_x, ref_y_test=ref_y, ref_x_train=sets["x_train"],
+                  source_kind=str(job.get("kind") or ""))
     problems = []
     try:
         ctx.summary = read_json(art / "summary.json", {}) or {}
@@ -178,7 +187,7 @@ def build_context(job: dict[str, Any]) -> Context:
                     ctx.val_fingerprints[k] = fp
             except Untrusted as e:
                 problems.append(str(e))
-    ctx.test_source, ctx.test_source_kind = _describe_source(ctx.summary)
+    ctx.test_source, ctx.test_source_pt, ctx.test_source_kind = _describe_source(ctx.summary)
 
     # the test inputs, as the student prepared them
     try:
@@ -190,9 +199,12 @@ def build_context(job: dict[str, Any]) -> Context:
         ctx.test_inputs_problem = (
             f"the graded model was never run on the {len(ref_x)} test inputs: call model.evaluate(x_test, y_test) "
             "or model.predict(x_test) on the whole test set")
+        ctx.test_inputs_problem_pt = (
+            f"o modelo avaliado nunca foi executado nas {len(ref_x)} entradas de teste: chame "
+            "model.evaluate(x_test, y_test) ou model.predict(x_test) no conjunto de teste inteiro")
 
     # the graded model
-    ctx.model_problem = _load_model(ctx, art, problems)
+    ctx.model_problem, ctx.model_problem_pt = _load_model(ctx, art, problems)
     if ctx.model is not None and ctx.test_x is not None:
         try:
             ctx.test_pred = np.asarray(ctx.model.predict(ctx.test_x, batch_size=1000, verbose=0))
@@ -201,44 +213,59 @@ def build_context(job: dict[str, Any]) -> Context:
                 ctx.test_error = round(100.0 * float(np.mean(ctx.test_classes != ref_y)), 4)
             else:
                 ctx.model_problem = f"the model gave {len(ctx.test_classes)} predictions for {len(ref_y)} test rows"
+                ctx.model_problem_pt = (f"o modelo deu {len(ctx.test_classes)} predições para {len(ref_y)} linhas "
+                                        "de teste")
                 ctx.test_pred = None
         except Exception as e:
             ctx.model_problem = (f"the graded model could not be run on the captured test inputs "
                                  f"({type(e).__name__}: {str(e)[:300]})")
+            ctx.model_problem_pt = (f"o modelo avaliado não pôde ser executado nas entradas de teste capturadas "
+                                    f"({type(e).__name__}: {str(e)[:300]})")
     elif ctx.model is not None:
-        ctx.model_problem = ctx.test_inputs_problem
+        ctx.model_problem, ctx.model_problem_pt = ctx.test_inputs_problem, ctx.test_inputs_problem_pt
     return ctx
 
 
-def _load_model(ctx: Context, art: Path, problems: list[str]) -> str:
-    """Load the graded model into ctx.model; return what went wrong, if anything."""
+def _load_model(ctx: Context, art: Path, problems: list[str]) -> tuple[str, str]:
+    """Load the graded model into ctx.model; return what went wrong, if anything, in English and Portuguese."""
     summary = ctx.summary
     if "model_file" not in summary:
         if summary.get("save_error"):
-            return (f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in Keras "
-                    "layers so the model can be saved and loaded")
+            return ((f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in Keras "
+                     "layers so the model can be saved and loaded"),
+                    (f"o modelo avaliado não pôde ser salvo ({summary['save_error'][:300]}): use camadas nativas do "
+                     "Keras para que o modelo possa ser salvo e carregado"))
         if problems:
-            return "; ".join(problems)
+            return "; ".join(problems), "arquivos deixados pelo programa não puderam ser usados: " + "; ".join(problems)
         if ctx.timed_out:
-            return "no model: the script was stopped by the time limit before it trained one"
+            return ("no model: the script was stopped by the time limit before it trained one",
+                    "nenhum modelo: o programa foi interrompido pelo limite de tempo antes de treinar um")
         if ctx.exception:
             where = checks_mod.exception_location(ctx.exception)
-            return f"no model: the script stopped with {ctx.exception['type']}{where} before training one"
-        return "no model: the script never trained a Keras model (model.fit was not called)"
+            where_pt = checks_mod.exception_location_pt(ctx.exception)
+            return (f"no model: the script stopped with {ctx.exception['type']}{where} before training one",
+                    f"nenhum modelo: o programa parou com {ctx.exception['type']}{where_pt} antes de treinar um")
+        return ("no model: the script never trained a Keras model (model.fit was not called)",
+                "nenhum modelo: o programa nunca treinou um modelo Keras (model.fit não foi chamado)")
     path = art / "graded.keras"
     if not path.is_file() or path.stat().st_size > MAX_MODEL_BYTES:
-        return f"the graded model file is missing or larger than {MAX_MODEL_BYTES // 2**20} MiB"
+        return (f"the graded model file is missing or larger than {MAX_MODEL_BYTES // 2**20} MiB",
+                f"o arquivo do modelo avaliado não existe ou tem mais de {MAX_MODEL_BYTES // 2**20} MiB")
     import keras
 
     try:
         ctx.model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as e:
         msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        unsafe = "safe_mode" in str(e) or "Lambda" in str(e) or "custom" in str(e).lower()
         hint = ("Lambda layers and custom Python classes cannot be loaded safely: use built-in Keras layers"
-                if "safe_mode" in str(e) or "Lambda" in str(e) or "custom" in str(e).lower()
-                else "use built-in Keras layers and a standard Sequential or functional model")
-        return f"the graded model could not be loaded ({type(e).__name__}: {msg}). {hint}"
-    return ""
+                if unsafe else "use built-in Keras layers and a standard Sequential or functional model")
+        hint_pt = ("Camadas Lambda e classes Python próprias não podem ser carregadas com segurança: use camadas "
+                   "nativas do Keras" if unsafe
+                   else "Use camadas nativas do Keras e um modelo Sequential ou funcional padrão")
+        return (f"the graded model could not be loaded ({type(e).__name__}: {msg}). {hint}",
+                f"o modelo avaliado não pôde ser carregado ({type(e).__name__}: {msg}). {hint_pt}")
+    return "", ""
 
 
 def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -251,12 +278,16 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         fn = registry.get(params.get("check", name))
         if fn is None:
             outcomes[name] = checks_mod.Outcome("fail", f"the grader has no check named {params.get('check', name)!r}"
-                                                " (exercise.toml)")
+                                                " (exercise.toml)",
+                                                pt=f"o corretor não tem uma verificação chamada "
+                                                f"{params.get('check', name)!r} (exercise.toml)")
             continue
         try:
             outcomes[name] = fn(ctx, params)
         except Exception as e:  # a check must not take the others down
             outcomes[name] = checks_mod.Outcome("fail", f"the check could not run on this submission "
+                                                f"({type(e).__name__}: {str(e)[:300]})",
+                                                pt=f"a verificação não pôde ser executada nesta submissão "
                                                 f"({type(e).__name__}: {str(e)[:300]})")
     results = []
     for name, params in ctx.exercise.checks.items():
@@ -264,10 +295,14 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         unmet = [r for r in params.get("requires", []) if outcomes.get(r) and outcomes[r].status == "fail"]
         if unmet and out.status in ("pass", "partial"):
             out = checks_mod.Outcome("fail", f"{out.message} — but no points, since {', '.join(unmet)} failed",
-                                     out.details)
+                                     out.details,
+                                     pt=f"{out.pt or out.message} — mas sem pontos, pois "
+                                     + (f"a verificação {unmet[0]} falhou" if len(unmet) == 1
+                                        else f"as verificações {', '.join(unmet)} falharam"))
         points = float(params.get("points", 0))
         results.append({"name": name, "status": out.status, "points": round(points * out.earned(), 3),
-                        "max_points": points, "message": out.message, "details": out.details})
+                        "max_points": points, "message": out.message, "message_pt": out.pt or out.message,
+                        "details": out.details})
     return {
         "checks": results,
         "test_error": ctx.test_error,
@@ -279,14 +314,21 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def warm_up() -> None:
+def warm_up(backend: str | None = None) -> None:
     """Import Keras once, in the worker, before the first job arrives.
 
+    The worker uses ``backend`` (a ``.keras`` file loads under any backend) on the CPU: predicting
+    10,000 rows is quick there, and the GPUs stay whole for the students' programs.
     TensorFlow's C++ banner and warnings go to a log file, not the instructor's terminal;
     problems with a submission come back as check messages.
     """
     import os
     import tempfile
+
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    os.environ["JAX_PLATFORMS"] = "cpu"
 
     log = os.open(os.path.join(tempfile.gettempdir(), "keras-grader-evaluator.log"),
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

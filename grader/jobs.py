@@ -95,7 +95,8 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                   "peak_memory_mb": outcome.peak_memory_mb,
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
         job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
-               "source": readable_source(submission), "stdout": outcome.stdout, "quick": opts.quick,
+               "source": readable_source(submission), "kind": submission.suffix.lstrip("."),
+               "stdout": outcome.stdout, "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
                "limit_hit": outcome.limit_hit}
         try:

@@ -88,12 +88,12 @@ def _image_axes(fig: dict[str, Any]) -> list[dict[str, Any]]:
                                         float(ax["bounds"][0])))
 
 
-def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str]]:
-    """How many of the 20 panels are right, and what is wrong with the others."""
+def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]]:
+    """How many of the 20 panels are right, and what is wrong with the others (in English and in Portuguese)."""
     from ..evaluate import Untrusted, read_array
 
     axes = _image_axes(fig)[:N_IMAGES]
-    problems, right = [], 0
+    problems, problems_pt, right = [], [], 0
     for i, ax in enumerate(axes):
         try:
             img = read_array(ctx.artifacts / str(ax["images"][0].get("file", "")).replace("/", ""))
@@ -104,6 +104,8 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str]]:
                      if img is not None and _similarity(img, ctx.ref_x_test[j]) >= 0.9]
             problems.append(f"panel {i} should show test image {i}" +
                             (f" but shows test image {shown[0]}" if shown else ""))
+            problems_pt.append(f"o painel {i} deveria mostrar a imagem de teste {i}" +
+                               (f", mas mostra a imagem de teste {shown[0]}" if shown else ""))
             continue
         texts = [t for t in ax.get("texts", []) if isinstance(t, dict)]
         named = {"blue": set(), "red": set()}
@@ -117,30 +119,44 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str]]:
             problems.append(f"panel {i}: no blue text names its true class {CATEGORIES[true]} ({true})"
                             + (f"; blue says {', '.join(CATEGORIES[c] for c in sorted(named['blue']))}"
                                if named["blue"] else ""))
+            problems_pt.append(f"painel {i}: nenhum texto azul nomeia a sua classe verdadeira {CATEGORIAS[true]} "
+                               f"({true})" + (f"; o azul diz {', '.join(CATEGORIAS[c] for c in sorted(named['blue']))}"
+                                              if named["blue"] else ""))
             ok = False
         if pred not in named["red"]:
             problems.append(f"panel {i}: no red text names the predicted class {CATEGORIES[pred]} ({pred})"
                             + (f"; red says {', '.join(CATEGORIES[c] for c in sorted(named['red']))}"
                                if named["red"] else ""))
+            problems_pt.append(f"painel {i}: nenhum texto vermelho nomeia a classe prevista {CATEGORIAS[pred]} "
+                               f"({pred})" + (f"; o vermelho diz "
+                                              f"{', '.join(CATEGORIAS[c] for c in sorted(named['red']))}"
+                                              if named["red"] else ""))
             ok = False
         right += ok
-    return right, problems
+    return right, problems, problems_pt
 
 
 @check("figure")
 def figure(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.test_classes is None:
-        return Outcome("fail", ctx.model_problem)
+        return Outcome("fail", ctx.model_problem, pt=ctx.model_problem_pt)
     candidates = [f for f in _figures(ctx) if len(_image_axes(f)) >= N_IMAGES]
     if not candidates:
         return Outcome("fail", "no figure with 20 images was drawn: show the first 20 test images in a 4x5 grid "
                        "(plt.subplot), each with its true class in blue and the predicted class in red, and "
-                       "save it (plt.savefig) or show it (plt.show)")
+                       "save it (plt.savefig) or show it (plt.show)",
+                       pt="nenhuma figura com 20 imagens foi desenhada: mostre as 20 primeiras imagens de teste numa "
+                       "grade 4x5 (plt.subplot), cada uma com a classe verdadeira em azul e a classe prevista em "
+                       "vermelho, e salve a figura (plt.savefig) ou mostre-a (plt.show)")
     best = max((_judge(ctx, f) + (f,) for f in candidates), key=lambda r: r[0])
-    right, problems, fig = best
+    right, problems, problems_pt, fig = best
     details = {"figure": fig.get("figure"), "panels_right": right, "problems": problems[:20]}
     if right == N_IMAGES:
         return Outcome("pass", "the figure shows test images 0-19 with their true (blue) and predicted (red) "
-                       "classes", details)
+                       "classes", details,
+                       pt="a figura mostra as imagens de teste 0-19 com as classes verdadeiras (azul) e previstas "
+                       "(vermelho)")
     return Outcome("fail", f"{right}/20 panels are right; " + "; ".join(problems[:4])
-                   + ("; ..." if len(problems) > 4 else ""), details)
+                   + ("; ..." if len(problems) > 4 else ""), details,
+                   pt=f"{right}/20 painéis estão certos; " + "; ".join(problems_pt[:4])
+                   + ("; ..." if len(problems_pt) > 4 else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..checks import Outcome, check
+from ..checks import Outcome, check, source_line
 
 if TYPE_CHECKING:
     from ..evaluate import Context
@@ -23,15 +23,20 @@ def _is_sparse_cce(loss: Any) -> bool:
 def sparse_loss(ctx: Context, params: dict[str, Any]) -> Outcome:
     compiles = ctx.events_of_graded("compile")
     if not compiles:
-        return Outcome("fail", ctx.model_problem or "the graded model was never compiled")
+        return Outcome("fail", ctx.model_problem or "the graded model was never compiled",
+                       pt=ctx.model_problem_pt if ctx.model_problem else "o modelo avaliado nunca foi compilado")
     loss = compiles[-1].get("loss")
     line = (compiles[-1].get("caller") or {}).get("line")
     where = f" (compile at line {line})" if line else ""
+    where_pt = f" (compile na linha {line})" if line else ""
     if _is_sparse_cce(loss):
-        return Outcome("pass", f"the loss is sparse categorical cross-entropy{where}", {"loss": loss})
+        return Outcome("pass", f"the loss is sparse categorical cross-entropy{where}", {"loss": loss},
+                       pt=f"a função de perda é a entropia cruzada categórica esparsa{where_pt}")
     shown = loss if isinstance(loss, str) else (loss or {}).get("class") or (loss or {}).get("name")
     return Outcome("fail", f"the loss is {shown!r}{where}: use loss='sparse_categorical_crossentropy' or "
-                   "keras.losses.SparseCategoricalCrossentropy()", {"loss": loss})
+                   "keras.losses.SparseCategoricalCrossentropy()", {"loss": loss},
+                   pt=f"a função de perda é {shown!r}{where_pt}: use loss='sparse_categorical_crossentropy' ou "
+                   "keras.losses.SparseCategoricalCrossentropy()")
 
 
 @check("no_to_categorical")
@@ -40,16 +45,29 @@ def no_to_categorical(ctx: Context, params: dict[str, Any]) -> Outcome:
     if calls:
         lines = sorted({(ev.get("caller") or {}).get("line") for ev in calls} - {None})
         where = f" at line {', '.join(map(str, lines))}" if lines else ""
+        where_pt = f" na linha {', '.join(map(str, lines))}" if lines else ""
+        details: dict[str, Any] = {"lines": lines}
+        if ctx.source_kind == "py":  # a notebook's source is its cells joined: no line of a file
+            line = source_line(ctx.source, "to_categorical") or (lines[0] if lines else None)  # `as` alias: the call
+            if line is not None:
+                details["line"] = line
         return Outcome("fail", f"to_categorical is still called{where}: give fit the integer labels as they come "
-                       "from load_data", {"lines": lines})
+                       "from load_data", details,
+                       pt=f"to_categorical ainda é chamado{where_pt}: passe ao fit os rótulos inteiros, como vêm de "
+                       "load_data")
     fits = ctx.events_of_graded("fit_start")
     if not fits:
-        return Outcome("fail", ctx.model_problem or "the graded model was never trained")
+        return Outcome("fail", ctx.model_problem or "the graded model was never trained",
+                       pt=ctx.model_problem_pt if ctx.model_problem else "o modelo avaliado nunca foi treinado")
     y = fits[-1].get("y") or {}
     shape = y.get("shape")
     if not shape:
-        return Outcome("info", "the labels given to fit could not be inspected", {"y": y})
+        return Outcome("info", "the labels given to fit could not be inspected", {"y": y},
+                       pt="os rótulos passados ao fit não puderam ser inspecionados")
     if (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) and y.get("integer_valued", True):
-        return Outcome("pass", f"fit receives class ids of shape {tuple(shape)}", {"y": y})
+        return Outcome("pass", f"fit receives class ids of shape {tuple(shape)}", {"y": y},
+                       pt=f"o fit recebe índices de classe de formato {tuple(shape)}")
     return Outcome("fail", f"fit receives labels of shape {tuple(shape)}: give it the class ids (shape (N,)), "
-                   "not one-hot vectors", {"y": y})
+                   "not one-hot vectors", {"y": y},
+                   pt=f"o fit recebe rótulos de formato {tuple(shape)}: passe os índices de classe (formato (N,)), "
+                   "não vetores one-hot")
