@@ -181,12 +181,6 @@ def exception_location_pt(e: dict[str, Any]) -> str:
     return f" na linha {e['line']}" if e.get("line") else ""
 
 
-def hint_pt(e: dict[str, Any] | None) -> str:
-    """' Dica: ...' for an exception with a known cause (``hints``), else ''."""
-    hint = hints.find(e)
-    return f" Dica: {hint['pt']}." if hint else ""
-
-
 def script_line(ctx: Context, e: dict[str, Any]) -> int | None:
     """The line of the student's script where an exception record points, when the submission is a script."""
     line = e.get("line")
@@ -260,7 +254,7 @@ def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
         return Outcome("fail", f"the program stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "
                        "Fix the error so the program runs to the end." + hints.text(e), details,
                        pt=f"o programa parou com {e['type']}{exception_location_pt(e)}: {e['message'][:300]}; "
-                       f"{graded_pt}. Corrija o erro para que o programa rode até o fim." + hint_pt(e))
+                       f"{graded_pt}. Corrija o erro para que o programa rode até o fim." + hints.text(e, "pt"))
     if ctx.returncode not in (0, None):
         return Outcome("fail", f"the script exited with status {ctx.returncode}; make it exit normally",
                        pt=f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import tomllib
 from pathlib import Path
+from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -12,22 +15,53 @@ class GraderError(Exception):
     """An error the user can act on: the message says what went wrong and what to do."""
 
 
+LANGS = ("pt", "en")
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
 def course_root() -> Path:
     """The folder holding ``assignments/`` (and, for the instructor, ``solutions/``).
 
-    ``KERAS_GRADER_COURSE`` wins; else the checkout the package was installed from
-    (editable install); else the current directory.
+    ``KERAS_GRADER_COURSE`` wins; else the nearest folder holding ``course.toml`` from the
+    current directory up (a student repository made by ``grade release``, or the instructor's
+    checkout); else the checkout the package was installed from (editable install); else the
+    current directory.
     """
     env = os.environ.get("KERAS_GRADER_COURSE")
-    candidates = [Path(env)] if env else [PACKAGE_DIR.parent, Path.cwd()]
+    if env:
+        candidates = [Path(env)]
+    else:
+        here = Path.cwd()
+        marked = [d for d in (here, *here.parents) if (d / "course.toml").is_file()][:1]
+        candidates = [*marked, PACKAGE_DIR.parent, here]
     for root in candidates:
         if (root / "assignments").is_dir():
             return root.resolve()
     raise GraderError(
         "cannot find the course's assignments/ folder "
-        f"(looked in {', '.join(str(c) for c in candidates)}): run grade from the "
-        "keras-grader checkout or set KERAS_GRADER_COURSE to the folder that holds assignments/"
+        f"(looked in {', '.join(str(c) for c in candidates)}): run grade from the course's folder "
+        "(the keras-grader checkout, or a repository made by `grade release`) or set KERAS_GRADER_COURSE "
+        "to the folder that holds assignments/"
     )
+
+
+@functools.cache
+def _course_config(root: Path) -> dict[str, Any]:
+    path = root / "course.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise GraderError(f"{path} is invalid ({e}); fix the file and run again") from e
+
+
+def course_setting(section: str, key: str, default: Any, choices: tuple[str, ...] | None = None) -> Any:
+    """One setting of the course's ``course.toml`` (``[section] key``), else ``default``."""
+    value = _course_config(course_root()).get(section, {}).get(key, default)
+    if choices and value not in choices:
+        raise GraderError(f"course.toml: [{section}] {key} = {value!r} is not one of {', '.join(choices)}; fix it")
+    return value
 
 
 def cache_dir() -> Path:

@@ -21,15 +21,16 @@ class EvaluationFailed(Exception):
 
 
 class Evaluator:
-    def __init__(self, timeout: float = 600.0):
+    def __init__(self, timeout: float = 600.0, backend: str | None = None):
         self.timeout = timeout
+        self.backend = backend
         self._pool: ProcessPoolExecutor | None = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the worker inherits it: no TF banner per run
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=evaluate.warm_up)
+                                             initializer=evaluate.warm_up, initargs=(self.backend,))
         return self._pool
 
     def evaluate(self, job: dict[str, Any]) -> dict[str, Any]:

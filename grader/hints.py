@@ -77,7 +77,9 @@ def find(exception: dict[str, Any] | None) -> dict[str, str] | None:
     return None
 
 
-def text(exception: dict[str, Any] | None) -> str:
-    """' Hint: ... / Dica: ...' for a known cause, else ''."""
+def text(exception: dict[str, Any] | None, lang: str = "en") -> str:
+    """' Hint: ...' (or ' Dica: ...' for lang 'pt') for a known cause, else ''."""
     hint = find(exception)
-    return f" Hint: {hint['en']}. Dica: {hint['pt']}." if hint else ""
+    if not hint:
+        return ""
+    return f" Dica: {hint['pt']}." if lang == "pt" else f" Hint: {hint['en']}."

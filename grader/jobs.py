@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import functools
+import os
+import re
 import shutil
-import subprocess
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -12,15 +13,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import data, hints, results
+from . import data, devices, hints, results
 from .checks import exception_location
 from .config import course_root
+from .devices import CPU, Placement
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
 from .run import sandbox
 from .run.runner import Limits, run_submission
 
 TAIL = 4000
+#: What of the student process's artifacts the reports show: its figures and its executed notebook.
+#: The student's process wrote them, so only regular files with these names and sizes are copied.
+KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
+KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
 
 
 @dataclass
@@ -33,49 +39,65 @@ class Options:
     keep_dir: Path | None = None     # keep each job's work dir and artifacts under here
     limits: dict[str, Any] = field(default_factory=dict)  # overrides of exercise.toml's [limits]
     hidden: tuple[Path, ...] = ()    # more folders the student's process must not see (the class)
+    backend: str | None = None       # KERAS_BACKEND of the student's program (default: inherited, else tensorflow)
+    placement: Placement | None = None  # the GPU (or CPU) slot this job holds; None: default_placement()
 
 
-@functools.cache
-def device() -> str:
-    """'cpu', or the name of the first NVIDIA GPU."""
-    smi = shutil.which("nvidia-smi")
-    if smi:
-        try:
-            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                 text=True, timeout=20).stdout.strip().splitlines()
-            if out:
-                return out[0].strip()
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return "cpu"
+def backend(opts: Options) -> str:
+    return opts.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+
+
+def default_placement() -> Placement:
+    """Without a scheduler (``grade run``): the first GPU, else the CPU."""
+    found = devices.gpus()
+    return Placement(found[0]) if found else CPU
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _error_message(exc: dict[str, Any] | None, stderr: str) -> str:
+def _error_message(exc: dict[str, Any] | None, stderr: str) -> tuple[str, str]:
+    """Why a run produced no model, and what to do: (English, Portuguese)."""
     if not exc:
         last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
-        return f"the script ended without a model; its last message: {last[0][:300]}"
-    where = exception_location(exc)
-    return (f"{exc['type']}{where}: {str(exc.get('message', ''))[:500]}. Fix it and check that your program runs "
-            "from start to end (`python <file>`, or Runtime > Run all in Colab) before submitting." + hints.text(exc))
+        return (f"the script ended without a model; its last message: {last[0][:300]}",
+                f"o programa terminou sem um modelo; sua última mensagem: {last[0][:300]}")
+    what = f"{exc['type']}{exception_location(exc)}: {str(exc.get('message', ''))[:500]}"
+    return (f"{what}. Fix it and check that your program runs from start to end (`python <file>`, or "
+            "Runtime > Run all in Colab) before submitting." + hints.text(exc),
+            f"{what}. Corrija e confira que o programa roda do início ao fim (`python <arquivo>`, ou "
+            "Ambiente de execução > Executar tudo no Colab) antes de entregar." + hints.text(exc, "pt"))
+
+
+def job_key(ex: Exercise, submission: Path | None, opts: Options) -> str:
+    sha = results.file_sha256(submission) if submission is not None else "missing"
+    return results.job_key(sha, ex.config_sha256, opts.quick, opts.seed, backend(opts))
+
+
+def up_to_date(student: str, ex: Exercise, key: str, opts: Options) -> dict[str, Any] | None:
+    """The stored result of this job when nothing it depends on changed (and --force is off)."""
+    if not opts.results_dir or opts.force:
+        return None
+    previous = results.read(opts.results_dir, student, ex.id)
+    return previous if previous and previous.get("key") == key else None
 
 
 def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
     """Grade one submission (or record it missing); the result is also written when opts.results_dir is set."""
     started = _now()
+    key = job_key(ex, submission, opts)
+    if (previous := up_to_date(student, ex, key, opts)) is not None:
+        return previous
     sha = results.file_sha256(submission) if submission is not None else "missing"
-    key = results.job_key(sha, ex.config_sha256, opts.quick, opts.seed)
-    if opts.results_dir and not opts.force:
-        previous = results.read(opts.results_dir, student, ex.id)
-        if previous and previous.get("key") == key:
-            return previous
-    base = {"key": key, "quick": opts.quick, "seed": opts.seed, "max_score": ex.max_score, "started_at": started}
+    base = {"key": key, "quick": opts.quick, "seed": opts.seed, "max_score": ex.max_score, "started_at": started,
+            "title": ex.title, "title_pt": ex.raw.get("title_pt", ex.title)}
     if submission is None:
+        if opts.results_dir:
+            shutil.rmtree(artifacts_dir(opts.results_dir, student, ex.id), ignore_errors=True)
         result = results.new_result(student, ex.id, status="missing", score=0.0, checks=[], **base,
                                     error=f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
+                                    error_pt=f"nenhum {ex.id}.py ou {ex.id}.ipynb na pasta do aluno",
                                     finished_at=_now())
         return _store(result, opts)
     base["submission"] = {"path": str(submission), "sha256": sha, "kind": submission.suffix.lstrip(".")}
@@ -83,15 +105,17 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
     jobdir = Path(tempfile.mkdtemp(prefix=f"keras-grader-{ex.id}-"))
     try:
-        limit = opts.timeout or ex.timeout(gpu=device() != "cpu")
+        placement = opts.placement or default_placement()
+        limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None)
         limits = Limits.from_config(limit, {**ex.limits, **opts.limits})
         hidden = [course_root() / "solutions", submission.parent, *opts.hidden]
         if opts.results_dir:
             hidden.append(opts.results_dir)
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
-                                 seed=opts.seed, limits=limits, hidden=hidden)
-        fields = {**base, "isolation": outcome.isolation, "device": device(), "returncode": outcome.returncode,
+                                 seed=opts.seed, limits=limits, hidden=hidden,
+                                 env={**placement.env(), "KERAS_BACKEND": backend(opts)})
+        fields = {**base, "isolation": outcome.isolation, "device": placement.label, "returncode": outcome.returncode,
                   "peak_memory_mb": outcome.peak_memory_mb,
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
         job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
@@ -103,23 +127,32 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:
             result = results.new_result(student, ex.id, status="error", score=0.0, checks=[], **fields,
-                                        error=f"{e}; the instructor should look at this submission")
+                                        error=f"{e}; the instructor should look at this submission",
+                                        error_pt=f"{e}; o professor vai examinar esta entrega")
         else:
             checks = evaluation.pop("checks")
             status = results.status_from_checks(checks)
-            error = None
+            error = error_pt = None
             if outcome.timed_out:
-                status, error = "timeout", (f"the script was still running after {limit:.0f} s and was stopped: "
-                                            "train for fewer epochs or use a larger batch")
+                status, error, error_pt = "timeout", (
+                    f"the script was still running after {limit:.0f} s and was stopped: "
+                    "train for fewer epochs or use a larger batch"), (
+                    f"o programa ainda rodava após {limit:.0f} s e foi interrompido: "
+                    "treine por menos épocas ou use um batch maior")
             elif outcome.limit_hit:
-                status, error = "resource_limit", (f"the script was stopped by a limit ({outcome.limit_hit}): "
-                                                   "use less memory, fewer processes or smaller files")
+                status, error, error_pt = "resource_limit", (
+                    f"the script was stopped by a limit ({outcome.limit_hit}): "
+                    "use less memory, fewer processes or smaller files"), (
+                    f"o programa foi interrompido por um limite ({outcome.limit_hit}): "
+                    "use menos memória, menos processos ou arquivos menores")
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
                 status = "error"
-                error = _error_message(evaluation["exception"], outcome.stderr)
+                error, error_pt = _error_message(evaluation["exception"], outcome.stderr)
             result = results.new_result(
                 student, ex.id, status=status, score=round(sum(c["points"] for c in checks), 3), checks=checks,
-                **fields, **evaluation, error=error)
+                **fields, **evaluation, error=error, error_pt=error_pt)
+        if opts.results_dir:
+            result["artifacts"] = keep_artifacts(outcome.artifacts, artifacts_dir(opts.results_dir, student, ex.id))
         result["times"] = {"run_s": outcome.seconds, "eval_s": result.pop("eval_seconds", None),
                            "total_s": round(time.monotonic() - t0, 3)}
         result["finished_at"] = _now()
@@ -132,6 +165,34 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             shutil.move(str(jobdir), dest)
         else:
             shutil.rmtree(jobdir, ignore_errors=True)
+
+
+def artifacts_dir(results_dir: Path, student: str, exercise_id: str) -> Path:
+    """Where a job's kept artifacts live: beside its result JSON."""
+    return results.result_path(results_dir, student, exercise_id).with_suffix("")
+
+
+def keep_artifacts(artifacts: Path, dest: Path) -> list[str]:
+    """Copy the figures and executed notebook the student's run left (bounded in names, count and size)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    kept: list[str] = []
+    try:
+        entries = sorted(artifacts.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return kept
+    for path in entries:
+        if len(kept) >= KEPT_MAX_FILES or not KEPT_ARTIFACTS.fullmatch(path.name):
+            continue
+        try:
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_size > KEPT_MAX_BYTES:
+                continue
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / path.name, follow_symlinks=False)
+        except OSError:
+            continue
+        kept.append(path.name)
+    return kept
 
 
 def readable_source(submission: Path) -> str:

@@ -19,9 +19,10 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None) -> str:
-    """What a result depends on: the submission, the exercise config, the grader, the mode."""
-    parts = [submission_sha256, config_sha256, __version__, f"quick={quick}", f"seed={seed}", f"schema={SCHEMA_VERSION}"]
+def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None, backend: str) -> str:
+    """What a result depends on: the submission, the exercise config, the grader, the mode, the Keras backend."""
+    parts = [submission_sha256, config_sha256, __version__, f"quick={quick}", f"seed={seed}", f"backend={backend}",
+             f"schema={SCHEMA_VERSION}"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

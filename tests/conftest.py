@@ -55,3 +55,31 @@ def check(result: dict, name: str) -> dict:
     found = [c for c in result["checks"] if c["name"] == name]
     assert found, f"no check {name!r} in {[c['name'] for c in result['checks']]}"
     return found[0]
+
+
+#: The slice of the demo class that `graded_class` grades: passes, a convolutional net, a Keras 2 crash,
+#: Colab exports (test set as validation data, a wrong figure), a weight-only abc net, a Colab notebook
+#: with a figure, and missing submissions.
+GRADED_CLASS_EXERCISES = ("abc_skin", "fashion_mnist", "mnist_dense")
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory) -> Path:
+    """`grade all examples/class --quick` on three exercises, run once as a user runs it.
+
+    Returns the output folder (results/ and reports/). Every report test reads these real results.
+    """
+    import subprocess
+    import sys
+
+    from grader.config import course_root
+
+    out = tmp_path_factory.mktemp("graded-class")
+    args = [sys.executable, "-m", "grader.cli", "all", str(course_root() / "examples" / "class"), "--quick",
+            "--lang", "pt", "--out", str(out)]
+    for ex in GRADED_CLASS_EXERCISES:
+        args += ["--exercise", ex]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (out / "grade-all.log").write_text(proc.stdout + proc.stderr)
+    return out

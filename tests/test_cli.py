@@ -55,7 +55,7 @@ def test_run_json_on_a_student_repository(tmp_path):
     assert result["exercise"] == "mnist_dense" and result["quick"] is True
     assert {c["name"] for c in result["checks"]} >= {"runs", "dense_only", "threshold", "honest_claim"}
     assert r.returncode == (0 if result["status"] == "ok" else 1)
-    table = grade("run", "mnist_dense", str(tmp_path / "mnist_dense.py"), "--quick")
+    table = grade("run", "mnist_dense", str(tmp_path / "mnist_dense.py"), "--quick", "--lang", "en")
     assert "dense_only" in table.stdout and "quick mode" in table.stdout
 
 
@@ -95,7 +95,7 @@ def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_pa
     assert list(scores["mnist_dense_status"][3:]) == ["missing", "error", "error"]  # xena: the kill is refused
     details = pd.read_csv(out / "reports" / "details.csv")
     assert {"runs", "dense_only", "threshold"} <= set(details["check"])
-    assert "reports:" in r.stdout
+    assert "reports (" in r.stdout and "report.html" in r.stdout
 
     again = grade("all", str(klass), "--out", str(out), "--quick")  # nothing changed: nothing re-run
     assert again.returncode == 0

@@ -1,25 +1,46 @@
-"""``scores.csv`` (one row per student) and ``details.csv`` (one row per check), with pandas."""
+"""``scores.csv`` (one row per student) and ``details.csv`` (one row per check), with pandas.
+
+Also ``scores.xlsx`` (both tables as sheets) when pandas has an Excel engine installed
+(openpyxl or xlsxwriter): the grader does not install one for that alone.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 
+def measured(details: Any) -> str:
+    """A check's measured figures as ``name=value; ...`` (scalars only, floats to 4 significant digits)."""
+    if not isinstance(details, dict):
+        return ""
+    parts = []
+    for k, v in details.items():
+        if isinstance(v, bool) or v is None:
+            continue
+        if isinstance(v, float):
+            parts.append(f"{k}={v:.4g}")
+        elif isinstance(v, (int, str)) and len(str(v)) <= 60:
+            parts.append(f"{k}={v}")
+    return "; ".join(parts)
+
+
 def details_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     rows = [
         {"student": r["student"], "exercise": r["exercise"], "check": c["name"], "status": c["status"],
-         "points": c["points"], "max_points": c["max_points"], "message": c["message"]}
+         "points": c["points"], "max_points": c["max_points"], "message": c["message"],
+         "measured": measured(c.get("details"))}
         for r in results for c in r.get("checks", [])
     ]
     rows += [
         {"student": r["student"], "exercise": r["exercise"], "check": "(job)", "status": r["status"],
-         "points": 0.0, "max_points": 0.0, "message": r["error"]}
+         "points": 0.0, "max_points": 0.0, "message": r["error"], "measured": ""}
         for r in results if r.get("error")
     ]
-    cols = ["student", "exercise", "check", "status", "points", "max_points", "message"]
+    cols = ["student", "exercise", "check", "status", "points", "max_points", "message", "measured"]
     return pd.DataFrame(rows, columns=cols).sort_values(["student", "exercise"], kind="stable", ignore_index=True)
 
 
@@ -37,7 +58,19 @@ def scores_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     wide["total"] = totals["score"].round(2)
     wide["max_total"] = totals["max_score"]
     wide["percent"] = (100 * wide["total"] / wide["max_total"].where(wide["max_total"] > 0)).round(1)
-    return wide.reset_index()
+    wide["status"] = df.groupby("student")["status"].agg(student_status)
+    first = ["total", "max_total", "percent", "status"]
+    return wide[first + [c for c in wide.columns if c not in first]].reset_index()
+
+
+def student_status(statuses: pd.Series) -> str:
+    """'ok' when every exercise is ok, else what needs a look, e.g. '2 missing, 1 error'."""
+    counts = statuses[statuses != "ok"].value_counts()
+    return ", ".join(f"{n} {s}" for s, n in counts.items()) or "ok"
+
+
+def excel_engine() -> str | None:
+    return next((e for e in ("openpyxl", "xlsxwriter") if importlib.util.find_spec(e) is not None), None)
 
 
 def write_tables(results: list[dict[str, Any]], reports_dir: Path) -> dict[str, Path]:
@@ -45,4 +78,9 @@ def write_tables(results: list[dict[str, Any]], reports_dir: Path) -> dict[str, 
     paths = {"scores": reports_dir / "scores.csv", "details": reports_dir / "details.csv"}
     scores_frame(results).to_csv(paths["scores"], index=False, float_format="%.2f")
     details_frame(results).to_csv(paths["details"], index=False, float_format="%.2f")
+    if (engine := excel_engine()) is not None:
+        paths["excel"] = reports_dir / "scores.xlsx"
+        with pd.ExcelWriter(paths["excel"], engine=engine) as book:
+            scores_frame(results).round(2).to_excel(book, sheet_name="scores", index=False)
+            details_frame(results).round(2).to_excel(book, sheet_name="details", index=False)
     return paths

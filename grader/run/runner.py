@@ -107,8 +107,10 @@ def _tail(path: Path, limit: int = OUTPUT_TAIL) -> str:
     return (f"[... {size - limit} bytes cut ...]\n" if size > limit else "") + text
 
 
-def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None) -> dict[str, str]:
+def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None,
+              extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if ENV_ALLOW.match(k) and not SECRET.search(k)}
+    env.update(extra or {})  # the job's device (CUDA_VISIBLE_DEVICES, sharing flags) and KERAS_BACKEND
     env.update({
         "HOME": str(workdir),
         "KERAS_HOME": str(workdir / ".keras"),
@@ -129,7 +131,7 @@ def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None) ->
 
 def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: str, workdir_data: list[str],
                    quick_epochs: int | None, seed: int | None, limits: Limits,
-                   hidden: list[Path] | tuple[Path, ...] = ()) -> RunOutcome:
+                   hidden: list[Path] | tuple[Path, ...] = (), env: dict[str, str] | None = None) -> RunOutcome:
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
 
     ``hidden`` folders (solutions, results, other submissions) are invisible to the child where
@@ -164,7 +166,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     out_path, err_path = jobdir / "stdout.txt", jobdir / "stderr.txt"
     t0 = time.monotonic()
     timed_out, limit_hit, peak = False, None, 0
-    proc = subprocess.Popen(cmd, cwd=workdir, env=child_env(workdir, artifacts, script, seed),
+    proc = subprocess.Popen(cmd, cwd=workdir, env=child_env(workdir, artifacts, script, seed, env),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     pumps = [_Pump(proc.stdout, out_path, limits.output_bytes), _Pump(proc.stderr, err_path, limits.output_bytes)]

@@ -1,0 +1,25 @@
+"""Every report of a class, from the result JSONs only: tables, HTML page, feedback, Gradescope files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import feedback, gradescope
+from .html import write_html
+from .tables import write_tables
+
+
+def write_reports(results: list[dict[str, Any]], reports_dir: Path, results_dir: Path | None,
+                  lang: str) -> dict[str, Path]:
+    """Write reports_dir/{scores.csv, details.csv, scores.xlsx?, report.html, <student>/...}; returns the main paths."""
+    paths = write_tables(results, reports_dir)
+    paths["html"] = write_html(results, reports_dir / "report.html")
+    written = feedback.write_feedback(results, reports_dir, results_dir, lang)
+    for student, rs in feedback.by_student(results).items():
+        (reports_dir / student / "results.json").write_text(
+            json.dumps(gradescope.results_json(rs, lang), indent=1, ensure_ascii=False))
+    if written:
+        paths["feedback"] = reports_dir / "<student>" / "feedback.md"
+    return paths

@@ -1,0 +1,131 @@
+"""Per-student feedback: ``reports/<student>/feedback.md`` with its figures and executed notebooks.
+
+Built from the result JSONs (and the artifacts kept beside them) only. Everything that came
+from the student's program (names, exception texts, stated figures) is escaped for Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from . import i18n
+
+ATTENTION = ("fail", "partial", "flag")
+
+
+def md(text: object) -> str:
+    """One line of text, safe in a Markdown table cell: no HTML, no cell breaks, no line breaks."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"\s*\n\s*", " ", s).replace("|", "\\|")
+
+
+def points(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def by_student(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        grouped[r["student"]].append(r)
+    return {s: sorted(rs, key=lambda r: r["exercise"]) for s, rs in sorted(grouped.items())}
+
+
+def target(result: dict[str, Any]) -> float | None:
+    """The test error that earns full credit, from the result's threshold check."""
+    for c in result.get("checks", []):
+        if c.get("name") == "threshold" and isinstance(c.get("details"), dict):
+            value = c["details"].get("full_credit_max")
+            return float(value) if isinstance(value, (int, float)) else None
+    return None
+
+
+def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list[str]:
+    """The Markdown of one exercise: verdict, table of checks, what to do, figures."""
+    ex = r["exercise"]
+    title = r.get("title_pt") if lang == "pt" else r.get("title")
+    out = [f"## {ex}" + (f" — {md(title)}" if title else ""), "",
+           f"**{points(r.get('score', 0))} / {points(r.get('max_score', 0))} {i18n.t('points', lang)}** · "
+           f"{i18n.status(r['status'], lang)}", ""]
+    if r["status"] == "missing":
+        return out + [i18n.t("missing", lang, file=f"{ex}.py"), ""]
+    if r.get("quick"):
+        out += [f"> {i18n.t('quick', lang)}", ""]
+    if r.get("test_error") is not None:
+        goal = target(r)
+        out += [f"{i18n.t('test_error', lang)}: **{r['test_error']:.2f} %**"
+                + (f" ({i18n.t('target', lang)}: ≤ {goal:.2f} %)" if goal is not None else ""), ""]
+    checks = r.get("checks", [])
+    if checks:
+        out += [f"| {i18n.t('check', lang)} | {i18n.t('result', lang)} | {i18n.t('points', lang)} | "
+                f"{i18n.t('measured', lang)} |", "|---|---|---:|---|"]
+        out += [f"| {md(i18n.check_title(c['name'], lang))} | {i18n.status(c['status'], lang)} | "
+                f"{points(c['points'])}/{points(c['max_points'])} | {md(i18n.message(c, lang))} |" for c in checks]
+        out.append("")
+    todo = [f"- **{md(i18n.check_title(c['name'], lang))}**: {md(i18n.message(c, lang))}"
+            for c in checks if c["status"] in ATTENTION]
+    if r.get("error"):
+        todo.insert(0, f"- **{i18n.status(r['status'], lang)}**: {md(i18n.message(r, lang))}")
+    out += [f"### {i18n.t('next', lang)}", ""] + (todo or [i18n.t("all_good", lang)]) + [""]
+    figures = [a for a in artifacts if a.endswith(".png")]
+    if figures:
+        out += [f"### {i18n.t('figures', lang)}", ""] + [f"![{a}]({ex}/{a})" for a in figures] + [""]
+    if "executed.ipynb" in artifacts:
+        out += [f"{i18n.t('notebook', lang)}: [{ex}/executed.ipynb]({ex}/executed.ipynb)", ""]
+    return out
+
+
+def render(student: str, results: list[dict[str, Any]], lang: str,
+           kept: dict[str, list[str]] | None = None) -> str:
+    """The feedback page of one student (``kept``: exercise -> artifact names copied beside it)."""
+    kept = kept or {}
+    total = sum(float(r.get("score", 0)) for r in results)
+    max_total = sum(float(r.get("max_score", 0)) for r in results)
+    lines = [f"# {i18n.t('feedback', lang)} — {md(student)}", "",
+             f"**{i18n.t('total', lang)}: {points(total)} / {points(max_total)} {i18n.t('points', lang)}**", ""]
+    lines += [f"| | {i18n.t('points', lang)} | {i18n.t('result', lang)} |", "|---|---:|---|"]
+    lines += [f"| {r['exercise']} | {points(r.get('score', 0))}/{points(r.get('max_score', 0))} | "
+              f"{i18n.status(r['status'], lang)} |" for r in results]
+    lines.append("")
+    for r in results:
+        lines += exercise_section(r, lang, kept.get(r["exercise"], []))
+    ran = [r for r in results if r["status"] != "missing"]
+    if ran:
+        last = max(ran, key=lambda r: str(r.get("finished_at", "")))
+        lines.append("_" + i18n.t("graded_by", lang, version=last.get("grader_version", "?"),
+                                  device=md(last.get("device", "?")), backend=md(last.get("backend", "?")),
+                                  when=last.get("finished_at", "?")) + "_")
+    return "\n".join(lines) + "\n"
+
+
+def copy_artifacts(src: Path, dest: Path) -> list[str]:
+    """Copy a job's kept artifacts (figures, executed notebook) next to the feedback."""
+    shutil.rmtree(dest, ignore_errors=True)
+    if not src.is_dir():
+        return []
+    names = sorted(p.name for p in src.iterdir() if p.is_file() and not p.is_symlink())
+    if names:
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copyfile(src / name, dest / name)
+    return names
+
+
+def write_feedback(results: list[dict[str, Any]], reports_dir: Path, results_dir: Path | None,
+                   lang: str) -> dict[str, Path]:
+    """Write ``reports_dir/<student>/feedback.md`` for every student; returns student -> path."""
+    written = {}
+    for student, rs in by_student(results).items():
+        folder = reports_dir / student
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = {}
+        for r in rs:
+            src = results_dir / student / r["exercise"] if results_dir else Path("/nonexistent")
+            kept[r["exercise"]] = copy_artifacts(src, folder / r["exercise"])
+        path = folder / "feedback.md"
+        path.write_text(render(student, rs, lang, kept))
+        written[student] = path
+    return written

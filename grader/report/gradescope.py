@@ -1,0 +1,56 @@
+"""Gradescope's autograder ``results.json`` for one student, from the result JSONs.
+
+The specification (Gradescope, "Autograder Specifications", output format): a top-level
+``score``, ``execution_time``, ``output``, ``visibility`` and ``tests``; each test has
+``name``, ``number``, ``score``, ``max_score``, ``status`` ("passed" or "failed"),
+``output`` and ``visibility``. Our tests are the checks of every exercise, so a student sees
+the same verdicts as in ``feedback.md``. A run on Gradescope is
+``grade run /autograder/submission --format gradescope --output /autograder/results/results.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import i18n
+
+PASSED = ("pass", "flag", "info", "not_graded")   # a flag costs no points: the instructor reviews it
+
+
+def _round(x: float) -> float:
+    return round(float(x), 4)
+
+
+def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, Any]:
+    """One student's results as a Gradescope ``results.json`` document."""
+    tests: list[dict[str, Any]] = []
+    output: list[str] = []
+    for i, r in enumerate(sorted(results, key=lambda r: r["exercise"]), start=1):
+        ex = r["exercise"]
+        if r["status"] == "missing" or not r.get("checks"):
+            why = i18n.message(r, lang) or i18n.status(r["status"], lang)
+            tests.append({"name": f"{ex}: {i18n.status(r['status'], lang)}", "number": f"{i}",
+                          "score": _round(r.get("score", 0)), "max_score": _round(r.get("max_score", 0)),
+                          "status": "failed", "output": why, "visibility": "visible"})
+            continue
+        if r.get("error"):
+            output.append(f"{ex}: {i18n.message(r, lang)}")
+        for j, c in enumerate(r["checks"], start=1):
+            tests.append({
+                "name": f"{ex}: {i18n.check_title(c['name'], lang)}",
+                "number": f"{i}.{j}",
+                "score": _round(c["points"]),
+                "max_score": _round(c["max_points"]),
+                "status": "passed" if c["status"] in PASSED else "failed",
+                "output": f"[{i18n.status(c['status'], lang)}] {i18n.message(c, lang)}",
+                "visibility": "visible",
+            })
+    seconds = sum(float((r.get("times") or {}).get("total_s") or 0) for r in results)
+    return {
+        "score": _round(sum(float(r.get("score", 0)) for r in results)),
+        "execution_time": int(round(seconds)),
+        "output": "\n".join(output),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }

@@ -1,0 +1,89 @@
+"""The words of the reports in the course's two languages: pt (pt-BR) and en.
+
+Check messages come bilingual from the checks themselves (``message``/``message_pt``);
+this module names the checks and statuses and holds the reports' fixed sentences.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHECKS: dict[str, dict[str, str]] = {
+    "runs": {"en": "runs to the end", "pt": "executa até o fim"},
+    "correspondence": {"en": "graded inputs are the test set", "pt": "entradas avaliadas são o conjunto de teste"},
+    "leakage": {"en": "no test row in training", "pt": "nenhuma linha de teste no treino"},
+    "consistency": {"en": "saved model reproduces the predictions", "pt": "modelo salvo reproduz as predições"},
+    "test_as_validation": {"en": "test set not used as validation", "pt": "teste não usado como validação"},
+    "dense_only": {"en": "dense layers only", "pt": "somente camadas densas"},
+    "threshold": {"en": "test error below the target", "pt": "erro de teste abaixo da meta"},
+    "test_accuracy": {"en": "test accuracy", "pt": "acurácia de teste"},
+    "honest_claim": {"en": "stated test error matches", "pt": "erro de teste declarado confere"},
+    "two_inputs": {"en": "network takes 2 inputs", "pt": "rede recebe 2 entradas"},
+    "train_rows": {"en": "trained on the table", "pt": "treinada com a tabela"},
+    "skin_invariance": {"en": "skin colour ignored", "pt": "cor da pele ignorada"},
+    "sparse_loss": {"en": "sparse cross-entropy loss", "pt": "perda entropia cruzada esparsa"},
+    "no_to_categorical": {"en": "integer labels (no to_categorical)", "pt": "rótulos inteiros (sem to_categorical)"},
+    "figure": {"en": "figure of 20 test images", "pt": "figura com 20 imagens de teste"},
+}
+
+STATUSES: dict[str, dict[str, str]] = {
+    # checks
+    "pass": {"en": "pass", "pt": "ok"},
+    "fail": {"en": "fail", "pt": "falhou"},
+    "partial": {"en": "partial", "pt": "parcial"},
+    "flag": {"en": "flag", "pt": "alerta"},
+    "info": {"en": "info", "pt": "informativo"},
+    "not_graded": {"en": "not graded", "pt": "não avaliado"},
+    # jobs
+    "ok": {"en": "ok", "pt": "ok"},
+    "failed": {"en": "failed checks", "pt": "com falhas"},
+    "error": {"en": "error", "pt": "erro"},
+    "timeout": {"en": "time limit", "pt": "tempo esgotado"},
+    "resource_limit": {"en": "resource limit", "pt": "limite de recursos"},
+    "missing": {"en": "not submitted", "pt": "não entregue"},
+}
+
+TEXTS: dict[str, dict[str, str]] = {
+    "feedback": {"en": "Feedback", "pt": "Retorno"},
+    "total": {"en": "Total", "pt": "Total"},
+    "points": {"en": "points", "pt": "pontos"},
+    "check": {"en": "check", "pt": "verificação"},
+    "result": {"en": "result", "pt": "resultado"},
+    "measured": {"en": "what was measured", "pt": "o que foi medido"},
+    "next": {"en": "What to do next", "pt": "O que fazer agora"},
+    "all_good": {"en": "Nothing to fix: every check passed.", "pt": "Nada a corrigir: todas as verificações passaram."},
+    "test_error": {"en": "Test error measured by the grader", "pt": "Erro de teste medido pelo corretor"},
+    "target": {"en": "target", "pt": "meta"},
+    "figures": {"en": "Figures your program drew", "pt": "Figuras que seu programa desenhou"},
+    "notebook": {"en": "Your notebook as it ran here", "pt": "Seu notebook como foi executado aqui"},
+    "quick": {"en": "Quick mode (CI feedback): training was capped at a few epochs and the test-error targets "
+                    "are not graded; the final grade comes from a full run.",
+              "pt": "Modo rápido (retorno do CI): o treino foi limitado a poucas épocas e as metas de erro de "
+                    "teste não são avaliadas; a nota final vem de uma execução completa."},
+    "missing": {"en": "Not submitted: put your program in `{file}` (or a notebook with the same name and .ipynb).",
+                "pt": "Não entregue: coloque seu programa em `{file}` (ou um notebook com o mesmo nome e .ipynb)."},
+    "graded_by": {"en": "Graded by keras-grader {version} on {device}, Keras backend {backend}, {when}.",
+                  "pt": "Corrigido pelo keras-grader {version} em {device}, backend do Keras {backend}, {when}."},
+    "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
+              "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
+}
+
+
+def t(key: str, lang: str, **values: Any) -> str:
+    text = TEXTS[key].get(lang) or TEXTS[key]["en"]
+    return text.format(**values) if values else text
+
+
+def check_title(name: str, lang: str) -> str:
+    return CHECKS.get(name, {}).get(lang) or name
+
+
+def status(value: str, lang: str) -> str:
+    return STATUSES.get(value, {}).get(lang) or value
+
+
+def message(item: dict[str, Any], lang: str) -> str:
+    """A check's (or a job error's) text in ``lang``: ``message_pt``/``error_pt`` when present."""
+    if "message" in item:
+        return str((item.get("message_pt") if lang == "pt" else None) or item.get("message") or "")
+    return str((item.get("error_pt") if lang == "pt" else None) or item.get("error") or "")
