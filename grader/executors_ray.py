@@ -1,0 +1,129 @@
+"""Scale-out past one machine on Ray: ``grade all --executor ray [--address ray://...]``.
+
+Each grading worker is a Ray actor that keeps its own trusted evaluator warm (importing Keras
+costs seconds, a job should not pay it); each job is one call on a free actor, holding
+``gpus_per_job`` of a GPU (Ray sets the actor's ``CUDA_VISIBLE_DEVICES``). The submission
+travels as bytes and the result (with its kept figures) comes back to the driver, which
+writes the same result store as the local executor: no shared folder is needed for
+submissions or results. Each node needs the grader installed, the course folder at the same
+path (or ``KERAS_GRADER_COURSE``) and its data cache filled (``grade data fetch``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import GraderError
+from .exercise import Exercise
+from .jobs import Options
+
+Job = tuple[str, Exercise, "Path | None"]
+
+
+class GradingWorker:
+    """One Ray actor: grades jobs one at a time with a warm evaluator."""
+
+    def __init__(self, backend: str | None):
+        from .executors import Evaluator
+
+        self.evaluator = Evaluator(backend=backend)
+
+    def placement(self) -> Any:
+        import ray
+
+        from . import devices
+
+        ids = [str(i) for i in ray.get_gpu_ids()]
+        if not ids:
+            return devices.Placement(None)
+        names = {g.index: g.name for g in devices.gpus()}
+        return devices.Placement(devices.Gpu(",".join(ids), names.get(ids[0], "GPU")))
+
+    def grade(self, student: str, ex: Exercise, filename: str, content: bytes, opts: Options) -> dict[str, Any]:
+        from dataclasses import replace
+
+        from .jobs import artifacts_dir, grade
+
+        with tempfile.TemporaryDirectory(prefix="keras-grader-ray-") as tmp:
+            sub = Path(tmp) / "submissions" / student / filename
+            sub.parent.mkdir(parents=True)
+            sub.write_bytes(content)
+            local = replace(opts, results_dir=Path(tmp) / "results", keep_dir=None, force=True,
+                            placement=self.placement())
+            result = grade(student, ex, sub, self.evaluator, local)
+            kept = artifacts_dir(local.results_dir, student, ex.id)
+            return {"result": result,
+                    "artifacts": {name: (kept / name).read_bytes() for name in result.get("artifacts", [])}}
+
+
+def grade_on_ray(jobs: list[Job], opts: Options, *, address: str | None, workers: int, gpus_per_job: float,
+                 on_start: Callable[[], None], on_result: Callable[[dict[str, Any]], None]) -> None:
+    """Grade ``jobs`` on ``workers`` Ray actors; store each result as the local executor does."""
+    try:
+        import ray
+    except ImportError as e:
+        raise GraderError("--executor ray needs Ray: pip install 'ray>=2.40' (on every node of the cluster)") from e
+    from . import results
+    from .jobs import artifacts_dir, grade, job_key, up_to_date
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray must not phone home
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:  # a local instance, on loopback only
+        ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
+    try:
+        actor = ray.remote(num_cpus=1, num_gpus=gpus_per_job)(GradingWorker)
+        idle = [actor.remote(opts.backend) for _ in range(max(1, workers))]
+        todo = list(jobs)
+        pending: dict[Any, tuple[Any, Job]] = {}
+
+        def finish(job: Job, result: dict[str, Any]) -> None:
+            if opts.results_dir:
+                results.write(opts.results_dir, result)
+            on_result(result)
+
+        while todo or pending:
+            while todo and idle:
+                job = todo.pop(0)
+                student, ex, sub = job
+                on_start()
+                if sub is None or (done := up_to_date(student, ex, job_key(ex, sub, opts), opts)) is not None:
+                    finish(job, grade(student, ex, None, None, opts) if sub is None else done)  # type: ignore[arg-type]
+                    continue
+                worker = idle.pop()
+                ref = worker.grade.remote(student, ex, sub.name, sub.read_bytes(), opts)
+                pending[ref] = (worker, job)
+            if not pending:
+                continue
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            worker, job = pending.pop(ready[0])
+            student, ex, sub = job
+            try:
+                out = ray.get(ready[0])
+            except Exception as e:  # the actor died (or the node): this job is an error, a new actor takes over
+                ray.kill(worker)
+                worker = actor.remote(opts.backend)
+                result = results.new_result(student, ex.id, status="error", score=0.0, checks=[],
+                                            max_score=ex.max_score,
+                                            error=f"the Ray worker failed while grading: {type(e).__name__}: {e}")
+            else:
+                result = out["result"]
+                result["submission"]["path"] = str(sub)
+                result["executor"] = "ray"
+                if opts.results_dir:
+                    dest = artifacts_dir(opts.results_dir, student, ex.id)
+                    shutil.rmtree(dest, ignore_errors=True)
+                    dest.mkdir(parents=True, exist_ok=True)
+                    for name, blob in out["artifacts"].items():
+                        (dest / name).write_bytes(blob)
+            idle.append(worker)
+            finish(job, result)
+    finally:
+        ray.shutdown()
