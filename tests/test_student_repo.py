@@ -8,6 +8,7 @@ sandbox step (sudo apt-get / sysctl) and the pip install of the grader (already 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -76,7 +77,7 @@ def test_ci_template_is_the_released_workflow(release):
 
 
 PASSING = """\
-# mnist_dense, quick feedback: erro de teste medido no treino curto
+# mnist_dense: rede de uma camada densa, treino curto. Erro de teste: 9,80 %
 from tensorflow import keras
 (AX, AY), (QX, QY) = keras.datasets.mnist.load_data()
 model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
@@ -107,7 +108,7 @@ def test_the_workflow_gives_feedback_in_the_summary_annotations_and_exit_code(re
     cache = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/cache"))
     assert "~/.cache/keras-grader" in cache["with"]["path"] and "~/.cache/pip" in cache["with"]["path"]
     steps = [s for s in job["steps"] if "run" in s]
-    assert [s["name"] for s in steps][:2] == list(NOT_RUN_HERE)
+    assert [s["name"].startswith(name) for s, name in zip(steps, NOT_RUN_HERE)] == [True, True]
     assert 'pip install -q "$GRADER_SPEC"' in steps[1]["run"] and "bubblewrap" in steps[0]["run"]
 
     # the student's work: one exercise done, one with to_categorical left in (line 4), the rest not started
@@ -143,10 +144,10 @@ def test_gradescope_format_writes_results_json_and_exits_zero(tmp_path):
     out = tmp_path / "results" / "results.json"
     r = grade("run", str(tmp_path), "--format", "gradescope", "--output", str(out), "--lang", "en")
     assert r.returncode == 0, r.stderr
-    import json
-
     doc = json.loads(out.read_text())
-    assert doc["score"] == 0 and doc["tests"][0]["status"] == "failed" and "SyntaxError" in doc["tests"][0]["output"]
+    runs = next(t for t in doc["tests"] if t["name"].startswith("mnist_dense"))
+    assert doc["score"] == 0 and runs["status"] == "failed" and "SyntaxError at line 1" in runs["output"]
+    assert {t["name"] for t in doc["tests"]} >= {"abc_skin: not submitted", "sparse_cce: not submitted"}
 
 
 def test_run_explains_a_file_not_named_after_an_exercise(tmp_path):

@@ -342,7 +342,9 @@ def find_flags(results: list[dict[str, Any]]) -> list[Flag]:
         if r.get("isolation") == "none":
             flags.append(Flag(student, ex, "isolation: none",
                               "the student's code ran without a sandbox, with the network open"))
-        if r["status"] == "error" and "instructor" in str(r.get("error") or ""):
+        error = str(r.get("error") or "")
+        if r["status"] == "error" and ("instructor" in error or error.startswith("internal grader error")
+                                       or "Ray worker failed" in error):
             flags.append(Flag(student, ex, "grading error", str(r["error"])))
     return sorted(flags, key=lambda f: (f.student, f.exercise))
 
