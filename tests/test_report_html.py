@@ -147,7 +147,8 @@ def test_student_text_is_escaped():
     hostile = [
         hand_result(HOSTILE_NAME, "mnist_dense", status="failed", score=3.0, test_error=2.5, isolation="none",
                     checks=[{"name": "honest_claim", "status": "fail", "points": 0.0, "max_points": 1.0,
-                             "message": HOSTILE_MESSAGE, "details": {}}, threshold_check(2.5)]),
+                             "message": HOSTILE_MESSAGE, "details": {"claims": [{"error": 1.2, "line": 3}]}},
+                            threshold_check(2.5)]),
         hand_result("bob", "mnist_dense", status="error", score=0.0, error="</td><b>ask the instructor</b>"),
     ]
     page = render_html(hostile, "<i>title</i>")
@@ -175,3 +176,18 @@ def test_threshold_comes_from_the_results_and_partial_results_render():
     assert [student for student, _ in page.rows] == ["ann", "zoe"]
     text = "".join(page.text)
     assert "1.2 %" not in text and "1.20 %" in text, "errors are shown with 2 decimals"
+
+
+def test_only_findings_are_flagged_not_the_echo_of_a_crash():
+    def leak(rows: int) -> dict:
+        return {"name": "leakage", "status": "fail", "points": 0.0, "max_points": 0.0, "message": "m",
+                "details": {"leaked_rows": rows} if rows else {}}
+
+    claim = {"name": "honest_claim", "status": "fail", "points": 0.0, "max_points": 1.0, "message": "m",
+             "details": {"claims": [{"error": 1.0, "line": 2}]}}
+    crashed = hand_result("carla", "mnist_dense", status="error", test_error=None, checks=[leak(0), claim])
+    leaked = hand_result("eva", "noisynote", status="failed", test_error=0.0, checks=[leak(343)])
+    overstated = hand_result("diego", "mnist_dense", status="failed", test_error=2.1, checks=[claim])
+    flags = find_flags([crashed, leaked, overstated])
+    assert [(f.student, f.reason) for f in flags] == [("diego", "check honest_claim: fail"),
+                                                       ("eva", "check leakage: fail")]

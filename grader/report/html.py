@@ -331,13 +331,24 @@ def _tidy(ax: Axes) -> None:
 
 # --- flags ---------------------------------------------------------------------------------------------------------
 
+def _suspicious(result: dict[str, Any], check: dict[str, Any]) -> bool:
+    """A failed leakage or honest_claim check is worth a look only when it found something, not when
+    the program never produced a model (then the job's own status already says so)."""
+    details = check.get("details") if isinstance(check.get("details"), dict) else {}
+    if check.get("name") == "leakage":
+        return bool(details.get("leaked_rows"))
+    if check.get("name") == "honest_claim":
+        return _number(result.get("test_error")) is not None and bool(details.get("claims"))
+    return True
+
+
 def find_flags(results: list[dict[str, Any]]) -> list[Flag]:
     """What the instructor must look at by hand: suspected leakage or dishonesty, unsandboxed runs, grader trouble."""
     flags = []
     for r in _usable(results):
         student, ex = r["student"], r["exercise"]
         for c in r["checks"]:
-            if (c.get("name"), c.get("status")) in _CHECK_FLAGS:
+            if (c.get("name"), c.get("status")) in _CHECK_FLAGS and _suspicious(r, c):
                 flags.append(Flag(student, ex, f"check {c['name']}: {c['status']}", str(c.get("message") or "")))
         if r.get("isolation") == "none":
             flags.append(Flag(student, ex, "isolation: none",
