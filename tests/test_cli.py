@@ -55,8 +55,11 @@ def test_run_json_on_a_student_repository(tmp_path):
     assert result["exercise"] == "mnist_dense" and result["quick"] is True
     assert {c["name"] for c in result["checks"]} >= {"runs", "dense_only", "threshold", "honest_claim"}
     assert r.returncode == (0 if result["status"] == "ok" else 1)
-    table = grade("run", "mnist_dense", str(tmp_path / "mnist_dense.py"), "--quick", "--lang", "en")
-    assert "dense_only" in table.stdout and "quick mode" in table.stdout
+    (tmp_path / "broken").mkdir()  # the table, on a program that stops at once (no training to wait for)
+    (tmp_path / "broken" / "mnist_dense.py").write_text("import keras\nkeras.optimizers.SGD(learning_rate=10)\n")
+    table = grade("run", str(tmp_path / "broken" / "mnist_dense.py"), "--quick", "--lang", "en")
+    assert table.returncode == 1 and "dense_only" in table.stdout and "quick mode" in table.stdout
+    assert "Hint: Keras 3 rejects an integer learning rate" in table.stdout
 
 
 def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_path):
