@@ -68,8 +68,12 @@ def test_a_model_trained_under_jax_is_graded_by_the_tensorflow_evaluator(grade_s
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(AX[:2000] / 255.0, AY[:2000], epochs=1, verbose=0)
         print("backend", keras.backend.backend(), model.evaluate(QX / 255.0, QY, verbose=0))
+        import atexit, sys  # runs after the probe saved the graded model
+        atexit.register(lambda: print("tensorflow imported:", "tensorflow" in sys.modules))
     """, backend="jax", quick=True)
     assert result["backend"] == "jax" and "backend jax" in result["stdout_tail"]
+    # saving the graded model must not import TensorFlow (seconds per job where it is installed)
+    assert "tensorflow imported: False" in result["stdout_tail"], result["stdout_tail"]
     assert result["test_error"] is not None and result["test_error"] < 30
     for name in ("runs", "correspondence", "leakage", "consistency", "dense_only"):
         assert check(result, name)["status"] == "pass", check(result, name)
