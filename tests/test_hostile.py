@@ -239,3 +239,29 @@ def test_a_grader_checkout_under_tmp_is_visible_inside_the_sandbox(tmp_path, mon
                        writable=[], readable=[], hidden=[copy / "grader" / "exercises"])
     out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True, cwd="/")
     assert out.stdout.strip() == str(copy / "grader" / "__init__.py"), out.stderr
+
+
+def test_planted_artifacts_are_not_copied_into_the_reports(tmp_path, evaluator, mnist_dense):
+    """The student's process can write its artifacts folder: a symlink to a secret, a huge file or a
+    folder named like a figure must not reach the results or the feedback beside them."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("instructor's secret")
+    sub = tmp_path / "mallory" / "mnist_dense.py"
+    sub.parent.mkdir()
+    sub.write_text(f"""
+import os
+art = os.path.dirname(os.environ["KERAS_GRADER_DOWNLOADS"])
+os.symlink({str(secret)!r}, os.path.join(art, "fig7.png"))
+with open(os.path.join(art, "fig8.png"), "wb") as f:
+    f.truncate(6 * 2**20)
+os.mkdir(os.path.join(art, "executed.ipynb"))
+with open(os.path.join(art, "fig9.png"), "wb") as f:
+    f.write(b"not really a png")
+with open(os.path.join(art, "notes.txt"), "w") as f:
+    f.write("not a figure")
+""")
+    results_dir = tmp_path / "results"
+    result = grade("mallory", mnist_dense, sub, evaluator, Options(quick=True, results_dir=results_dir))
+    kept = results_dir / "mallory" / "mnist_dense"
+    assert result["artifacts"] == ["fig9.png"]
+    assert sorted(p.name for p in kept.iterdir()) == ["fig9.png"] and not (kept / "fig9.png").is_symlink()
