@@ -54,6 +54,9 @@ def scores_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     wide.columns = [f"{ex}_{what}" for what, ex in wide.columns]
     exercises = sorted(df["exercise"].unique())
     wide = wide[[f"{ex}_{what}" for ex in exercises for what in ("score", "status", "test_error")]]
+    for col in wide.columns:  # the pivot leaves objects; scores and errors read best with 2 decimals
+        if not col.endswith("_status"):
+            wide[col] = pd.to_numeric(wide[col], errors="coerce").round(2)
     totals = df.groupby("student")[["score", "max_score"]].sum()
     wide["total"] = totals["score"].round(2)
     wide["max_total"] = totals["max_score"]
