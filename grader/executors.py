@@ -25,6 +25,7 @@ class Evaluator:
         self.timeout = timeout
         self.backend = backend
         self._pool: ProcessPoolExecutor | None = None
+        self._used = False
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -34,6 +35,7 @@ class Evaluator:
         return self._pool
 
     def evaluate(self, job: dict[str, Any]) -> dict[str, Any]:
+        self._used = True
         try:
             future = self._get_pool().submit(evaluate.evaluate_job, job)
             return future.result(timeout=self.timeout)
@@ -49,12 +51,15 @@ class Evaluator:
         pool, self._pool = self._pool, None
         if pool is None:
             return
+        kill = kill or not self._used  # never needed (every result up to date): do not wait for its warm-up
         if kill:
             for proc in list(getattr(pool, "_processes", {}).values()):
                 proc.kill()
         pool.shutdown(wait=not kill, cancel_futures=True)
 
     def __enter__(self) -> Evaluator:
+        # start the worker now: its Keras import (seconds) overlaps the first student's run
+        self._get_pool().submit(int)
         return self
 
     def __exit__(self, *exc: object) -> None:
