@@ -10,6 +10,10 @@ import pytest
 from grader import results as results_io
 from grader.config import course_root
 
+#: one pytest-xdist worker runs every test that reads `graded_class`, so it is graded once
+pytestmark = pytest.mark.xdist_group("graded_class")
+
+
 pytest.importorskip("ray", reason="the Ray executor's test needs ray (pip install -e '.[test]' installs it)")
 
 

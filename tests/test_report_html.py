@@ -20,6 +20,10 @@ import pytest
 from grader import results as results_io
 from grader.report.html import PLOT_COLOUR, Threshold, exercise_threshold, find_flags, render_html, write_html
 
+#: one pytest-xdist worker runs every test that reads `graded_class`, so it is graded once
+pytestmark = pytest.mark.xdist_group("graded_class")
+
+
 #: Always passed: no sandbox (tests may run as root in a container), nothing fetched in the background.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 

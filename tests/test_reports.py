@@ -17,6 +17,10 @@ from grader import results as results_io
 from grader.report import feedback, github
 from grader.report.build import write_reports
 
+#: one pytest-xdist worker runs every test that reads `graded_class`, so it is graded once
+pytestmark = pytest.mark.xdist_group("graded_class")
+
+
 STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio"]
 
 
