@@ -116,10 +116,9 @@ def _lang(args: argparse.Namespace) -> str:
 
 
 def _backend(args: argparse.Namespace) -> str:
-    from .config import BACKENDS, course_setting
+    from .config import default_backend
 
-    return (getattr(args, "backend", None) or os.environ.get("KERAS_BACKEND")
-            or course_setting("grader", "backend", "tensorflow", BACKENDS))
+    return getattr(args, "backend", None) or default_backend()
 
 
 def _run_targets(target: list[str]) -> list[tuple[Any, Path | None]]:
@@ -216,7 +215,7 @@ def cmd_all(args: argparse.Namespace) -> int:
 
     from . import devices, exercise, results
     from .executors import Evaluator
-    from .jobs import Options, grade, isolation_warning
+    from .jobs import Options, grade, isolation_warning, now
     from .report.build import write_reports
     from .report.tables import scores_frame
 
@@ -245,7 +244,7 @@ def cmd_all(args: argparse.Namespace) -> int:
               + (", ".join(f"GPU {g.index} ({g.name}) x{args.jobs_per_gpu}" for g in gpus) or "the CPU")
               + f", Keras backend {backend}" + (f", executor {args.executor}" if args.executor != "local" else ""),
               soft_wrap=True)
-    started, t0 = _now_iso(), time.monotonic()
+    started, t0 = now(), time.monotonic()
     lock, running, done = threading.Lock(), [0], []
     with _progress(err) as bar:
         task = bar.add_task("grading", total=len(jobs), running=0, left=len(jobs))
@@ -303,12 +302,6 @@ def internal_error(student: str, ex: Any, e: BaseException) -> dict[str, Any]:
     return results.new_result(student, ex.id, status="error", score=0.0, checks=[], max_score=ex.max_score,
                               error=f"internal grader error: {type(e).__name__}: {e}; report it to the grader's "
                               "maintainers with this submission")
-
-
-def _now_iso() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def judge_pair(ex: Any, role: str, result: dict[str, Any]) -> str | None:

@@ -64,6 +64,11 @@ def course_setting(section: str, key: str, default: Any, choices: tuple[str, ...
     return value
 
 
+def default_backend() -> str:
+    """The Keras backend when no option names one: ``$KERAS_BACKEND``, else course.toml's, else tensorflow."""
+    return os.environ.get("KERAS_BACKEND") or course_setting("grader", "backend", "tensorflow", BACKENDS)
+
+
 def cache_dir() -> Path:
     """The data cache: ``KERAS_GRADER_CACHE`` or ``~/.cache/keras-grader``."""
     env = os.environ.get("KERAS_GRADER_CACHE")

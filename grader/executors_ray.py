@@ -47,7 +47,8 @@ class GradingWorker:
     def grade(self, student: str, ex: Exercise, filename: str, content: bytes, opts: Options) -> dict[str, Any]:
         from dataclasses import replace
 
-        from .jobs import artifacts_dir, grade
+        from .jobs import grade
+        from .results import artifacts_dir
 
         with tempfile.TemporaryDirectory(prefix="keras-grader-ray-") as tmp:
             sub = Path(tmp) / "submissions" / student / filename
@@ -69,7 +70,8 @@ def grade_on_ray(jobs: list[Job], opts: Options, *, address: str | None, workers
     except ImportError as e:
         raise GraderError("--executor ray needs Ray: pip install 'ray>=2.40' (on every node of the cluster)") from e
     from . import results
-    from .jobs import artifacts_dir, grade, job_key, up_to_date
+    from .jobs import grade, job_key, submission_sha256, up_to_date
+    from .results import artifacts_dir
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray must not phone home
     address = address or os.environ.get("RAY_ADDRESS")
@@ -94,7 +96,7 @@ def grade_on_ray(jobs: list[Job], opts: Options, *, address: str | None, workers
                 job = todo.pop(0)
                 student, ex, sub = job
                 on_start()
-                if sub is None or (done := up_to_date(student, ex, job_key(ex, sub, opts), opts)) is not None:
+                if sub is None or (done := up_to_date(student, ex, job_key(ex, submission_sha256(sub), opts), opts)) is not None:
                     finish(job, grade(student, ex, None, None, opts) if sub is None else done)  # type: ignore[arg-type]
                     continue
                 worker = idle.pop()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -15,7 +12,7 @@ from typing import Any
 
 from . import data, devices, hints, results
 from .checks import exception_location
-from .config import course_root
+from .config import course_root, default_backend
 from .devices import CPU, Placement
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
@@ -23,10 +20,6 @@ from .run import sandbox
 from .run.runner import Limits, run_submission
 
 TAIL = 4000
-#: What of the student process's artifacts the reports show: its figures and its executed notebook.
-#: The student's process wrote them, so only regular files with these names and sizes are copied.
-KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
-KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
 
 
 @dataclass
@@ -44,7 +37,7 @@ class Options:
 
 
 def backend(opts: Options) -> str:
-    return opts.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    return opts.backend or default_backend()
 
 
 def default_placement() -> Placement:
@@ -53,7 +46,8 @@ def default_placement() -> Placement:
     return Placement(found[0]) if found else CPU
 
 
-def _now() -> str:
+def now() -> str:
+    """The current UTC time as results record it (ISO 8601, seconds)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -70,8 +64,11 @@ def _error_message(exc: dict[str, Any] | None, stderr: str) -> tuple[str, str]:
             "Ambiente de execução > Executar tudo no Colab) antes de entregar." + hints.text(exc, "pt"))
 
 
-def job_key(ex: Exercise, submission: Path | None, opts: Options) -> str:
-    sha = results.file_sha256(submission) if submission is not None else "missing"
+def submission_sha256(submission: Path | None) -> str:
+    return results.file_sha256(submission) if submission is not None else "missing"
+
+
+def job_key(ex: Exercise, sha: str, opts: Options) -> str:
     return results.job_key(sha, ex.config_sha256, opts.quick, opts.seed, backend(opts))
 
 
@@ -85,20 +82,20 @@ def up_to_date(student: str, ex: Exercise, key: str, opts: Options) -> dict[str,
 
 def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
     """Grade one submission (or record it missing); the result is also written when opts.results_dir is set."""
-    started = _now()
-    key = job_key(ex, submission, opts)
+    started = now()
+    sha = submission_sha256(submission)
+    key = job_key(ex, sha, opts)
     if (previous := up_to_date(student, ex, key, opts)) is not None:
         return previous
-    sha = results.file_sha256(submission) if submission is not None else "missing"
     base = {"key": key, "quick": opts.quick, "seed": opts.seed, "max_score": ex.max_score, "started_at": started,
             "title": ex.title, "title_pt": ex.raw.get("title_pt", ex.title)}
     if submission is None:
         if opts.results_dir:
-            shutil.rmtree(artifacts_dir(opts.results_dir, student, ex.id), ignore_errors=True)
+            shutil.rmtree(results.artifacts_dir(opts.results_dir, student, ex.id), ignore_errors=True)
         result = results.new_result(student, ex.id, status="missing", score=0.0, checks=[], **base,
                                     error=f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
                                     error_pt=f"nenhum {ex.id}.py ou {ex.id}.ipynb na pasta do aluno",
-                                    finished_at=_now())
+                                    finished_at=now())
         return _store(result, opts)
     base["submission"] = {"path": str(submission), "sha256": sha, "kind": submission.suffix.lstrip(".")}
     t0 = time.monotonic()
@@ -152,10 +149,11 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                 student, ex.id, status=status, score=round(sum(c["points"] for c in checks), 3), checks=checks,
                 **fields, **evaluation, error=error, error_pt=error_pt)
         if opts.results_dir:
-            result["artifacts"] = keep_artifacts(outcome.artifacts, artifacts_dir(opts.results_dir, student, ex.id))
+            kept = results.artifacts_dir(opts.results_dir, student, ex.id)
+            result["artifacts"] = results.keep_artifacts(outcome.artifacts, kept)
         result["times"] = {"run_s": outcome.seconds, "eval_s": result.pop("eval_seconds", None),
                            "total_s": round(time.monotonic() - t0, 3)}
-        result["finished_at"] = _now()
+        result["finished_at"] = now()
         return _store(result, opts)
     finally:
         if opts.keep_dir:
@@ -165,34 +163,6 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             shutil.move(str(jobdir), dest)
         else:
             shutil.rmtree(jobdir, ignore_errors=True)
-
-
-def artifacts_dir(results_dir: Path, student: str, exercise_id: str) -> Path:
-    """Where a job's kept artifacts live: beside its result JSON."""
-    return results.result_path(results_dir, student, exercise_id).with_suffix("")
-
-
-def keep_artifacts(artifacts: Path, dest: Path) -> list[str]:
-    """Copy the figures and executed notebook the student's run left (bounded in names, count and size)."""
-    shutil.rmtree(dest, ignore_errors=True)
-    kept: list[str] = []
-    try:
-        entries = sorted(artifacts.iterdir(), key=lambda p: p.name)
-    except OSError:
-        return kept
-    for path in entries:
-        if len(kept) >= KEPT_MAX_FILES or not KEPT_ARTIFACTS.fullmatch(path.name):
-            continue
-        try:
-            info = path.lstat()
-            if not stat.S_ISREG(info.st_mode) or info.st_size > KEPT_MAX_BYTES:
-                continue
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest / path.name, follow_symlinks=False)
-        except OSError:
-            continue
-        kept.append(path.name)
-    return kept
 
 
 def readable_source(submission: Path) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,10 @@ from typing import Any
 from . import __version__
 
 SCHEMA_VERSION = 1
+#: What of the student process's artifacts the reports show: its figures and its executed notebook.
+#: The student's process wrote them, so only regular files with these names and sizes are copied.
+KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
+KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
 STATUSES = ("ok", "failed", "error", "timeout", "resource_limit", "missing")
 
 
@@ -75,3 +82,31 @@ def read_all(results_dir: Path) -> list[dict[str, Any]]:
         if isinstance(result, dict) and result.get("schema_version") == SCHEMA_VERSION:
             out.append(result)
     return out
+
+
+def artifacts_dir(results_dir: Path, student: str, exercise_id: str) -> Path:
+    """Where a job's kept artifacts live: beside its result JSON."""
+    return result_path(results_dir, student, exercise_id).with_suffix("")
+
+
+def keep_artifacts(artifacts: Path, dest: Path) -> list[str]:
+    """Copy the figures and executed notebook the student's run left (bounded in names, count and size)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    kept: list[str] = []
+    try:
+        entries = sorted(artifacts.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return kept
+    for path in entries:
+        if len(kept) >= KEPT_MAX_FILES or not KEPT_ARTIFACTS.fullmatch(path.name):
+            continue
+        try:
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_size > KEPT_MAX_BYTES:
+                continue
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / path.name, follow_symlinks=False)
+        except OSError:
+            continue
+        kept.append(path.name)
+    return kept

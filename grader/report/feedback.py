@@ -7,12 +7,13 @@ from the student's program (names, exception texts, stated figures) is escaped f
 from __future__ import annotations
 
 import re
-import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..results import artifacts_dir, keep_artifacts
 from . import i18n
+from .values import points, threshold
 
 ATTENTION = ("fail", "partial", "flag")
 
@@ -23,24 +24,11 @@ def md(text: object) -> str:
     return re.sub(r"\s*\n\s*", " ", s).replace("|", "\\|")
 
 
-def points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def by_student(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         grouped[r["student"]].append(r)
     return {s: sorted(rs, key=lambda r: r["exercise"]) for s, rs in sorted(grouped.items())}
-
-
-def target(result: dict[str, Any]) -> float | None:
-    """The test error that earns full credit, from the result's threshold check."""
-    for c in result.get("checks", []):
-        if c.get("name") == "threshold" and isinstance(c.get("details"), dict):
-            value = c["details"].get("full_credit_max")
-            return float(value) if isinstance(value, (int, float)) else None
-    return None
 
 
 def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list[str]:
@@ -55,9 +43,9 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
     if r.get("quick"):
         out += [f"> {i18n.t('quick', lang)}", ""]
     if r.get("test_error") is not None:
-        goal = target(r)
+        goal = threshold(r)
         out += [f"{i18n.t('test_error', lang)}: **{r['test_error']:.2f} %**"
-                + (f" ({i18n.t('target', lang)}: ≤ {goal:.2f} %)" if goal is not None else ""), ""]
+                + (f" ({i18n.t('target', lang)}: ≤ {goal.full_credit_max:.2f} %)" if goal is not None else ""), ""]
     checks = r.get("checks", [])
     if checks:
         out += [f"| {i18n.t('check', lang)} | {i18n.t('result', lang)} | {i18n.t('points', lang)} | "
@@ -101,19 +89,6 @@ def render(student: str, results: list[dict[str, Any]], lang: str,
     return "\n".join(lines) + "\n"
 
 
-def copy_artifacts(src: Path, dest: Path) -> list[str]:
-    """Copy a job's kept artifacts (figures, executed notebook) next to the feedback."""
-    shutil.rmtree(dest, ignore_errors=True)
-    if not src.is_dir():
-        return []
-    names = sorted(p.name for p in src.iterdir() if p.is_file() and not p.is_symlink())
-    if names:
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            shutil.copyfile(src / name, dest / name)
-    return names
-
-
 def write_feedback(results: list[dict[str, Any]], reports_dir: Path, results_dir: Path | None,
                    lang: str) -> dict[str, Path]:
     """Write ``reports_dir/<student>/feedback.md`` for every student; returns student -> path."""
@@ -123,8 +98,8 @@ def write_feedback(results: list[dict[str, Any]], reports_dir: Path, results_dir
         folder.mkdir(parents=True, exist_ok=True)
         kept = {}
         for r in rs:
-            src = results_dir / student / r["exercise"] if results_dir else Path("/nonexistent")
-            kept[r["exercise"]] = copy_artifacts(src, folder / r["exercise"])
+            src = artifacts_dir(results_dir, student, r["exercise"]) if results_dir else None
+            kept[r["exercise"]] = keep_artifacts(src, folder / r["exercise"]) if src else []
         path = folder / "feedback.md"
         path.write_text(render(student, rs, lang, kept))
         written[student] = path

@@ -15,18 +15,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
-from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..results import STATUSES
+from .values import Threshold, number, points, threshold
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -98,22 +97,10 @@ def _usable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not isinstance(r, dict) or not isinstance(r.get("student"), str) or not isinstance(r.get("exercise"), str):
             continue
         kept[(r["student"], r["exercise"])] = {
-            **r, "status": str(r.get("status") or "error"), "score": _number(r.get("score")) or 0.0,
-            "max_score": _number(r.get("max_score")) or 0.0, "test_error": _number(r.get("test_error")),
+            **r, "status": str(r.get("status") or "error"), "score": number(r.get("score")) or 0.0,
+            "max_score": number(r.get("max_score")) or 0.0, "test_error": number(r.get("test_error")),
             "checks": [c for c in r.get("checks") or [] if isinstance(c, dict)]}
     return list(kept.values())
-
-
-def _number(value: Any) -> float | None:
-    """`value` as a finite float, or None (JSON may hold null, strings or NaN where a number is expected)."""
-    if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value)):
-        return float(value)
-    return None
-
-
-def _fmt(x: float | None) -> str:
-    """A score as a person writes it: at most 2 decimals, no trailing zeros (10, 7.5, 6.67)."""
-    return "—" if x is None else f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def _fmt_error(x: float | None) -> str:
@@ -151,8 +138,8 @@ def _summary_html(results: list[dict[str, Any]], totals: list[_Total]) -> str:
     jobs = " ".join(f'{_badge(s)} {counts[s]}' for s in statuses)
     max_total = max((t.max_total for t in totals), default=0.0)
     scores = [t.total for t in totals]
-    typical = (f"mean {_fmt(statistics.mean(scores))}, median {_fmt(statistics.median(scores))} "
-               f"out of {_fmt(max_total)}" if scores else "—")
+    typical = (f"mean {points(statistics.mean(scores))}, median {points(statistics.median(scores))} "
+               f"out of {points(max_total)}" if scores else "—")
     quick = {bool(r["quick"]) for r in results if "quick" in r}
     rows = [
         ("Students", str(len(totals))),
@@ -213,43 +200,24 @@ def _score_histogram(totals: list[_Total]) -> Figure:
     ax.hist(scores, bins=bins, color=PLOT_COLOUR, edgecolor="white", linewidth=1.5)
     if scores:
         ax.axvline(statistics.median(scores), color="#444444", linestyle="--", linewidth=1.2,
-                   label=f"median {_fmt(statistics.median(scores))}")
+                   label=f"median {points(statistics.median(scores))}")
         ax.legend(loc="lower right", bbox_to_anchor=(1, 1), frameon=False, borderaxespad=0)
     else:
         _note(ax, "no students")
     ax.set_xlim(0, max_total)
     ax.set_xticks(bins)
-    ax.set_xticklabels([_fmt(b) for b in bins])
+    ax.set_xticklabels([points(b) for b in bins])
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(f"total score (out of {_fmt(max_total)})")
+    ax.set_xlabel(f"total score (out of {points(max_total)})")
     ax.set_ylabel("students")
     _tidy(ax)
     return fig
 
 
-@dataclass(frozen=True)
-class Threshold:
-    """Full credit at or below `full_credit_max` (%), none from `zero_credit_min` (%), linear in between."""
-
-    full_credit_max: float
-    zero_credit_min: float
-
 
 def exercise_threshold(results: list[dict[str, Any]], exercise: str) -> Threshold | None:
-    """The exercise's threshold as the results recorded it (the "threshold" check's details), or None.
-
-    Read from the results, not from the exercise config, so the page shows what the grading used.
-    """
-    for r in results:
-        if r.get("exercise") != exercise:
-            continue
-        for c in r.get("checks") or []:
-            details = c.get("details") if isinstance(c, dict) and c.get("name") == "threshold" else None
-            if isinstance(details, dict):
-                full, zero = _number(details.get("full_credit_max")), _number(details.get("zero_credit_min"))
-                if full is not None and zero is not None:
-                    return Threshold(full, zero)
-    return None
+    """The exercise's threshold as its results recorded it, or None."""
+    return next((t for r in results if r.get("exercise") == exercise and (t := threshold(r)) is not None), None)
 
 
 def _error_panels(results: list[dict[str, Any]], exercises: list[str]) -> Figure:
@@ -338,7 +306,7 @@ def _suspicious(result: dict[str, Any], check: dict[str, Any]) -> bool:
     if check.get("name") == "leakage":
         return bool(details.get("leaked_rows"))
     if check.get("name") == "honest_claim":
-        return _number(result.get("test_error")) is not None and bool(details.get("claims"))
+        return number(result.get("test_error")) is not None and bool(details.get("claims"))
     return True
 
 
@@ -383,7 +351,7 @@ def _students_table(results: list[dict[str, Any]], exercises: list[str], totals:
     max_score = {ex: max(r["max_score"] for r in results if r["exercise"] == ex) for ex in exercises}
     heads = ['<th data-key="student" data-type="text" scope="col"><button type="button">Student</button></th>']
     heads += [f'<th data-key="{escape(ex)}" data-type="num" scope="col"><button type="button">{escape(ex)}'
-              f'<span class="max">/{_fmt(max_score[ex])}</span></button></th>' for ex in exercises]
+              f'<span class="max">/{points(max_score[ex])}</span></button></th>' for ex in exercises]
     heads += ['<th data-key="total" data-type="num" scope="col"><button type="button">Total</button></th>',
               '<th data-key="percent" data-type="num" scope="col"><button type="button">%</button></th>']
     rows = []
@@ -391,7 +359,7 @@ def _students_table(results: list[dict[str, Any]], exercises: list[str], totals:
         cells = [f'<td class="student" data-sort="{escape(t.student)}">{_student_link(t.student)}</td>']
         cells += [_exercise_cell(by_pair.get((t.student, ex))) for ex in exercises]
         percent = "—" if t.percent is None else f"{t.percent:.0f} %"
-        total = f'{_fmt(t.total)}<span class="max">/{_fmt(t.max_total)}</span>'
+        total = f'{points(t.total)}<span class="max">/{points(t.max_total)}</span>'
         cells += [f'<td class="num" data-sort="{t.total}">{total}</td>',
                   f'<td class="num" data-sort="{-1 if t.percent is None else t.percent}">{percent}</td>']
         rows.append(f'<tr data-student="{escape(t.student)}">{"".join(cells)}</tr>')
@@ -404,7 +372,7 @@ def _exercise_cell(r: dict[str, Any] | None) -> str:
     if r is None:
         return '<td class="num" data-sort="-1">—</td>'
     err = f'<span class="err">{_fmt_error(r["test_error"])}</span>' if r["test_error"] is not None else ""
-    return f'<td class="num" data-sort="{r["score"]}">{_fmt(r["score"])} {_badge(r["status"])}{err}</td>'
+    return f'<td class="num" data-sort="{r["score"]}">{points(r["score"])} {_badge(r["status"])}{err}</td>'
 
 
 _STYLE = """

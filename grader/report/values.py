@@ -1,0 +1,42 @@
+"""The figures every report reads from a result and shows: one reading, one way of writing them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+
+def number(value: Any) -> float | None:
+    """`value` as a finite float, or None (JSON may hold null, strings or NaN where a number is expected)."""
+    if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value)):
+        return float(value)
+    return None
+
+
+def points(x: float | None) -> str:
+    """A score as a person writes it: at most 2 decimals, no trailing zeros (10, 7.5, 6.67); '—' for none."""
+    return "—" if x is None else f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Full credit at or below `full_credit_max` (%), none from `zero_credit_min` (%), linear in between."""
+
+    full_credit_max: float
+    zero_credit_min: float
+
+
+def threshold(result: dict[str, Any]) -> Threshold | None:
+    """The threshold a result was graded against (its "threshold" check's details), or None.
+
+    Read from the result, not from the exercise config, so a report shows what the grading used.
+    """
+    for c in result.get("checks") or []:
+        details = c.get("details") if isinstance(c, dict) and c.get("name") == "threshold" else None
+        if isinstance(details, dict):
+            full, zero = number(details.get("full_credit_max")), number(details.get("zero_credit_min"))
+            if full is not None and zero is not None:
+                return Threshold(full, zero)
+    return None
