@@ -115,22 +115,15 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]
                 named[colour].add(cls)
         true, pred = int(ctx.ref_y_test[i]), int(ctx.test_classes[i])
         ok = True
-        if true not in named["blue"]:
-            problems.append(f"panel {i}: no blue text names its true class {CATEGORIES[true]} ({true})"
-                            + (f"; blue says {', '.join(CATEGORIES[c] for c in sorted(named['blue']))}"
-                               if named["blue"] else ""))
-            problems_pt.append(f"painel {i}: nenhum texto azul nomeia a sua classe verdadeira {CATEGORIAS[true]} "
-                               f"({true})" + (f"; o azul diz {', '.join(CATEGORIAS[c] for c in sorted(named['blue']))}"
-                                              if named["blue"] else ""))
-            ok = False
-        if pred not in named["red"]:
-            problems.append(f"panel {i}: no red text names the predicted class {CATEGORIES[pred]} ({pred})"
-                            + (f"; red says {', '.join(CATEGORIES[c] for c in sorted(named['red']))}"
-                               if named["red"] else ""))
-            problems_pt.append(f"painel {i}: nenhum texto vermelho nomeia a classe prevista {CATEGORIAS[pred]} "
-                               f"({pred})" + (f"; o vermelho diz "
-                                              f"{', '.join(CATEGORIAS[c] for c in sorted(named['red']))}"
-                                              if named["red"] else ""))
+        for colour, cls, what, colour_pt, what_pt in (("blue", true, "its true class", "azul", "a sua classe verdadeira"),
+                                                      ("red", pred, "the predicted class", "vermelho", "a classe prevista")):
+            if cls in named[colour]:
+                continue
+            said = sorted(named[colour])
+            problems.append(f"panel {i}: no {colour} text names {what} {CATEGORIES[cls]} ({cls})"
+                            + (f"; {colour} says {', '.join(CATEGORIES[c] for c in said)}" if said else ""))
+            problems_pt.append(f"painel {i}: nenhum texto {colour_pt} nomeia {what_pt} {CATEGORIAS[cls]} ({cls})"
+                               + (f"; o {colour_pt} diz {', '.join(CATEGORIAS[c] for c in said)}" if said else ""))
             ok = False
         right += ok
     return right, problems, problems_pt
