@@ -115,8 +115,9 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]
                 named[colour].add(cls)
         true, pred = int(ctx.ref_y_test[i]), int(ctx.test_classes[i])
         ok = True
-        for colour, cls, what, colour_pt, what_pt in (("blue", true, "its true class", "azul", "a sua classe verdadeira"),
-                                                      ("red", pred, "the predicted class", "vermelho", "a classe prevista")):
+        verdicts = (("blue", true, "its true class", "azul", "a sua classe verdadeira"),
+                    ("red", pred, "the predicted class", "vermelho", "a classe prevista"))
+        for colour, cls, what, colour_pt, what_pt in verdicts:
             if cls in named[colour]:
                 continue
             said = sorted(named[colour])
