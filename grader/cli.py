@@ -65,7 +65,6 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
 
     from .report import i18n
 
-    pt = lang == "pt"
     console = _console()
     status = result["status"]
     if status == "missing":
@@ -75,9 +74,9 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
     title = (f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
              f"{result.get('score', 0):g} / {result.get('max_score', 0):g} {i18n.t('points', lang)}")
     if result.get("test_error") is not None:
-        title += f" — {'erro de teste' if pt else 'test error'} {result['test_error']:.2f} %"
+        title += f" — {i18n.t('test_error_short', lang)} {result['test_error']:.2f} %"
     if result.get("quick"):
-        title += " — modo rápido" if pt else " — quick mode"
+        title += f" — {i18n.t('quick_short', lang)}"
     table = Table(title=title, show_lines=False, expand=False)
     for col in ("check", "status", "points", "message"):
         table.add_column(col, overflow="fold")

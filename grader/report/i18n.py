@@ -53,6 +53,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "next": {"en": "What to do next", "pt": "O que fazer agora"},
     "all_good": {"en": "Nothing to fix: every check passed.", "pt": "Nada a corrigir: todas as verificações passaram."},
     "test_error": {"en": "Test error measured by the grader", "pt": "Erro de teste medido pelo corretor"},
+    "test_error_short": {"en": "test error", "pt": "erro de teste"},
+    "quick_short": {"en": "quick mode", "pt": "modo rápido"},
     "target": {"en": "target", "pt": "meta"},
     "figures": {"en": "Figures your program drew", "pt": "Figuras que seu programa desenhou"},
     "notebook": {"en": "Your notebook as it ran here", "pt": "Seu notebook como foi executado aqui"},
