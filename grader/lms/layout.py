@@ -201,7 +201,9 @@ def assign_keys(students: list[Student], others: list[dict[str, str]]) -> None:
         owner = taken.get(base)
         same = owner is not None and owner["full_name"] == s.full_name and (
             not owner["email"] or not s.email or owner["email"].lower() == s.email.lower())
-        s.key = base if bases[base] == 1 and (owner is None or same) else f"{base}-{slug(s.participant_id) or 'x'}"
+        namesakes = {r["key"] for r in others if r["full_name"] == s.full_name} - {base}
+        unique = bases[base] == 1 and not namesakes and (owner is None or same)
+        s.key = base if unique else f"{base}-{slug(s.participant_id) or 'x'}"
 
 
 def roster_row(s: Student, imp: Import) -> dict[str, str]:

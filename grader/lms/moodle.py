@@ -99,21 +99,27 @@ def moodle_date(when: datetime) -> str:
 
 
 def grade_of(results: list[dict[str, Any]], scale: float, lang: str) -> tuple[str, str]:
-    """(grade on the scale, or '' when there is nothing to give yet; a one-line comment in `lang`)."""
+    """(grade on the scale, '' when there is none to give yet; a one-line comment in `lang`).
+
+    The grade is the student's total over the results' maximum, as in scores.csv (an exercise not
+    submitted counts 0); a student with no result at all (nothing submitted) gets no grade.
+    """
+    from ..report import i18n
     from ..report.values import points
 
     def num(x: Any) -> str:
         return points(float(x or 0)).replace(".", ",") if lang == "pt" else points(float(x or 0))
 
     pt = lang == "pt"
-    if all(r["status"] == "missing" for r in results):
+    if not results:
         return "", "Nada entregue." if pt else "Nothing submitted."
     if any(r["status"] == "grader_error" for r in results):
         return "", ("Ainda sem nota: o corretor falhou (não é culpa sua) e vai corrigir de novo." if pt else
                     "Not graded yet: the grader failed (not your fault) and will grade it again.")
     score = sum(float(r.get("score") or 0) for r in results)
     top = sum(float(r.get("max_score") or 0) for r in results)
-    parts = "; ".join(f"{r['exercise']} {num(r.get('score'))}/{num(r.get('max_score'))}" for r in results)
+    parts = "; ".join(f"{r['exercise']} {num(r.get('score'))}/{num(r.get('max_score'))}"
+                      + (f" {i18n.status('missing', lang)}" if r["status"] == "missing" else "") for r in results)
     comment = (f"{num(score)} / {num(top)} pontos ({parts}). Detalhes em feedback.html." if pt else
                f"{num(score)} / {num(top)} points ({parts}). Details in feedback.html.")
     return f"{round(scale * score / top, 2) if top else 0.0:.2f}", comment
