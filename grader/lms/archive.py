@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 MAX_MEMBER_BYTES = 50 * 2**20
 MAX_TOTAL_BYTES = 2 * 2**30
 MAX_MEMBERS = 50_000
-#: A submission may be a zip holding a zip; deeper nesting is not expanded (and reported).
+#: A zip uploaded in a submission is expanded, and a zip inside that one; deeper ones are kept as they are.
 MAX_DEPTH = 2
 
 
@@ -87,6 +87,11 @@ def _too_large(path: str, size: int, budget: Budget) -> Refused | None:
     return None
 
 
+def link_refused(path: str) -> Refused:
+    return Refused(path, "symbolic link: it could point outside the target folder",
+                   "link simbólico: poderia apontar para fora da pasta de destino")
+
+
 def read_zip(source: Path | bytes, budget: Budget, prefix: str = "") -> Iterator[Entry | Refused]:
     """Each member of a zip, checked; `prefix` names the outer member of a nested zip in reports."""
     label = prefix.rstrip("/") or (source.name if isinstance(source, Path) else "archive")
@@ -100,15 +105,17 @@ def read_zip(source: Path | bytes, budget: Budget, prefix: str = "") -> Iterator
             path = prefix + info.filename.replace("\\", "/")
             problem = unsafe_name(info.filename)
             if problem is None and stat.S_ISLNK(info.external_attr >> 16):
-                problem = Refused(path, "symbolic link: it could point outside the target folder",
-                                  "link simbólico: poderia apontar para fora da pasta de destino")
+                problem = link_refused(path)
             if problem is None and not info.is_dir():
                 problem = _too_large(path, info.file_size, budget)
             if problem is not None:
                 problem.path = path
                 yield problem
                 continue
-            mtime = time.mktime((*info.date_time, 0, 0, -1))
+            try:
+                mtime: float | None = time.mktime((*info.date_time, 0, 0, -1))
+            except (OverflowError, ValueError):  # a forged date: the member is still read, just not dated
+                mtime = None
             if info.is_dir():
                 yield Entry(path.rstrip("/"), b"", mtime, is_dir=True)
                 continue
@@ -144,8 +151,7 @@ def walk_folder(root: Path, budget: Budget, skip_dirs: tuple[str, ...] = (".git"
             rel = path.relative_to(root).as_posix()
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
-                yield Refused(rel, "symbolic link: it could point outside the target folder",
-                              "link simbólico: poderia apontar para fora da pasta de destino")
+                yield link_refused(rel)
                 continue
             if not stat.S_ISREG(info.st_mode):
                 yield Refused(rel, "not a regular file", "não é um arquivo comum")

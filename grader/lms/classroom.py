@@ -30,6 +30,8 @@ def import_clone(folder: Path, into: Path, exercise: str | None, known: list[str
         raise GraderError(f"{folder} holds no student repository / {folder} não contém repositórios de alunos")
     slug = folder.name[: -len(SUFFIX)] if folder.name.endswith(SUFFIX) else common_prefix([p.name for p in repos])
     imp = layout.Import("classroom", folder.name, into, exercise, known)
+    for link in sorted(p for p in folder.iterdir() if p.is_symlink()):
+        imp.refuse(None, archive.link_refused(link.name))  # a linked "repository" could be any folder
     for repo in repos:
         login = repo.name[len(slug) + 1:] if slug and repo.name.startswith(slug + "-") else repo.name
         student = imp.student(layout.Student(login, login, folder=repo.name))

@@ -88,7 +88,7 @@ class Import:
         if student is not None and item.mtime is not None:
             student.submitted_at = max(student.submitted_at or item.mtime, item.mtime)
         if item.path.lower().endswith(".zip"):
-            if depth + 1 >= archive.MAX_DEPTH:
+            if depth >= archive.MAX_DEPTH:
                 self.uploads.append((student, item))  # kept unexpanded under _unplaced, and reported
                 return
             for inner in archive.read_zip(item.data, self.budget, prefix=item.path + "/"):
