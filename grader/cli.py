@@ -406,21 +406,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     table = Table(title=f"{args.platform} → {into}", show_lines=False)
     for col in ("student", "file", "outcome", "where / why"):
         table.add_column(col, overflow="fold")
-    for r in rows:
+    for r in sorted(rows, key=lambda r: (r["student"], r["file"])):
         if r["outcome"] == "ignored":
             continue  # counted below; every one is in import-report.csv
         outcome = r["outcome"] if lang == "en" else layout.OUTCOMES[r["outcome"]]
         why = r["reason_pt"] if lang == "pt" else r["reason"]
-        where = r["destination"] + (f" ({why})" if why and r["outcome"] != "placed" else "")
+        where = r["destination"] if r["outcome"] == "placed" else " ".join(filter(None, (r["destination"], why)))
         shown = (r["file"].partition("/")[2] or r["file"]) if r["student"] else r["file"]  # less the student's folder
-        table.add_row(_styled(r["student"]), _styled(shown),
-                      f"[{IMPORT_STYLE.get(r['outcome'], 'dim')}]{outcome}[/]", _styled(where or why))
+        table.add_row(_styled(r["student"]), _styled(shown), f"[{IMPORT_STYLE.get(r['outcome'], 'dim')}]{outcome}[/]",
+                      _styled(where))
     console = _console()
     console.print(table)
     counts = {o: sum(r["outcome"] == o for r in rows) for o in layout.OUTCOMES}
     students = len({r["student"] for r in rows if r["student"]})
     console.print(", ".join(f"{n} {o if lang == 'en' else layout.OUTCOMES[o]}" for o, n in counts.items() if n)
-                  + f" — {students} students; report: {into / layout.REPORT}, roster: {into / layout.ROSTER}",
+                  + f" — {students} {'alunos' if lang == 'pt' else 'students'}; report: {into / layout.REPORT}, "
+                  f"roster: {into / layout.ROSTER}",
                   soft_wrap=True)
     return 0
 

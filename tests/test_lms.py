@@ -90,7 +90,7 @@ def test_moodle_download_lays_out_the_class_and_the_roster(imported):
         "roster.csv", "import-report.csv",
         "ana-luiza-conceicao/abc_skin.py", "maria-silva-202/abc_skin.py",
         "maria-silva-203/mnist_dense.ipynb", "maria-silva-203/fashion_mnist.ipynb",
-        "joao-pedro/abc_skin.py", "_unplaced/joao-pedro/abc_skin.py"}  # the older upload, kept aside
+        "joao-pedro/abc_skin.py", "_unplaced/moodle-download-zip/joao-pedro/abc_skin.py"}  # the older upload, kept aside
     assert (imported / "joao-pedro" / "abc_skin.py").read_bytes() == TWO_INPUTS  # the resubmission, not the first
     assert (imported / "maria-silva-202" / "abc_skin.py").read_bytes() == WEIGHT_ONLY
     roster = {r["participant_id"]: r for r in read_csv(imported / "roster.csv")}

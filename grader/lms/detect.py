@@ -18,7 +18,7 @@ import unicodedata
 NAME_SIGNS: tuple[tuple[str, str], ...] = (
     ("fashion_mnist", r"fashion"),
     ("sparse_cce", r"sparse|esparsa"),
-    ("noisynote", r"noisy|banknote|\bnotas?\b|\bnote\b"),
+    ("noisynote", r"noisy|banknote|\bcedulas?\b"),  # not "nota": in Portuguese it is also a grade
     ("abc_skin", r"\babc|skin|\bpele\b"),
     ("mnist_dense", r"mnist"),
 )

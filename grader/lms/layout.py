@@ -12,7 +12,7 @@ where every file goes, by the same rules for every platform:
 - a zip uploaded inside a submission is expanded with the same checks (`archive`);
 - nothing is dropped silently: every file, empty folder and refused member is a row of
   `DIR/import-report.csv`, and every program that could not be placed (exercise unknown, older
-  version) is kept in `DIR/_unplaced/<student>/` for the instructor to move (folders starting
+  version) is kept in `DIR/_unplaced/<import>/<student>/` for the instructor to move (folders starting
   with `_` are not students to `grade all`); other files (a PDF, a README) are only listed.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ class Import:
         for r in self.rows:  # rows written before the keys were known
             if r["_student"] is not None:
                 r["student"] = r["_student"].key
+        shutil.rmtree(self.unplaced, ignore_errors=True)  # this import's leftovers from an earlier run of it
         self._place()
         uploaded = {id(s) for s, _ in self.uploads} | {id(r["_student"]) for r in self.rows}
         for s in self.students:
@@ -155,8 +157,12 @@ class Import:
                 self._keep(student, older, "older", f"an older version of {ex}: the newest, {entry.path}, is graded",
                            f"versão mais antiga de {ex}: a mais nova, {entry.path}, é a avaliada")
 
+    @property
+    def unplaced(self) -> Path:
+        return self.into / UNPLACED / (slug(f"{self.platform} {self.source}") or self.platform)
+
     def _keep(self, student: Student | None, entry: archive.Entry, outcome: str, reason: str, reason_pt: str) -> None:
-        folder = self.into / UNPLACED / (student.key if student else "_unmatched")
+        folder = self.unplaced / (student.key if student else "_unmatched")
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / safe_file_name(entry.path)
         n = 1
