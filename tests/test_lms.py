@@ -257,7 +257,8 @@ def test_hostile_archives_are_refused_without_writing_outside(tmp_path):
     prefix = folder("Hugo Hacker", 206)
     members = [(f"{prefix}/../../../outside.py", b"x = 1\n", NEW), ("/tmp/absolute.py", b"x = 2\n", NEW),
                (f"{prefix}/abc_skin.py", TWO_INPUTS, NEW), (f"{prefix}/huge.py", b"\0" * (60 * 2**20), NEW),
-               (f"{prefix}/liar.py", b"#" * 2**20, NEW)]
+               (f"{prefix}/liar.py", b"#" * 2**20, NEW),
+               (f"{prefix}/inner.zip", zip_bytes([("../../../../nested.py", b"x = 3\n", NEW)]), NEW)]
     raw = zip_bytes(members)
     buf = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(buf, "w") as z:
@@ -275,9 +276,23 @@ def test_hostile_archives_are_refused_without_writing_outside(tmp_path):
                                      "a/b/class/hugo-hacker/abc_skin.py"}
     reasons = {r["file"].rsplit("/", 1)[-1]: r for r in read_csv(into / "import-report.csv")}
     assert all(reasons[n]["outcome"] == "refused" for n in ("outside.py", "absolute.py", "huge.py", "liar.py",
-                                                            "link.py"))
+                                                            "link.py", "nested.py"))
     assert "too large" in reasons["huge.py"]["reason"] and "grande demais" in reasons["huge.py"]["reason_pt"]
     assert "does not match its header" in reasons["liar.py"]["reason"]
     assert "symbolic link" in reasons["link.py"]["reason"] and "link simbólico" in reasons["link.py"]["reason_pt"]
     assert "absolute" in reasons["absolute.py"]["reason"]
     assert not os.path.exists("/tmp/absolute.py")
+
+
+def test_older_moodle_layouts_and_blind_marking(tmp_path):
+    """3.1-4.0 folders end in `_`; before 3.1 there are no folders; blind marking names everyone "Participant"."""
+    download = tmp_path / "old.zip"
+    download.write_bytes(zip_bytes([("Participant_301_assignsubmission_file_/mnist_dense.py", b"# a\n", NEW),
+                                    ("Participant_302_assignsubmission_file_/mnist_dense.py", b"# b\n", NEW),
+                                    ("Old Timer_303_assignsubmission_file_abc_skin.py", b"# c\n", NEW)]))
+    assert cli.main(["import", "moodle", str(download), "--into", str(tmp_path / "class")]) == 0
+    assert files_under(tmp_path / "class") == {"roster.csv", "import-report.csv", "participant-301/mnist_dense.py",
+                                               "participant-302/mnist_dense.py", "old-timer/abc_skin.py"}
+    folders = {r["key"]: r["folder"] for r in read_csv(tmp_path / "class" / "roster.csv")}
+    assert folders["participant-301"] == "Participant_301_assignsubmission_file_"  # the feedback ZIP reuses it
+    assert folders["old-timer"] == "Old Timer_303_assignsubmission_file"
