@@ -296,3 +296,19 @@ def test_older_moodle_layouts_and_blind_marking(tmp_path):
     folders = {r["key"]: r["folder"] for r in read_csv(tmp_path / "class" / "roster.csv")}
     assert folders["participant-301"] == "Participant_301_assignsubmission_file_"  # the feedback ZIP reuses it
     assert folders["old-timer"] == "Old Timer_303_assignsubmission_file"
+
+
+def test_a_worksheet_adds_emails_and_who_submitted_nothing(tmp_path):
+    download = tmp_path / "d.zip"
+    download.write_bytes(zip_bytes([(f"{folder('Ana Luíza Conceição', 201)}/abc_skin.py", b"# a\n", NEW)]))
+    sheet = tmp_path / "Grades.csv"
+    with open(sheet, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(moodle.WORKSHEET_COLUMNS)
+        w.writerow(["Participant 201", "Ana Luíza Conceição", "ana@example.edu", "Submitted for grading"] + [""] * 6)
+        w.writerow(["Participant 207", "Rui Ausente", "rui@example.edu", "No submission"] + [""] * 6)
+    assert cli.main(["import", "moodle", str(download), "--worksheet", str(sheet), "--into", str(tmp_path / "c")]) == 0
+    roster = {r["participant_id"]: r for r in read_csv(tmp_path / "c" / "roster.csv")}
+    assert roster["201"]["email"] == "ana@example.edu" and roster["207"]["key"] == "rui-ausente"
+    report = {r["student"]: r["outcome"] for r in read_csv(tmp_path / "c" / "import-report.csv")}
+    assert report == {"ana-luiza-conceicao": "placed", "rui-ausente": "empty"}

@@ -110,7 +110,7 @@ class Import:
         uploaded = {id(s) for s, _ in self.uploads} | {id(r["_student"]) for r in self.rows}
         for s in self.students:
             if id(s) not in uploaded:
-                self.row(s, s.folder, "empty", "", "nothing submitted (empty folder)", "nada entregue (pasta vazia)")
+                self.row(s, s.folder, "empty", "", "nothing submitted (no file)", "nada entregue (nenhum arquivo)")
         merge_csv(self.into / ROSTER, ROSTER_COLUMNS, roster, self.platform, self.source,
                   [roster_row(s, self) for s in self.students])
         rows = [{k: v for k, v in r.items() if k != "_student"} for r in self.rows]
