@@ -394,7 +394,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     known = exercise.exercise_ids()
     if args.exercise:
         exercise.load(args.exercise)  # an unknown id stops here, with the list of known ones
-    into, source = Path(args.into), Path(args.source)
+    into, source, lang = Path(args.into), Path(args.source), _lang(args)
     if args.platform == "moodle":
         rows = moodle.import_download(source, into, args.exercise, known,
                                       Path(args.worksheet) if args.worksheet else None)
@@ -402,9 +402,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         rows = classroom.import_clone(source, into, args.exercise, known)
     else:
         rows = gradescope.import_export(source, into, args.exercise, known)
-    lang = _lang(args)
     table = Table(title=f"{args.platform} → {into}", show_lines=False)
-    for col in ("student", "file", "outcome", "where / why"):
+    for col in (("aluno", "arquivo", "resultado", "onde / por quê") if lang == "pt"
+                else ("student", "file", "outcome", "where / why")):
         table.add_column(col, overflow="fold")
     for r in sorted(rows, key=lambda r: (r["student"], r["file"])):
         if r["outcome"] == "ignored":
@@ -420,8 +420,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     counts = {o: sum(r["outcome"] == o for r in rows) for o in layout.OUTCOMES}
     students = len({r["student"] for r in rows if r["student"]})
     console.print(", ".join(f"{n} {o if lang == 'en' else layout.OUTCOMES[o]}" for o, n in counts.items() if n)
-                  + f" — {students} {'alunos' if lang == 'pt' else 'students'}; report: {into / layout.REPORT}, "
-                  f"roster: {into / layout.ROSTER}",
+                  + (f" — {students} alunos; relatório: {into / layout.REPORT}, lista: {into / layout.ROSTER}"
+                     if lang == "pt" else
+                     f" — {students} students; report: {into / layout.REPORT}, roster: {into / layout.ROSTER}"),
                   soft_wrap=True)
     return 0
 
@@ -433,11 +434,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     results_root = Path(args.results)
     scale = float(args.scale if args.scale is not None else course_setting("lms", "grade_scale", 100))
+    lang = _lang(args)
     written = moodle.export(Path(args.dir), results_root / "results", results_root / "reports", Path(args.into),
-                            scale, _lang(args))
-    _console().print("\n".join(f"  {p}" for p in written) + "\nupload in Moodle: Grading action → \"Upload "
-                     "grading worksheet\" (the .csv) and \"Upload multiple feedback files in a zip\" (the .zip)",
-                     soft_wrap=True)
+                            scale, lang)
+    how = ("envie no Moodle, na página de avaliação da tarefa: \"Enviar planilha de avaliação\" (o .csv) e "
+           "\"Enviar múltiplos arquivos de feedback em um zip\" (o .zip), com o Moodle em inglês (as colunas são "
+           "lidas pelo nome)" if lang == "pt" else
+           "upload in Moodle, on the assignment's grading page: \"Upload grading worksheet\" (the .csv) and "
+           "\"Upload multiple feedback files in a zip\" (the .zip), with Moodle in English (columns are read by name)")
+    _console().print("\n".join(f"  {p}" for p in written) + "\n" + how, soft_wrap=True)
     return 0
 
 

@@ -58,8 +58,8 @@ DOWNLOAD = [  # six participants: accents, two Maria Silva, a zip of notebooks, 
     (f"{folder('Maria Silva', 202)}/Lição 1 - abc com pele.py", WEIGHT_ONLY, NEW),
     (f"{folder('Maria Silva', 203)}/notebooks.zip",
      zip_bytes([("Lição 10 - mnist final (2).ipynb", MNIST_NB, NEW), ("roupas.ipynb", FASHION_NB, NEW)]), NEW),
-    (f"{folder('João Pedro', 204)}/abc_skin.py", WEIGHT_ONLY, OLD),
-    (f"{folder('João Pedro', 204)}/abc_skin (2).py", TWO_INPUTS, NEW),
+    (f"{folder('João Pedro', 204)}/noisynote.py", b"# first try\n", OLD),  # not graded here: saves a job
+    (f"{folder('João Pedro', 204)}/noisynote (2).py", b"# resubmitted late\n", NEW),
     (f"{folder('Zoë Vazia', 205)}/", b"", NEW),
     (f"{folder('Hugo Hacker', 206)}/../../evil.py", b"print('escaped')\n", NEW),
 ]
@@ -90,8 +90,8 @@ def test_moodle_download_lays_out_the_class_and_the_roster(imported):
         "roster.csv", "import-report.csv",
         "ana-luiza-conceicao/abc_skin.py", "maria-silva-202/abc_skin.py",
         "maria-silva-203/mnist_dense.ipynb", "maria-silva-203/fashion_mnist.ipynb",
-        "joao-pedro/abc_skin.py", "_unplaced/moodle-download-zip/joao-pedro/abc_skin.py"}  # the older upload, kept aside
-    assert (imported / "joao-pedro" / "abc_skin.py").read_bytes() == TWO_INPUTS  # the resubmission, not the first
+        "joao-pedro/noisynote.py", "_unplaced/moodle-download-zip/joao-pedro/noisynote.py"}  # the older one, aside
+    assert (imported / "joao-pedro" / "noisynote.py").read_bytes() == b"# resubmitted late\n"  # not the first
     assert (imported / "maria-silva-202" / "abc_skin.py").read_bytes() == WEIGHT_ONLY
     roster = {r["participant_id"]: r for r in read_csv(imported / "roster.csv")}
     assert {pid: r["key"] for pid, r in roster.items()} == KEYS
@@ -102,8 +102,8 @@ def test_moodle_download_lays_out_the_class_and_the_roster(imported):
 def test_import_report_says_where_everything_went_and_why_not(imported):
     rows = read_csv(imported / "import-report.csv")
     outcome = {(r["student"], r["file"].rsplit("/", 1)[-1]): r for r in rows}
-    assert outcome[("joao-pedro", "abc_skin.py")]["outcome"] == "older"
-    assert "abc_skin (2).py" in outcome[("joao-pedro", "abc_skin.py")]["reason"]
+    assert outcome[("joao-pedro", "noisynote.py")]["outcome"] == "older"
+    assert "noisynote (2).py" in outcome[("joao-pedro", "noisynote.py")]["reason"]
     assert outcome[("maria-silva-202", "Lição 1 - abc com pele.py")]["reason"] == "exercise told by its name"
     assert outcome[("maria-silva-203", "roupas.ipynb")]["reason"] == "exercise told by its contents"
     assert outcome[("maria-silva-203", "roupas.ipynb")]["destination"] == "maria-silva-203/fashion_mnist.ipynb"
@@ -134,7 +134,8 @@ def graded(imported, tmp_path_factory) -> tuple[Path, Path]:
     """`grade all CLASS --exercise abc_skin --quick` and `grade export moodle`, as a user runs them."""
     out = tmp_path_factory.mktemp("grading")
     proc = subprocess.run([sys.executable, "-m", "grader.cli", "all", str(imported), "--exercise", "abc_skin",
-                           "--quick", "--out", str(out / "grading")], capture_output=True, text=True, timeout=600)
+                           "--quick", "--jobs", "2", "--out", str(out / "grading")],
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert cli.main(["export", "moodle", str(imported), "--results", str(out / "grading"), "--into",
                      str(out / "upload"), "--scale", "10"]) == 0

@@ -131,7 +131,8 @@ class Import:
                 self.row(student, entry.path, "ignored", "", "not a .py or .ipynb program",
                          "não é um programa .py ou .ipynb")
             else:
-                ex, how = (self.exercise, "--exercise") if self.exercise else detect.detect(name, entry.data, self.known)
+                ex, how = ((self.exercise, "--exercise") if self.exercise
+                           else detect.detect(name, entry.data, self.known))
                 if ex is None:
                     self._keep(student, entry, "unplaced",
                                f"cannot tell which exercise it is: rename it <exercise>{suffix} "

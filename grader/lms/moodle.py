@@ -82,7 +82,8 @@ def add_worksheet(imp: layout.Import, path: Path, participants: dict[str, layout
         rows = list(csv.DictReader(f))
     if not rows or "Identifier" not in rows[0]:
         raise GraderError(f"{path} is not Moodle's grading worksheet in English (no \"Identifier\" column) / "
-                          f"{path} não é a planilha de avaliação do Moodle em inglês (sem a coluna \"Identifier\")")
+                          f"{path} não é a planilha de avaliação do Moodle em inglês (sem a coluna "
+                          "\"Identifier\")")
     for row in rows:
         pid = row["Identifier"].removeprefix(PARTICIPANT).strip()
         name = (row.get("Full name") or "").strip()
