@@ -437,9 +437,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     lang = _lang(args)
     written = moodle.export(Path(args.dir), results_root / "results", results_root / "reports", Path(args.into),
                             scale, lang)
-    how = ("envie no Moodle, na página de avaliação da tarefa: \"Enviar planilha de avaliação\" (o .csv) e "
-           "\"Enviar múltiplos arquivos de feedback em um zip\" (o .zip), com o Moodle em inglês (as colunas são "
-           "lidas pelo nome)" if lang == "pt" else
+    how = ("envie no Moodle em inglês (ele lê as colunas pelo nome), na página de avaliação da tarefa: \"Upload "
+           "grading worksheet\" (o .csv) e \"Upload multiple feedback files in a zip\" (o .zip)" if lang == "pt" else
            "upload in Moodle, on the assignment's grading page: \"Upload grading worksheet\" (the .csv) and "
            "\"Upload multiple feedback files in a zip\" (the .zip), with Moodle in English (columns are read by name)")
     _console().print("\n".join(f"  {p}" for p in written) + "\n" + how, soft_wrap=True)
