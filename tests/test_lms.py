@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli
+from grader import cli, exercise
 from grader.config import course_root
-from grader.lms import moodle
+from grader.lms import detect, moodle
 
 EXAMPLES = course_root() / "examples"
 TWO_INPUTS = (EXAMPLES / "class" / "alice" / "abc_skin.py").read_bytes()  # passes two_inputs
@@ -170,6 +170,7 @@ def test_feedback_zip_folders_are_the_downloads(graded):
     assert {n.split("/")[0] for n in names} == {folder(n, p) for n, p in [
         ("Ana Luíza Conceição", 201), ("Maria Silva", 202), ("Maria Silva", 203), ("João Pedro", 204)]}
     assert "<table>" in page and "abc_skin" in page and "<script" not in page
+    assert "<h1>" in page and "Ana Luíza Conceição</h1>" in page  # the student's name, not the folder's key
 
 
 def test_demo_class_ships_as_a_moodle_download(tmp_path):
@@ -185,6 +186,20 @@ def test_demo_class_ships_as_a_moodle_download(tmp_path):
         key = roster[folder(name, pid)]
         for path in (EXAMPLES / "class" / student).iterdir():
             assert (tmp_path / key / path.name).read_bytes() == path.read_bytes(), (student, path.name)
+
+
+@pytest.mark.parametrize("name, source, expected", [
+    ("Lição 10 - mnist final (2).ipynb", "keras.datasets.mnist.load_data()", "mnist_dense"),
+    ("Lição 10 - mnist final (2).ipynb", "loss=keras.losses.SparseCategoricalCrossentropy()", "sparse_cce"),
+    ("trabalho.py", "keras.datasets.fashion_mnist.load_data()  # Fashion-MNIST", "fashion_mnist"),
+    ("trabalho.py", "mnist.load_data(); model.compile(loss='sparse_categorical_crossentropy')", "mnist_dense"),
+    ("notas falsas.py", "ax = le('ax.txt'); qx = le('qx.txt')", "noisynote"),
+    ("sparse_cce (3).py", "", "sparse_cce"),
+    ("util.py", "def f(): pass", None),
+])
+def test_the_exercise_is_told_from_the_name_then_the_contents(name, source, expected):
+    data = notebook(source) if name.endswith(".ipynb") else source.encode()
+    assert detect.detect(name, data, exercise.exercise_ids())[0] == expected
 
 
 def test_classroom_clone_imports_the_same_way(tmp_path):

@@ -172,8 +172,13 @@ def add_feedback(z: zipfile.ZipFile, row: dict[str, str], folder: Path, lang: st
     page = folder / "feedback.md"
     if not page.is_file():
         return
+    from ..report.feedback import md
+
     prefix = row["folder"].rstrip("/") or f"{row['full_name']}_{row['participant_id']}_assignsubmission_file"
-    z.writestr(f"{prefix}/feedback.html", feedback_html(page.read_text(encoding="utf-8"), row["full_name"], lang))
+    title, _, rest = page.read_text(encoding="utf-8").partition("\n")
+    if title.endswith(f" {row['key']}"):  # the page names the folder's key; the student reads their own name
+        title = title[: -len(row["key"])] + md(row["full_name"])
+    z.writestr(f"{prefix}/feedback.html", feedback_html(f"{title}\n{rest}", row["full_name"], lang))
     for path in sorted(folder.rglob("*")):
         if path.suffix in (".png", ".ipynb") and path.is_file() and not path.is_symlink():
             z.write(path, f"{prefix}/{path.relative_to(folder).as_posix()}")
