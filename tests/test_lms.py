@@ -330,3 +330,13 @@ def test_a_worksheet_adds_emails_and_who_submitted_nothing(tmp_path):
     assert roster["201"]["email"] == "ana@example.edu" and roster["207"]["key"] == "rui-ausente"
     report = {r["student"]: r["outcome"] for r in read_csv(tmp_path / "c" / "import-report.csv")}
     assert report == {"ana-luiza-conceicao": "placed", "rui-ausente": "empty"}
+
+
+def test_user_errors_say_what_to_do_in_both_languages(tmp_path, capsys):
+    assert cli.main(["import", "moodle", str(tmp_path / "nope.zip"), "--into", str(tmp_path / "c")]) == 2
+    assert cli.main(["import", "gradescope", str(EXAMPLES / "moodle-download.zip"), "--into", str(tmp_path / "c")]) == 2
+    assert cli.main(["export", "moodle", str(tmp_path), "--into", str(tmp_path / "up")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "não existe" in err
+    assert "submission_metadata.yml" in err and "Export Submissions" in err
+    assert "roster.csv" in err and "grade import" in err

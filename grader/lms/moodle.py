@@ -136,6 +136,10 @@ def export(class_dir: Path, results_dir: Path, reports_dir: Path, out: Path, sca
         raise GraderError(f"{class_dir / layout.ROSTER} lists no Moodle participant: import with `grade import "
                           f"moodle` first / {class_dir / layout.ROSTER} não tem participantes do Moodle: importe "
                           "com `grade import moodle` antes")
+    if not results_dir.is_dir():
+        raise GraderError(f"{results_dir} does not exist: run `grade all {class_dir}` first, or give its --out "
+                          f"with --results / {results_dir} não existe: rode `grade all {class_dir}` antes, ou dê o "
+                          "--out dele em --results")
     by_student: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results_mod.read_all(results_dir):
         by_student[r["student"]].append(r)
