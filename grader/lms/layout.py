@@ -99,6 +99,9 @@ class Import:
 
     def finish(self) -> list[dict[str, str]]:
         """Write the class folder, the roster and the report; returns the report's rows of this import."""
+        if self.into.exists() and not self.into.is_dir():
+            raise GraderError(f"{self.into} is a file: give a folder for the class / {self.into} é um arquivo: dê "
+                              "uma pasta para a turma")
         self.into.mkdir(parents=True, exist_ok=True)
         roster = read_csv(self.into / ROSTER)
         assign_keys(self.students, [r for r in roster if (r["platform"], r["source"]) != (self.platform, self.source)])
