@@ -142,6 +142,7 @@ def graded(imported, tmp_path_factory) -> tuple[Path, Path]:
     return out / "grading", out / "upload"
 
 
+@pytest.mark.xdist_group("lms_graded")  # one worker grades the class once for both
 def test_worksheet_rows_match_scores_csv(imported, graded):
     grading, upload = graded
     sheet = read_csv(upload / "worksheet-download.csv")
@@ -162,6 +163,7 @@ def test_worksheet_rows_match_scores_csv(imported, graded):
     assert "pontos" in by_id["Participant 201"]["Feedback comments"]
 
 
+@pytest.mark.xdist_group("lms_graded")  # one worker grades the class once for both
 def test_feedback_zip_folders_are_the_downloads(graded):
     _, upload = graded
     with zipfile.ZipFile(upload / "feedback-download.zip") as z:
