@@ -57,7 +57,8 @@ DOWNLOAD = [  # six participants: accents, two Maria Silva, a zip of notebooks, 
     (f"{folder('Ana Luíza Conceição', 201)}/abc_skin.py", TWO_INPUTS, NEW),
     (f"{folder('Maria Silva', 202)}/Lição 1 - abc com pele.py", WEIGHT_ONLY, NEW),
     (f"{folder('Maria Silva', 203)}/notebooks.zip",
-     zip_bytes([("Lição 10 - mnist final (2).ipynb", MNIST_NB, NEW), ("roupas.ipynb", FASHION_NB, NEW)]), NEW),
+     zip_bytes([("Lição 10 - mnist final (2).ipynb", MNIST_NB, NEW), ("roupas.ipynb", FASHION_NB, NEW),
+                ("__MACOSX/._roupas.ipynb", b"\0\5\26\7 Mac OS X resource fork", NEW)]), NEW),
     (f"{folder('João Pedro', 204)}/noisynote.py", b"# first try\n", OLD),  # not graded here: saves a job
     (f"{folder('João Pedro', 204)}/noisynote (2).py", b"# resubmitted late\n", NEW),
     (f"{folder('Zoë Vazia', 205)}/", b"", NEW),
@@ -110,7 +111,8 @@ def test_import_report_says_where_everything_went_and_why_not(imported):
     assert outcome[("zoe-vazia", "Zoë Vazia_205_assignsubmission_file")]["outcome"] == "empty"
     refused = outcome[("hugo-hacker", "evil.py")]
     assert refused["outcome"] == "refused" and "'..'" in refused["reason"] and "'..'" in refused["reason_pt"]
-    assert len(rows) == 8  # 5 placed, 1 older, 1 empty, 1 refused: nothing left out
+    assert outcome[("maria-silva-203", "._roupas.ipynb")]["outcome"] == "ignored"  # zipped on a Mac
+    assert len(rows) == 9  # 5 placed, 1 older, 1 ignored, 1 empty, 1 refused: nothing left out
 
 
 def test_an_import_again_keeps_the_keys_and_adds_up(imported, tmp_path):

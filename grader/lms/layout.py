@@ -130,6 +130,9 @@ class Import:
             elif suffix == ".zip":
                 self._keep(student, entry, "unplaced", "a zip nested too deep: not expanded",
                            "zip aninhado demais: não foi expandido")
+            elif name.startswith("._") or "__MACOSX/" in entry.path:  # a Mac's zip adds these beside each file
+                self.row(student, entry.path, "ignored", "", "macOS metadata, not a program",
+                         "metadados do macOS, não é um programa")
             elif suffix not in PROGRAM_SUFFIXES:  # reported, not copied: the archive or clone still holds it
                 self.row(student, entry.path, "ignored", "", "not a .py or .ipynb program",
                          "não é um programa .py ou .ipynb")
