@@ -433,7 +433,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .lms import moodle
 
     results_root = Path(args.results)
-    scale = float(args.scale if args.scale is not None else course_setting("lms", "grade_scale", 100))
+    scale = args.scale if args.scale is not None else course_setting("lms", "grade_scale", 100)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+        raise GraderError(f"course.toml: [lms] grade_scale = {scale!r} is not a positive number (the assignment's "
+                          "maximum grade in Moodle, e.g. 100 or 10); fix it")
     lang = _lang(args)
     written = moodle.export(Path(args.dir), results_root / "results", results_root / "reports", Path(args.into),
                             scale, lang)
