@@ -435,8 +435,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     results_root = Path(args.results)
     scale = args.scale if args.scale is not None else course_setting("lms", "grade_scale", 100)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
-        raise GraderError(f"course.toml: [lms] grade_scale = {scale!r} is not a positive number (the assignment's "
-                          "maximum grade in Moodle, e.g. 100 or 10); fix it")
+        raise GraderError(f"grade scale {scale!r} (--scale, else course.toml's [lms] grade_scale) is not a positive "
+                          "number: give the assignment's maximum grade in Moodle, e.g. 100 or 10")
     lang = _lang(args)
     written = moodle.export(Path(args.dir), results_root / "results", results_root / "reports", Path(args.into),
                             scale, lang)
