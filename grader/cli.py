@@ -381,6 +381,73 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     return 0
 
 
+IMPORT_STYLE = {"placed": "green", "older": "yellow", "unplaced": "red", "refused": "red", "empty": "dim"}
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """`grade import moodle|classroom|gradescope SOURCE --into DIR`: the class folder `grade all` reads."""
+    from rich.table import Table
+
+    from . import exercise
+    from .lms import classroom, gradescope, layout, moodle
+
+    known = exercise.exercise_ids()
+    if args.exercise:
+        exercise.load(args.exercise)  # an unknown id stops here, with the list of known ones
+    into, source, lang = Path(args.into), Path(args.source), _lang(args)
+    if args.platform == "moodle":
+        rows = moodle.import_download(source, into, args.exercise, known,
+                                      Path(args.worksheet) if args.worksheet else None)
+    elif args.platform == "classroom":
+        rows = classroom.import_clone(source, into, args.exercise, known)
+    else:
+        rows = gradescope.import_export(source, into, args.exercise, known)
+    table = Table(title=f"{args.platform} → {into}", show_lines=False)
+    for col in (("aluno", "arquivo", "resultado", "onde / por quê") if lang == "pt"
+                else ("student", "file", "outcome", "where / why")):
+        table.add_column(col, overflow="fold")
+    for r in sorted(rows, key=lambda r: (r["student"], r["file"])):
+        if r["outcome"] == "ignored":
+            continue  # counted below; every one is in import-report.csv
+        outcome = r["outcome"] if lang == "en" else layout.OUTCOMES[r["outcome"]]
+        why = r["reason_pt"] if lang == "pt" else r["reason"]
+        where = r["destination"] if r["outcome"] == "placed" else " ".join(filter(None, (r["destination"], why)))
+        shown = (r["file"].partition("/")[2] or r["file"]) if r["student"] else r["file"]  # less the student's folder
+        table.add_row(_styled(r["student"]), _styled(shown), f"[{IMPORT_STYLE.get(r['outcome'], 'dim')}]{outcome}[/]",
+                      _styled(where))
+    console = _console()
+    console.print(table)
+    counts = {o: sum(r["outcome"] == o for r in rows) for o in layout.OUTCOMES}
+    students = len({r["student"] for r in rows if r["student"]})
+    console.print(", ".join(f"{n} {o if lang == 'en' else layout.OUTCOMES[o]}" for o, n in counts.items() if n)
+                  + (f" — {students} alunos; relatório: {into / layout.REPORT}, lista: {into / layout.ROSTER}"
+                     if lang == "pt" else
+                     f" — {students} students; report: {into / layout.REPORT}, roster: {into / layout.ROSTER}"),
+                  soft_wrap=True)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`grade export moodle DIR --into OUT`: the worksheet and feedback ZIP Moodle's grading page accepts."""
+    from .config import course_setting
+    from .lms import moodle
+
+    results_root = Path(args.results)
+    scale = args.scale if args.scale is not None else course_setting("lms", "grade_scale", 100)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+        raise GraderError(f"grade scale {scale!r} (--scale, else course.toml's [lms] grade_scale) is not a positive "
+                          "number: give the assignment's maximum grade in Moodle, e.g. 100 or 10")
+    lang = _lang(args)
+    written = moodle.export(Path(args.dir), results_root / "results", results_root / "reports", Path(args.into),
+                            scale, lang)
+    how = ("envie no Moodle em inglês (ele lê as colunas pelo nome), na página de avaliação da tarefa: \"Upload "
+           "grading worksheet\" (o .csv) e \"Upload multiple feedback files in a zip\" (o .zip)" if lang == "pt" else
+           "upload in Moodle, on the assignment's grading page: \"Upload grading worksheet\" (the .csv) and "
+           "\"Upload multiple feedback files in a zip\" (the .zip), with Moodle in English (columns are read by name)")
+    _console().print("\n".join(f"  {p}" for p in written) + "\n" + how, soft_wrap=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grade", description="Grade dense-network Keras exercises.")
     p.add_argument("--version", action="version", version=f"keras-grader {__version__}")
@@ -461,6 +528,29 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--grader-spec", help="what students pip-install (default: course.toml's [ci] grader_spec)")
     lang(rel)
     rel.set_defaults(func=cmd_release)
+
+    imp = sub.add_parser("import", help="lay out what Moodle, GitHub Classroom or Gradescope gives you as the "
+                         "class folder `grade all` reads, with roster.csv and import-report.csv")
+    imp.add_argument("platform", choices=["moodle", "classroom", "gradescope"])
+    imp.add_argument("source", help="moodle: the \"Download all submissions\" ZIP; classroom: the folder of "
+                     "`gh classroom clone student-repos`; gradescope: the \"Export Submissions\" ZIP")
+    imp.add_argument("--into", required=True, metavar="DIR", help="the class folder to write (imports add up)")
+    imp.add_argument("--exercise", help="every program is this exercise (a one-exercise assignment); default: told "
+                     "from each file's name and contents")
+    imp.add_argument("--worksheet", help="moodle: the assignment's grading worksheet CSV, for emails and the "
+                     "students who submitted nothing")
+    lang(imp)
+    imp.set_defaults(func=cmd_import)
+
+    exp = sub.add_parser("export", help="grades and feedback back to the platform")
+    exp.add_argument("platform", choices=["moodle"])
+    exp.add_argument("dir", help="the class folder `grade import` wrote (its roster.csv)")
+    exp.add_argument("--into", required=True, metavar="OUT", help="where the worksheet CSV and feedback ZIP go")
+    exp.add_argument("--results", default="grading", help="the --out of `grade all` (default: ./grading)")
+    exp.add_argument("--scale", type=float, help="the assignment's maximum grade in Moodle (default: course.toml's "
+                     "[lms] grade_scale, else 100)")
+    lang(exp)
+    exp.set_defaults(func=cmd_export)
 
     e = sub.add_parser("exercises", help="list the exercises")
     e.set_defaults(func=cmd_exercises)
