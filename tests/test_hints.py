@@ -16,7 +16,11 @@ SNIPPETS = {
     "nb_epoch": "m.fit(np.zeros((2, 2)), np.zeros(2), nb_epoch=1, verbose=0)",
     "predict_classes": "m.predict_classes(np.zeros((1, 2)))",
     "save_extension": "m.save('mlp2')",
-    "keras2_module": "from keras.layers.core import Dense",
+    "keras2_module": "from tensorflow.keras.layers.core import Dense",
+    "legacy_optimizer": "keras.optimizers.legacy.SGD(learning_rate=0.1)",
+    "monitor_acc": "m.compile('sgd', 'mse', metrics=['accuracy']); m.fit(np.zeros((2, 2)), np.zeros(2), verbose=0, "
+                   "callbacks=[keras.callbacks.EarlyStopping(monitor='val_acc')])",
+    "generator_method": "m.fit_generator(iter([(np.zeros((2, 2)), np.zeros(2))]), steps_per_epoch=1)",
     "missing_module": "import tensorflow_addons",
     "missing_file": "open('/content/drive/MyDrive/ax.txt')",
 }
