@@ -212,8 +212,11 @@ class Keras2:
                 named.pop(pool, None)
             shim.notice("generator_method", name=name, modern=modern)
             data = named.pop("generator")
-            if modern == "predict" and isinstance(data, Iterator):
-                data = ((b if isinstance(b, tuple) else (b,)) for b in data)  # Keras 2 took bare input batches
+            if isinstance(data, Iterator):
+                # Keras 2 drew batches from any iterator, and predict_generator's could be bare inputs;
+                # Keras 3 takes a Python generator of tuples
+                bare = modern == "predict"
+                data = ((batch,) if bare and not isinstance(batch, tuple) else batch for batch in data)
             return getattr(model, modern)(data, **named)
 
         method.__name__ = method.__qualname__ = name
