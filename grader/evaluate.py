@@ -329,7 +329,7 @@ def keras2_notices(events: list[dict[str, Any]], limit: int = 50) -> list[dict[s
         line = ev.get("line")
         notices.append({"id": ev["id"], "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
                         "en": en, "pt": pt})
-    return notices
+    return sorted(notices, key=lambda n: (n["line"] is None, n["line"] or 0))  # in the program's order
 
 
 def predict(model: Any, x: np.ndarray, batch: int = 2000) -> np.ndarray:

@@ -59,6 +59,9 @@ CATALOGUE = [
     Hint("generator_method", "AttributeError", r"no attribute '(?P<what>fit|evaluate|predict)_generator'",
          "{what}_generator was removed: call model.{what}(...) with the same generator",
          "{what}_generator não existe mais: chame model.{what}(...) com o mesmo gerador"),
+    Hint("keras1_init", "ValueError|TypeError", r"Unrecognized keyword arguments passed to (?P<layer>\w+): \{'init'",
+         "init= is Keras 1 (Keras 2 already refused it): write {layer}(..., kernel_initializer=...)",
+         "init= é do Keras 1 (o Keras 2 já o recusava): escreva {layer}(..., kernel_initializer=...)"),
     Hint("missing_module", "ModuleNotFoundError", r"No module named '(?P<name>[\w.]+)'",
          "the module {name} is not installed where grading runs and cannot be (pip install does not run): "
          "the course allows {allowed}",

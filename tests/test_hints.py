@@ -21,6 +21,7 @@ SNIPPETS = {
     "monitor_acc": "m.compile('sgd', 'mse', metrics=['accuracy']); m.fit(np.zeros((2, 2)), np.zeros(2), verbose=0, "
                    "callbacks=[keras.callbacks.EarlyStopping(monitor='val_acc')])",
     "generator_method": "m.fit_generator(iter([(np.zeros((2, 2)), np.zeros(2))]), steps_per_epoch=1)",
+    "keras1_init": "keras.layers.Dense(4, init='uniform')",
     "missing_module": "import tensorflow_addons",
     "missing_file": "open('/content/drive/MyDrive/ax.txt')",
 }

@@ -46,8 +46,8 @@ NOTICES: dict[str, dict[str, str]] = {
         "en": "model.predict(x) instead of model.predict_proba(x)",
         "pt": "model.predict(x) em vez de model.predict_proba(x)"},
     "keras2_module": {
-        "en": "import from {target} instead of {name}",
-        "pt": "importe de {target} em vez de {name}"},
+        "en": "from {target} import ... instead of from {name} import ...",
+        "pt": "from {target} import ... em vez de from {name} import ..."},
     "legacy_optimizer": {
         "en": "keras.optimizers.{name} instead of keras.optimizers.legacy.{name} (the same algorithm)",
         "pt": "keras.optimizers.{name} em vez de keras.optimizers.legacy.{name} (o mesmo algoritmo)"},
