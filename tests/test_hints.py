@@ -63,7 +63,7 @@ def test_the_verdict_carries_the_hint(grade_source):
     result = grade_source(textwrap.dedent("""
         from tensorflow.keras import optimizers
         opt = optimizers.SGD(learning_rate=10)
-    """))
+    """), keras2_compat=False)  # a course that turned the Keras 2 layer off
     assert result["status"] == "error"
     assert "Hint: Keras 3 rejects an integer learning rate: write learning_rate=10.0" in result["error"]
     assert check(result, "runs")["details"]["hint"]["id"] == "integer_learning_rate"
