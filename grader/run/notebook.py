@@ -30,9 +30,10 @@ def _kg_setup_shell():
     noop = lambda line="", cell=None: None
     ip.register_magic_function(noop, "line", "matplotlib")  # figures stay off-screen; the grader captures them
     pip = _kg_re.compile(r"^\\s*(sudo\\s+)?((python3?\\s+-m\\s+)?pip3?|apt(-get)?|conda)\\s+install\\b")
+    allowed = _kg_spec.get("modules", "")
     def refuse(line):
         print("[grader] not run while grading: " + line.strip()
-              + " (no package can be installed; the course allows " + _kg_spec.get("modules", "") + ")")
+              + " (no package can be installed; the course allows " + allowed + ")")
     def pip_magic(line):
         refuse("pip " + line)
     ip.register_magic_function(pip_magic, "line", "pip")
