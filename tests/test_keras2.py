@@ -204,6 +204,17 @@ def test_course_toml_turns_the_layer_off_and_sets_a_penalty(tmp_path, monkeypatc
     config._course_config.cache_clear()
 
 
+def test_ci_marks_each_notice_on_its_line(tmp_path):
+    from grader.report import github
+
+    notice = {"id": "nb_epoch", "line": 7, "en": "epochs= instead of nb_epoch=", "pt": "epochs= em vez de nb_epoch="}
+    result = {"student": "s", "exercise": "abc_skin", "status": "ok", "checks": [], "notices": [notice],
+              "submission": {"path": str(tmp_path / "abc_skin.py"), "kind": "py"}}
+    assert github.annotations([result], tmp_path, "en") == [
+        "::notice file=abc_skin.py,line=7,title=abc_skin%3A Keras 2 code::line 7: graded as Keras 2 ran it; "
+        "for Keras 3 write epochs= instead of nb_epoch="]
+
+
 def test_the_layers_texts_fill_from_the_recorded_values_only():
     from grader.evaluate import keras2_notices
 
