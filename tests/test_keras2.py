@@ -140,7 +140,7 @@ def test_every_keras2_idiom_runs_as_keras2_ran_it_with_a_notice_at_its_line(grad
     assert "### Código do Keras 2" in page
     assert f"linha {line_of(IDIOMS_PROGRAM, 'nb_epoch')}: avaliado como o Keras 2 o executava; no Keras 3 escreva " \
            "epochs= em vez de nb_epoch=" in page
-    assert "0,25 ponto(s) a menos" in page or "0.25 ponto(s) a menos" in page
+    assert "**0.25 ponto(s) a menos por código do Keras 2 (regra desta disciplina)**" in page
 
 
 def test_with_the_layer_off_each_idiom_fails_with_its_hint(grade_source):
