@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, environment
 from .config import GraderError
 
 STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "magenta", "info": "cyan",
@@ -84,6 +84,8 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
         table.add_row(c["name"], _styled(c["status"]), f"{c['points']:g}/{c['max_points']:g}",
                       _styled(i18n.message(c, lang)))
     console.print(table)
+    for line in i18n.notices(result, lang):
+        console.print(f"[cyan]{i18n.t('keras2', lang)}[/]: {_styled(line)}", soft_wrap=True)
     if result.get("error"):
         console.print(f"{_styled(status)}: {_styled(i18n.message(result, lang))}", soft_wrap=True)
     if result.get("isolation") == "none":
@@ -157,6 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .jobs import Options, grade
     from .report import github, gradescope
 
+    environment.check()  # a missing course library would fail students for the machine's fault
     fmt = "json" if args.json else args.format
     lang = _lang(args)
     targets = _run_targets(args.target)
@@ -217,6 +220,8 @@ def cmd_all(args: argparse.Namespace) -> int:
     from .jobs import Options, grade, isolation_warning, now
     from .report.build import write_reports
     from .report.tables import scores_frame
+
+    environment.check()  # a missing course library would fail students for the machine's fault
 
     root = Path(args.dir)
     if not root.is_dir():
@@ -328,6 +333,8 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
     from .config import course_root
     from .executors import Evaluator
     from .jobs import Options, grade
+
+    environment.check()  # a missing course library would fail students for the machine's fault
 
     root = course_root()
     table = Table(title="references and starters" + (" (quick mode)" if args.quick else ""))

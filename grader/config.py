@@ -64,6 +64,18 @@ def course_setting(section: str, key: str, default: Any, choices: tuple[str, ...
     return value
 
 
+def keras2_settings() -> tuple[bool, float]:
+    """course.toml's ``[grader] keras2_compat`` (run Keras 2 idioms as Keras 2 did; default true) and
+    ``keras2_penalty`` (points taken from an exercise whose program needed that; default 0)."""
+    compat = course_setting("grader", "keras2_compat", True)
+    penalty = course_setting("grader", "keras2_penalty", 0.0)
+    if not isinstance(compat, bool):
+        raise GraderError(f"course.toml: [grader] keras2_compat = {compat!r} is not true or false; fix it")
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or penalty < 0:
+        raise GraderError(f"course.toml: [grader] keras2_penalty = {penalty!r} is not a number of points >= 0; fix it")
+    return compat, float(penalty)
+
+
 def default_backend() -> str:
     """The Keras backend when no option names one: ``$KERAS_BACKEND``, else course.toml's, else tensorflow."""
     return os.environ.get("KERAS_BACKEND") or course_setting("grader", "backend", "tensorflow", BACKENDS)

@@ -21,6 +21,7 @@ from . import checks as checks_mod
 from . import data, exercise as exercise_mod
 from .exercises import load_checks
 from .fingerprint import fingerprints
+from .run.keras2 import notice_text
 
 MAX_JSON_BYTES = 8 * 2**20
 MAX_ARRAY_BYTES = 1 * 2**30
@@ -310,8 +311,25 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         "keras_version": ctx.summary.get("keras_version"),
         "graded_model": {"reason": ctx.summary.get("graded_reason"), "test_inputs": ctx.test_source or None},
         "exception": ctx.exception,
+        "notices": keras2_notices(ctx.events),
         "eval_seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+def keras2_notices(events: list[dict[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
+    """The Keras 2 idioms the probe ran as Keras 2 did: [{id, line, en, pt}], texts from this grader's catalogue."""
+    notices = []
+    for ev in events:
+        if ev["event"] != "keras2" or len(notices) >= limit:
+            continue
+        values = ev.get("values") if isinstance(ev.get("values"), dict) else {}
+        en, pt = (notice_text(str(ev.get("id")), lang, values) for lang in ("en", "pt"))
+        if en is None or pt is None:
+            continue  # an id this grader never wrote: the student's process is not trusted
+        line = ev.get("line")
+        notices.append({"id": ev["id"], "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
+                        "en": en, "pt": pt})
+    return sorted(notices, key=lambda n: (n["line"] is None, n["line"] or 0))  # in the program's order
 
 
 def predict(model: Any, x: np.ndarray, batch: int = 2000) -> np.ndarray:

@@ -1,7 +1,9 @@
 """What to do about the errors real students of this course hit (DESIGN §9).
 
 The handout was written for Keras 2 (TensorFlow 2.13-2.15); grading runs Keras 3,
-where several of its idioms fail. One entry per known cause: the exception it
+where several of its idioms fail. Those whose meaning Keras 3 kept run anyway when the
+course's Keras 2 layer is on (``grader/run/keras2.py``); their entries here serve a course
+that turns it off, and the idioms whose meaning changed. One entry per known cause: the exception it
 raises, and the fix, in English and Portuguese. Add an entry with a test in
 ``tests/test_hints.py`` that reproduces the error for real.
 """
@@ -44,15 +46,27 @@ CATALOGUE = [
          "Keras 3 saves to a file ending in .keras (or .h5): model.save('model.keras')",
          "o Keras 3 grava em arquivo terminado em .keras (ou .h5): model.save('modelo.keras')"),
     Hint("keras2_module", "ModuleNotFoundError|ImportError",
-         r"(No module named|cannot import name) '(?P<name>keras\.layers\.core|np_utils|keras\.utils\.np_utils|"
-         r"keras\.layers\.convolutional|keras\.optimizers\.legacy|keras\.wrappers[\w.]*)'",
+         r"(No module named|cannot import name) '(?P<name>np_utils|(tensorflow\.)?keras\.(layers\.core|utils\.np_utils|"
+         r"layers\.convolutional|optimizers\.legacy|wrappers[\w.]*))'",
          "{name} is Keras 2: import layers from keras.layers and to_categorical from keras.utils",
          "{name} é do Keras 2: importe as camadas de keras.layers e to_categorical de keras.utils"),
+    Hint("legacy_optimizer", "ImportError", r"`keras\.optimizers\.legacy` is not supported",
+         "keras.optimizers.legacy is Keras 2: use keras.optimizers.SGD, Adam, RMSprop ... (the same algorithms)",
+         "keras.optimizers.legacy é do Keras 2: use keras.optimizers.SGD, Adam, RMSprop ... (os mesmos algoritmos)"),
+    Hint("monitor_acc", "ValueError", r"received monitor=(?P<monitor>(val_)?acc), but Keras isn't able",
+         "Keras 3 logs the metric 'accuracy' under the name you gave it: write monitor='{monitor}uracy'",
+         "o Keras 3 registra a métrica 'accuracy' com o nome que você deu: escreva monitor='{monitor}uracy'"),
+    Hint("generator_method", "AttributeError", r"no attribute '(?P<what>fit|evaluate|predict)_generator'",
+         "{what}_generator was removed: call model.{what}(...) with the same generator",
+         "{what}_generator não existe mais: chame model.{what}(...) com o mesmo gerador"),
+    Hint("keras1_init", "ValueError|TypeError", r"Unrecognized keyword arguments passed to (?P<layer>\w+): \{'init'",
+         "init= is Keras 1 (Keras 2 already refused it): write {layer}(..., kernel_initializer=...)",
+         "init= é do Keras 1 (o Keras 2 já o recusava): escreva {layer}(..., kernel_initializer=...)"),
     Hint("missing_module", "ModuleNotFoundError", r"No module named '(?P<name>[\w.]+)'",
          "the module {name} is not installed where grading runs and cannot be (pip install does not run): "
-         "use tensorflow/keras, numpy, pandas and matplotlib",
+         "the course allows {allowed}",
          "o módulo {name} não está instalado no corretor e não pode ser instalado (pip install não roda): "
-         "use tensorflow/keras, numpy, pandas e matplotlib"),
+         "a disciplina permite {allowed}"),
     Hint("missing_file", "FileNotFoundError", r"No such file or directory: '(?P<file>[^']+)'",
          "{file} does not exist where grading runs: the course's data files (ax.txt ... qy.txt, noisynote.zip) are "
          "in the current folder and in noisynote/, MNIST comes from keras.datasets; do not use paths of your own "
@@ -73,6 +87,10 @@ def find(exception: dict[str, Any] | None) -> dict[str, str] | None:
     for hint in CATALOGUE:
         groups = hint.match(exc_type, message)
         if groups is not None:
+            if "{allowed}" in hint.en:
+                from .environment import allowed_text
+
+                groups["allowed"] = allowed_text()
             return {"id": hint.id, "en": hint.en.format(**groups), "pt": hint.pt.format(**groups)}
     return None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import data, devices, hints, results
 from .checks import exception_location
-from .config import course_root, default_backend
+from .config import course_root, default_backend, keras2_settings
 from .devices import CPU, Placement
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
@@ -34,10 +34,19 @@ class Options:
     hidden: tuple[Path, ...] = ()    # more folders the student's process must not see (the class)
     backend: str | None = None       # KERAS_BACKEND of the student's program (default: inherited, else tensorflow)
     placement: Placement | None = None  # the GPU (or CPU) slot this job holds; None: default_placement()
+    keras2_compat: bool | None = None   # run Keras 2 idioms as Keras 2 did (None: course.toml, default true)
+    keras2_penalty: float | None = None  # points off an exercise that needed that (None: course.toml, default 0)
 
 
 def backend(opts: Options) -> str:
     return opts.backend or default_backend()
+
+
+def keras2(opts: Options) -> tuple[bool, float]:
+    """The Keras 2 layer of this job: (on, penalty in points), options first, else course.toml."""
+    compat, penalty = keras2_settings()
+    return (compat if opts.keras2_compat is None else opts.keras2_compat,
+            penalty if opts.keras2_penalty is None else opts.keras2_penalty)
 
 
 def default_placement() -> Placement:
@@ -69,7 +78,9 @@ def submission_sha256(submission: Path | None) -> str:
 
 
 def job_key(ex: Exercise, sha: str, opts: Options) -> str:
-    return results.job_key(sha, ex.config_sha256, opts.quick, opts.seed, backend(opts))
+    compat, penalty = keras2(opts)
+    variant = " ".join(([] if compat else [f"keras2_compat={compat}"]) + ([f"keras2_penalty={penalty}"] if penalty else []))
+    return results.job_key(sha, ex.config_sha256, opts.quick, opts.seed, backend(opts), variant)
 
 
 def up_to_date(student: str, ex: Exercise, key: str, opts: Options) -> dict[str, Any] | None:
@@ -110,7 +121,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             hidden.append(opts.results_dir)
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
-                                 seed=opts.seed, limits=limits, hidden=hidden,
+                                 seed=opts.seed, limits=limits, hidden=hidden, keras2_compat=keras2(opts)[0],
                                  env={**placement.env(), "KERAS_BACKEND": backend(opts)})
         fields = {**base, "isolation": outcome.isolation, "device": placement.label, "returncode": outcome.returncode,
                   "peak_memory_mb": outcome.peak_memory_mb,
@@ -145,9 +156,12 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
                 status = "error"
                 error, error_pt = _error_message(evaluation["exception"], outcome.stderr)
-            result = results.new_result(
-                student, ex.id, status=status, score=round(sum(c["points"] for c in checks), 3), checks=checks,
-                **fields, **evaluation, error=error, error_pt=error_pt)
+            penalty = keras2(opts)[1] if evaluation.get("notices") else 0.0
+            if penalty:
+                fields["keras2_penalty"] = penalty
+            score = max(0.0, sum(c["points"] for c in checks) - penalty)
+            result = results.new_result(student, ex.id, status=status, score=round(score, 3), checks=checks,
+                                        **fields, **evaluation, error=error, error_pt=error_pt)
         if opts.results_dir:
             kept = results.artifacts_dir(opts.results_dir, student, ex.id)
             result["artifacts"] = results.keep_artifacts(outcome.artifacts, kept)

@@ -52,7 +52,7 @@ jobs:
           sudo apt-get install -y -qq bubblewrap
           sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0
       - name: Install the grader
-        run: python -m pip install -q "$GRADER_SPEC"
+        run: python -m pip install -q "$GRADER_SPEC"{extra}
       - name: Data sets
         run: grade data fetch
       - name: Grade
@@ -79,7 +79,7 @@ fails the run and is marked on the line it concerns. A notebook works too: name 
 The same feedback on your own computer (Python 3.11 or newer):
 
 ```
-python -m pip install "{spec}"
+python -m pip install "{spec}"{extra}
 grade data fetch
 grade run mnist_dense mnist_dense.py --quick      # one exercise
 grade run . --quick                               # every exercise here
@@ -90,9 +90,17 @@ grade comes from the instructor's full run of the same checks.
 """
 
 
+def course_extras() -> list[str]:
+    """The requirements course.toml adds to the grader's own ([environment] packages): CI installs them too."""
+    from .environment import COURSE_MODULES, course_modules
+
+    return [req for module, req in course_modules().items() if module not in COURSE_MODULES]
+
+
 def workflow(spec: str | None = None, lang: str | None = None, python: str | None = None) -> str:
     """The GitHub Actions workflow of a student repository."""
     return WORKFLOW.format(version=__version__, spec=spec or course_setting("ci", "grader_spec", "keras-grader"),
+                           extra="".join(f' "{req}"' for req in course_extras()),
                            lang=lang or course_setting("course", "lang", "pt"),
                            python=python or course_setting("ci", "python", "3.11"))
 
@@ -122,6 +130,7 @@ def build(outdir: Path, spec: str | None = None, lang: str | None = None) -> lis
     (outdir / ".github" / "workflows").mkdir(parents=True)
     (outdir / ".github" / "workflows" / "feedback.yml").write_text(workflow(resolved_spec, lang))
     (outdir / "README.md").write_text(README.format(name=course_setting("course", "name", "Keras exercises"),
-                                                    table="\n".join(rows), spec=resolved_spec))
+                                                    table="\n".join(rows), spec=resolved_spec,
+                                                    extra="".join(f' "{req}"' for req in course_extras())))
     (outdir / ".gitignore").write_text("__pycache__/\n.ipynb_checkpoints/\ngrading/\n*.keras\n*.h5\n")
     return sorted(p for p in outdir.rglob("*") if p.is_file())

@@ -26,10 +26,12 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None, backend: str) -> str:
-    """What a result depends on: the submission, the exercise config, the grader, the mode, the Keras backend."""
+def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None, backend: str,
+            variant: str = "") -> str:
+    """What a result depends on: the submission, the exercise config, the grader, the mode, the Keras backend
+    (and ``variant``: course settings that change a grade, such as the Keras 2 layer, when not the default)."""
     parts = [submission_sha256, config_sha256, __version__, f"quick={quick}", f"seed={seed}", f"backend={backend}",
-             f"schema={SCHEMA_VERSION}"]
+             f"schema={SCHEMA_VERSION}", *([variant] if variant else [])]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

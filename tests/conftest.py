@@ -57,7 +57,8 @@ def check(result: dict, name: str) -> dict:
     return found[0]
 
 
-#: The slice of the demo class that `graded_class` grades: passes, a convolutional net, a Keras 2 crash,
+#: The slice of the demo class that `graded_class` grades: passes, a convolutional net, a Keras 1 crash,
+#: Keras 2 idioms graded as Keras 2 ran them (gabriel, with OpenCV),
 #: a Colab export (test set as validation data, an overstated error), a weight-only abc net, a Colab
 #: notebook with a figure, and missing submissions. (fashion_mnist would add 30 s for one more figure.)
 GRADED_CLASS_EXERCISES = ("abc_skin", "mnist_dense")

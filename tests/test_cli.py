@@ -56,10 +56,10 @@ def test_run_json_on_a_student_repository(tmp_path):
     assert {c["name"] for c in result["checks"]} >= {"runs", "dense_only", "threshold", "honest_claim"}
     assert r.returncode == (0 if result["status"] == "ok" else 1)
     (tmp_path / "broken").mkdir()  # the table, on a program that stops at once (no training to wait for)
-    (tmp_path / "broken" / "mnist_dense.py").write_text("import keras\nkeras.optimizers.SGD(learning_rate=10)\n")
+    (tmp_path / "broken" / "mnist_dense.py").write_text("import keras\nkeras.layers.Dense(4, init='uniform')\n")
     table = grade("run", str(tmp_path / "broken" / "mnist_dense.py"), "--quick", "--lang", "en")
     assert table.returncode == 1 and "dense_only" in table.stdout and "quick mode" in table.stdout
-    assert "Hint: Keras 3 rejects an integer learning rate" in table.stdout
+    assert "Hint: init= is Keras 1" in table.stdout
 
 
 def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_path):

@@ -16,7 +16,12 @@ SNIPPETS = {
     "nb_epoch": "m.fit(np.zeros((2, 2)), np.zeros(2), nb_epoch=1, verbose=0)",
     "predict_classes": "m.predict_classes(np.zeros((1, 2)))",
     "save_extension": "m.save('mlp2')",
-    "keras2_module": "from keras.layers.core import Dense",
+    "keras2_module": "from tensorflow.keras.layers.core import Dense",
+    "legacy_optimizer": "keras.optimizers.legacy.SGD(learning_rate=0.1)",
+    "monitor_acc": "m.compile('sgd', 'mse', metrics=['accuracy']); m.fit(np.zeros((2, 2)), np.zeros(2), verbose=0, "
+                   "callbacks=[keras.callbacks.EarlyStopping(monitor='val_acc')])",
+    "generator_method": "m.fit_generator(iter([(np.zeros((2, 2)), np.zeros(2))]), steps_per_epoch=1)",
+    "keras1_init": "keras.layers.Dense(4, init='uniform')",
     "missing_module": "import tensorflow_addons",
     "missing_file": "open('/content/drive/MyDrive/ax.txt')",
 }
@@ -58,7 +63,7 @@ def test_the_verdict_carries_the_hint(grade_source):
     result = grade_source(textwrap.dedent("""
         from tensorflow.keras import optimizers
         opt = optimizers.SGD(learning_rate=10)
-    """))
+    """), keras2_compat=False)  # a course that turned the Keras 2 layer off
     assert result["status"] == "error"
     assert "Hint: Keras 3 rejects an integer learning rate: write learning_rate=10.0" in result["error"]
     assert check(result, "runs")["details"]["hint"]["id"] == "integer_learning_rate"

@@ -88,6 +88,8 @@ def test_pip_install_in_a_notebook_leaves_the_grader_environment_unchanged(grade
     result = grade_file(nb, "mnist_dense")
     assert check(result, "runs")["status"] == "pass"
     assert result["stdout_tail"].count("not run while grading") == 2
+    assert "the course allows tensorflow, keras" in result["stdout_tail"] and "cv2 (opencv-python-headless)" in \
+        result["stdout_tail"]  # what the student can import instead
     assert result["stdout_tail"].strip().endswith("1")  # pip itself cannot write the read-only environment
     after = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True).stdout
     assert before == after

@@ -21,7 +21,7 @@ from grader.report.build import write_reports
 pytestmark = pytest.mark.xdist_group("graded_class")
 
 
-STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio"]
+STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel"]
 
 
 def by_key(out: Path) -> dict[tuple[str, str], dict]:
@@ -49,7 +49,7 @@ def test_details_table_gives_each_check_its_measured_figures(graded_class):
     assert len(threshold) == 1 and "test_error=" in threshold["measured"].iloc[0]
     crash = details[(details["student"] == "carla") & (details["check"] == "(job)")
                     & (details["exercise"] == "mnist_dense")]
-    assert "lr" in crash["message"].iloc[0]  # the job's error row, with the Keras 2 hint
+    assert "init" in crash["message"].iloc[0] and "kernel_initializer" in crash["message"].iloc[0]  # with its hint
 
 
 def test_excel_workbook_when_pandas_has_an_engine(graded_class):
@@ -68,7 +68,15 @@ def test_feedback_in_portuguese_says_what_failed_and_what_to_do(graded_class):
     eva = (reports / "eva" / "feedback.md").read_text()
     assert "Não entregue: coloque seu programa em `mnist_dense.py`" in eva
     carla = (reports / "carla" / "feedback.md").read_text()
-    assert "learning_rate" in carla and "Dica:" in carla
+    assert "kernel_initializer" in carla and "Dica:" in carla
+    assert "linha 13: avaliado como o Keras 2 o executava; no Keras 3 escreva learning_rate=0.0005 em vez de " \
+           "lr=0.0005" in carla  # the idiom before the crash ran as Keras 2 ran it
+    gabriel = (reports / "gabriel" / "feedback.md").read_text()
+    assert gabriel.count("### Código do Keras 2") == 2 and "a menos" not in gabriel  # no penalty in course.toml
+    for fix in ("learning_rate=10.0", "epochs= em vez de nb_epoch=", "model.save('abc_pele.keras')",
+                "InverseTimeDecay(0.001, decay_steps=1, decay_rate=1e-06)", "monitor='val_accuracy'",
+                "from keras.utils import ... em vez de from keras.utils.np_utils import ..."):
+        assert fix in gabriel, fix
 
 
 def test_feedback_keeps_figures_and_the_executed_notebook_beside_it(graded_class):
@@ -160,7 +168,7 @@ def test_annotations_escape_workflow_command_syntax(tmp_path):
 
 def test_grade_all_prints_a_summary_and_where_the_reports_are(graded_class):
     log = (graded_class / "grade-all.log").read_text()
-    assert "graded 12 jobs in" in log  # 6 students x 2 exercises, progress lines when not a TTY
+    assert "graded 14 jobs in" in log  # 7 students x 2 exercises, progress lines when not a TTY
     assert "fabio/abc_skin: ok" in log
     tail = log[log.rindex("reports ("):]
     for name in ("scores.csv", "details.csv", "report.html", "feedback.md"):

@@ -58,6 +58,11 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
     if r.get("error"):
         todo.insert(0, f"- **{i18n.status(r['status'], lang)}**: {md(i18n.message(r, lang))}")
     out += [f"### {i18n.t('next', lang)}", ""] + (todo or [i18n.t("all_good", lang)]) + [""]
+    if r.get("notices"):
+        out += [f"### {i18n.t('keras2', lang)}", ""] + [f"- {md(n)}" for n in i18n.notices(r, lang)]
+        if r.get("keras2_penalty"):
+            out.append(f"- **{md(i18n.t('keras2_penalty', lang, points=points(r['keras2_penalty'])))}**")
+        out.append("")
     figures = [a for a in artifacts if a.endswith(".png")]
     if figures:
         out += [f"### {i18n.t('figures', lang)}", ""] + [f"![{a}]({ex}/{a})" for a in figures] + [""]

@@ -55,6 +55,10 @@ def annotations(results: list[dict[str, Any]], workspace: Path, lang: str = "en"
                 props.append(f"line={line}")
             props.append(f"title={_prop(r['exercise'] + ': ' + i18n.check_title(c['name'], lang))}")
             lines.append(f"::{level} {','.join(props)}::{_data(i18n.message(c, lang))}")
+        for notice, text in zip(r.get("notices") or [], i18n.notices(r, lang)):
+            line = f",line={notice['line']}" if located and isinstance(notice.get("line"), int) else ""
+            lines.append(f"::notice file={_prop(file)}{line},title={_prop(r['exercise'] + ': ' + i18n.t('keras2', lang))}"
+                         f"::{_data(text)}")
         if r.get("error") and not any(c["status"] in ERROR for c in r.get("checks", [])):
             lines.append(f"::error file={_prop(file)},title={_prop(r['exercise'])}::{_data(i18n.message(r, lang))}")
     return lines

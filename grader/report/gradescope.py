@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import i18n
+from .values import points
 
 PASSED = ("pass", "flag", "info", "not_graded")   # a flag costs no points: the instructor reviews it
 
@@ -35,6 +36,9 @@ def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, A
             continue
         if r.get("error"):
             output.append(f"{ex}: {i18n.message(r, lang)}")
+        output += [f"{ex}: {i18n.t('keras2', lang)}: {line}" for line in i18n.notices(r, lang)]
+        if r.get("keras2_penalty"):
+            output.append(f"{ex}: {i18n.t('keras2_penalty', lang, points=points(r['keras2_penalty']))}")
         for j, c in enumerate(r["checks"], start=1):
             tests.append({
                 "name": f"{ex}: {i18n.check_title(c['name'], lang)}",

@@ -66,6 +66,12 @@ TEXTS: dict[str, dict[str, str]] = {
                 "pt": "Não entregue: coloque seu programa em `{file}` (ou um notebook com o mesmo nome e .ipynb)."},
     "graded_by": {"en": "Graded by keras-grader {version} on {device}, Keras backend {backend}, {when}.",
                   "pt": "Corrigido pelo keras-grader {version} em {device}, backend do Keras {backend}, {when}."},
+    "keras2": {"en": "Keras 2 code", "pt": "Código do Keras 2"},
+    "keras2_notice": {"en": "graded as Keras 2 ran it; for Keras 3 write {write}",
+                      "pt": "avaliado como o Keras 2 o executava; no Keras 3 escreva {write}"},
+    "keras2_penalty": {"en": "{points} point(s) off for Keras 2 code (a rule of this course)",
+                       "pt": "{points} ponto(s) a menos por código do Keras 2 (regra desta disciplina)"},
+    "line": {"en": "line {line}", "pt": "linha {line}"},
     "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
               "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }
@@ -82,6 +88,15 @@ def check_title(name: str, lang: str) -> str:
 
 def status(value: str, lang: str) -> str:
     return STATUSES.get(value, {}).get(lang) or value
+
+
+def notices(result: dict[str, Any], lang: str) -> list[str]:
+    """The Keras 2 notices of a result, one sentence each: "line 14: graded as Keras 2 ran it; ..."."""
+    out = []
+    for n in result.get("notices") or []:
+        where = t("line", lang, line=n["line"]) + ": " if n.get("line") else ""
+        out.append(where + t("keras2_notice", lang, write=n.get(lang) or n.get("en", "")))
+    return out
 
 
 def message(item: dict[str, Any], lang: str) -> str:

@@ -21,7 +21,8 @@ MAGIC_LINE = re.compile(r"^\s*[!%]", re.M)
 SETUP = """
 import json as _kg_json, os as _kg_os, re as _kg_re
 from grader.run.probe import Probe as _KgProbe
-_kg_probe = _KgProbe(_kg_json.load(open({spec!r})))
+_kg_spec = _kg_json.load(open({spec!r}))
+_kg_probe = _KgProbe(_kg_spec)
 _kg_probe.install()
 _kg_os.chdir({workdir!r})
 def _kg_setup_shell():
@@ -29,10 +30,10 @@ def _kg_setup_shell():
     noop = lambda line="", cell=None: None
     ip.register_magic_function(noop, "line", "matplotlib")  # figures stay off-screen; the grader captures them
     pip = _kg_re.compile(r"^\\s*(sudo\\s+)?((python3?\\s+-m\\s+)?pip3?|apt(-get)?|conda)\\s+install\\b")
+    allowed = _kg_spec.get("modules", "")
     def refuse(line):
         print("[grader] not run while grading: " + line.strip()
-              + " (no package can be installed; the grader's environment has tensorflow, keras, numpy, "
-              "pandas, matplotlib)")
+              + " (no package can be installed; the course allows " + allowed + ")")
     def pip_magic(line):
         refuse("pip " + line)
     ip.register_magic_function(pip_magic, "line", "pip")
@@ -42,7 +43,7 @@ def _kg_setup_shell():
     ip.system_piped = ip.system
     ip.getoutput = lambda cmd, *a, **k: refuse(cmd) if pip.match(cmd) else getoutput(cmd, *a, **k)
 _kg_setup_shell()
-del _kg_setup_shell
+del _kg_setup_shell, _kg_spec
 """
 AFTER_CELL = "_kg_probe.capture_open_figures('cell_end')"
 FINALIZE = "_kg_probe.finalize(None, '')"  # the driver records the failing cell itself

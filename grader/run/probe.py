@@ -115,7 +115,10 @@ class _PostImportLoader(importlib.abc.Loader):
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        module.__loader__ = self._loader
+        loader = self._loader
+        while isinstance(loader, _PostImportLoader):  # another finder hooked the same module
+            loader = loader._loader
+        module.__loader__ = loader
         self._callback(module)
 
 
@@ -124,18 +127,19 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
 
     def __init__(self, hooks: dict[str, Callable[[Any], None]]):
         self.hooks = hooks
+        self.searching: set[str] = set()  # another finder that hooks the same module asks this one back
 
     def find_spec(self, fullname, path, target=None):
         callback = self.hooks.get(fullname)
-        if callback is None:
+        if callback is None or fullname in self.searching:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
+        self.searching.add(fullname)
+        try:
+            spec = next((s for finder in sys.meta_path if finder is not self and hasattr(finder, "find_spec")
+                         and (s := finder.find_spec(fullname, path, target)) is not None), None)
+        finally:
+            self.searching.discard(fullname)
+        if spec is None:
             return None
         if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
@@ -151,6 +155,7 @@ class Probe:
         self.n_test = int(spec["n_test"])
         self.quick_epochs = spec.get("quick_epochs")
         self.seed = spec.get("seed")
+        self.keras2_compat = spec.get("keras2_compat", True)  # run Keras 2 idioms as Keras 2 did (keras2.py)
         # where the training and test sets have the same number of rows (noisynote), row counts
         # cannot tell a prediction on the test set from one on the training set: geometry can
         self.ref_paths = spec.get("disambiguate")
@@ -200,6 +205,10 @@ class Probe:
             "matplotlib": self._patch_matplotlib,
             "matplotlib.pyplot": self._patch_pyplot,
         }))
+        if self.keras2_compat:
+            from .keras2 import Keras2
+
+            Keras2(self).install()
 
     def _seed_keras(self, keras: Any) -> None:
         if self.seed is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import data
+from .. import data, environment
 from ..config import PACKAGE_DIR, cache_dir
 from . import sandbox
 
@@ -131,7 +131,8 @@ def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None,
 
 def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: str, workdir_data: list[str],
                    quick_epochs: int | None, seed: int | None, limits: Limits,
-                   hidden: list[Path] | tuple[Path, ...] = (), env: dict[str, str] | None = None) -> RunOutcome:
+                   hidden: list[Path] | tuple[Path, ...] = (), env: dict[str, str] | None = None,
+                   keras2_compat: bool = True) -> RunOutcome:
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
 
     ``hidden`` folders (solutions, results, other submissions) are invisible to the child where
@@ -148,7 +149,8 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     sets = data.splits(dataset)
     spec = {"script": str(script), "artifacts": str(artifacts), "data_root": str(cache_dir()),
             "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed,
-            "cell_timeout": limits.cell_timeout_s or None}
+            "cell_timeout": limits.cell_timeout_s or None, "keras2_compat": keras2_compat,
+            "modules": environment.allowed_text()}
     readable = [jobdir / "spec.json"]
     if len(sets["x_train"]) == len(sets["x_test"]):
         spec["disambiguate"] = {}
