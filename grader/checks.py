@@ -17,22 +17,37 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import hints
-from .claims import find_claims
+from .claims import Claim, find_claims
 
 if TYPE_CHECKING:
     from .evaluate import Context
 
 #: How much of a check's points each status earns (partial sets its own fraction).
-EARNS = {"pass": 1.0, "fail": 0.0, "flag": 1.0, "info": 1.0, "not_graded": 0.0}
+EARNS = {"pass": 1.0, "fail": 0.0, "flag": 1.0, "info": 1.0, "not_graded": 0.0, "not_reached": 0.0}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a fact the checks need (the graded model, its test inputs, its predictions) is missing.
+
+    One check states it in full, with what to do: ``runs`` when the program's run is the cause, else the
+    first check that needs the fact. Every other check that needs it is "not reached" and names the cause
+    in short, so the student reads one root cause, not each check's advice for a step never reached.
+    """
+    message: str           # in full, with what to do
+    pt: str
+    short: str             # the cause alone, e.g. "the program stopped with SyntaxError at line 3"
+    short_pt: str
 
 
 @dataclass
 class Outcome:
-    status: str            # pass | fail | partial | flag | info | not_graded
+    status: str            # pass | fail | partial | flag | info | not_graded | not_reached
     message: str
     details: dict[str, Any] = field(default_factory=dict)
     fraction: float | None = None
     pt: str = ""           # the message in Brazilian Portuguese (same facts, same advice)
+    unstated: Problem | None = None  # not_reached for a cause no check may have stated yet (evaluate_job)
 
     def earned(self) -> float:
         return self.fraction if self.fraction is not None else EARNS[self.status]
@@ -224,44 +239,82 @@ def source_line(source: str, name_pattern: str) -> int | None:
 
 # --- the generic checks -------------------------------------------------------------------------
 
-def _no_model(ctx: Context) -> Outcome | None:
-    if ctx.model is None or ctx.test_pred is None:
-        return Outcome("fail", ctx.model_problem, pt=ctx.model_problem_pt)
-    return None
-
-
-def _no_test_inputs(ctx: Context) -> Outcome | None:
-    return Outcome("fail", ctx.test_inputs_problem, pt=ctx.test_inputs_problem_pt) if ctx.test_x is None else None
-
-
-@check("runs")
-def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
+def run_problem(ctx: Context) -> Problem | None:
+    """Why the program did not do the exercise's work, or None when it ran to its end and trained a model the
+    grader could load. ``runs`` states it; the checks it leaves without a fact are not reached."""
     if ctx.timed_out:
-        return Outcome("fail", f"the script was stopped by the time limit ({ctx.limit_s:.0f} s): make it train "
-                       "faster (fewer epochs, a larger batch) or find the loop that never ends",
-                       pt=f"o programa foi interrompido pelo limite de tempo ({ctx.limit_s:.0f} s): faça-o treinar "
-                       "mais rápido (menos épocas, batch maior) ou encontre o laço que nunca termina")
+        return Problem(f"the script was stopped by the time limit ({ctx.limit_s:.0f} s): make it train faster "
+                       "(fewer epochs, a larger batch) or find the loop that never ends",
+                       f"o programa foi interrompido pelo limite de tempo ({ctx.limit_s:.0f} s): faça-o treinar mais "
+                       "rápido (menos épocas, batch maior) ou encontre o laço que nunca termina",
+                       "the program was stopped by the time limit", "o programa foi interrompido pelo limite de tempo")
     if ctx.limit_hit:
-        return Outcome("fail", f"the script was stopped by a resource limit ({ctx.limit_hit})",
-                       pt=f"o programa foi interrompido por um limite de recursos ({ctx.limit_hit})")
+        stopped = f"the program was stopped by a resource limit ({ctx.limit_hit})"
+        stopped_pt = f"o programa foi interrompido por um limite de recursos ({ctx.limit_hit})"
+        return Problem(stopped, stopped_pt, stopped, stopped_pt)
     if ctx.exception:
         e = ctx.exception
-        where = exception_location(e)
+        stopped = f"the program stopped with {e['type']}{exception_location(e)}"
+        stopped_pt = f"o programa parou com {e['type']}{exception_location_pt(e)}"
         graded = ("the grader graded the model it had trained" if ctx.model is not None
                   else "no model could be graded")
         graded_pt = ("o corretor avaliou o modelo que já tinha sido treinado" if ctx.model is not None
                      else "nenhum modelo pôde ser avaliado")
-        details = {"exception": e, "hint": hints.find(e)}
-        if (line := script_line(ctx, e)) is not None:
-            details["line"] = line
-        return Outcome("fail", f"the program stopped with {e['type']}{where}: {e['message'][:300]}; {graded}. "
-                       "Fix the error so the program runs to the end." + hints.text(e), details,
-                       pt=f"o programa parou com {e['type']}{exception_location_pt(e)}: {e['message'][:300]}; "
-                       f"{graded_pt}. Corrija o erro para que o programa rode até o fim." + hints.text(e, "pt"))
+        return Problem(f"{stopped}: {e['message'][:300]}; {graded}. Fix the error so the program runs to the end."
+                       + hints.text(e),
+                       f"{stopped_pt}: {e['message'][:300]}; {graded_pt}. Corrija o erro para que o programa rode "
+                       "até o fim." + hints.text(e, "pt"), stopped, stopped_pt)
     if ctx.returncode not in (0, None):
-        return Outcome("fail", f"the script exited with status {ctx.returncode}; make it exit normally",
-                       pt=f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente")
-    return Outcome("pass", "the program ran to the end", pt="o programa rodou até o fim")
+        return Problem(f"the script exited with status {ctx.returncode}; make it exit normally",
+                       f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente",
+                       f"the program exited with status {ctx.returncode}",
+                       f"o programa terminou com status {ctx.returncode}")
+    if not any(ev["event"] == "fit_start" for ev in ctx.events):
+        return Problem("the program ran to the end but never trained a model (fit was never called): build, compile "
+                       "and train (fit) a Keras model on the training set, as the exercise asks",
+                       "o programa rodou até o fim, mas nunca treinou um modelo (fit não foi chamado): monte, compile "
+                       "e treine (fit) um modelo Keras com o conjunto de treino, como pede o exercício",
+                       "the program never trained a model", "o programa nunca treinou um modelo")
+    if ctx.model is None:  # _load_model said why
+        p = ctx.model_problem
+        return Problem(f"the program ran to the end, but no model could be graded: {p.message}",
+                       f"o programa rodou até o fim, mas nenhum modelo pôde ser avaliado: {p.pt}", p.short, p.short_pt)
+    return None
+
+
+def not_reached(ctx: Context, problem: Problem) -> Outcome:
+    """A check that cannot be judged for want of a fact: "not reached" and its root cause, in short.
+
+    When the cause is the program's run, ``runs`` states it; else ``evaluate_job`` has the first check that
+    meets the cause state it in full.
+    """
+    return Outcome("not_reached", f"not reached: {problem.short}", pt=f"não alcançada: {problem.short_pt}",
+                   unstated=None if problem is ctx.run_problem else problem)
+
+
+def _no_model(ctx: Context) -> Outcome | None:
+    """Not reached when there are no predictions of the graded model on the test inputs."""
+    if ctx.model is None or ctx.test_pred is None:
+        return not_reached(ctx, ctx.model_problem)
+    return None
+
+
+def _no_test_inputs(ctx: Context) -> Outcome | None:
+    return not_reached(ctx, ctx.test_inputs_problem) if ctx.test_x is None else None
+
+
+@check("runs")
+def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
+    problem = ctx.run_problem
+    if problem is None:
+        return Outcome("pass", "the program ran to the end and trained the graded model",
+                       pt="o programa rodou até o fim e treinou o modelo avaliado")
+    details: dict[str, Any] = {}
+    if ctx.exception and not (ctx.timed_out or ctx.limit_hit):  # the exception is the problem
+        details = {"exception": ctx.exception, "hint": hints.find(ctx.exception)}
+        if (line := script_line(ctx, ctx.exception)) is not None:
+            details["line"] = line
+    return Outcome("fail", problem.message, details, pt=problem.pt)
 
 
 @check("correspondence")
@@ -328,8 +381,8 @@ def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 @check("test_as_validation")
 def test_as_validation(ctx: Context, params: dict[str, Any]) -> Outcome:
-    if ctx.test_x is None:
-        return Outcome("info", "no test inputs were captured", pt="nenhuma entrada de teste foi capturada")
+    if (bad := _no_test_inputs(ctx)) is not None:
+        return bad
     hits = []
     for fit, val_fp in ctx.val_fingerprints.items():
         if len(val_fp) and np.isin(val_fp, ctx.test_fingerprints).mean() >= 0.5:
@@ -365,7 +418,7 @@ def all_layers(model: Any) -> list[Any]:
 @check("dense_only")
 def dense_only(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.model is None:
-        return Outcome("fail", ctx.model_problem, pt=ctx.model_problem_pt)
+        return not_reached(ctx, ctx.model_problem)
     forbidden = "|".join(map(re.escape, params.get("forbidden", ["Conv", "Pool"])))
     pattern = re.compile(forbidden)
     names = [type(layer).__name__ for layer in all_layers(ctx.model)]
@@ -410,34 +463,54 @@ def threshold(ctx: Context, params: dict[str, Any]) -> Outcome:
                    pt=f"erro de teste {err:.2f} %: nota parcial ({fraction:.0%}); nota máxima com <= {full:.2f} %")
 
 
+def _claim_place(ctx: Context, claim: Claim) -> tuple[str, str]:
+    """Where the student wrote a claim (English, Portuguese): a script's line, a notebook's cell."""
+    if ctx.source_kind != "ipynb":
+        return f"line {claim.line}", f"linha {claim.line}"
+    if claim.source == "markdown":
+        return f"Markdown of cell {claim.line}", f"Markdown da célula {claim.line}"
+    if claim.source == "stored_output":
+        return f"saved output of cell {claim.line}", f"saída salva da célula {claim.line}"
+    return f"cell {claim.line}", f"célula {claim.line}"
+
+
 @check("honest_claim")
 def honest_claim(ctx: Context, params: dict[str, Any]) -> Outcome:
-    claims = find_claims(ctx.source, ctx.stdout)
-    comments = [c for c in claims if c.source == "comment"]
-    judged = comments or claims
+    """The test error the student states (claims.py: never what the grader's run prints) against the measured."""
+    claims = find_claims(ctx.statements)
     details = {"claims": [{"error": c.error, "source": c.source, "line": c.line, "text": c.text} for c in claims]}
-    if not judged:
-        return Outcome("fail", "no stated test error found: write the test error you obtained in a comment, "
-                       "e.g. '# erro de teste: 1,45 %' or '# test error: 1.45 %'", details,
-                       pt="nenhum erro de teste declarado foi encontrado: escreva num comentário o erro de teste que "
-                       "você obteve, por exemplo '# erro de teste: 1,45 %' ou '# test error: 1.45 %'")
-    if ctx.test_error is None:
-        return Outcome("fail", f"you state {judged[-1].error:.2f} %, but nothing could be measured "
-                       f"({ctx.model_problem})", details,
-                       pt=f"você declara {judged[-1].error:.2f} %, mas nada pôde ser medido ({ctx.model_problem_pt})")
+    if not claims and ctx.source_kind == "ipynb":
+        return Outcome("fail", "no stated test error found: write the test error you obtained in a Markdown cell "
+                       "(e.g. 'erro de teste: 1,45 %'), or submit the notebook with the output of your run saved in "
+                       "it; what the notebook prints while the grader runs it is not a statement", details,
+                       pt="nenhum erro de teste declarado foi encontrado: escreva o erro de teste que você obteve numa "
+                       "célula de Markdown (por exemplo 'erro de teste: 1,45 %') ou entregue o notebook com a saída da "
+                       "sua execução salva nele; o que o notebook imprime enquanto o corretor o executa não é uma "
+                       "declaração")
+    if not claims:
+        return Outcome("fail", "no stated test error found: write the test error your program obtained in a comment "
+                       "at the top or at the end of the file, e.g. `# erro de teste: 1,45 %` or `# test error: "
+                       "1.45 %`; what the program prints while the grader runs it is not a statement", details,
+                       pt="nenhum erro de teste declarado foi encontrado: escreva o erro de teste que o seu programa "
+                       "obteve num comentário no início ou no fim do arquivo, por exemplo `# erro de teste: 1,45 %`; "
+                       "o que o programa imprime enquanto o corretor o executa não é uma declaração")
+    if (bad := _no_model(ctx)) is not None:
+        bad.details.update(details)
+        return bad
     if ctx.quick:
-        return Outcome("not_graded", f"you state {', '.join(f'{c.error:.2f} %' for c in judged)}; quick mode "
+        return Outcome("not_graded", f"you state {', '.join(f'{c.error:.2f} %' for c in claims)}; quick mode "
                        "cannot measure the full run's error to compare", details,
-                       pt=f"você declara {', '.join(f'{c.error:.2f} %' for c in judged)}; o modo rápido não mede o "
+                       pt=f"você declara {', '.join(f'{c.error:.2f} %' for c in claims)}; o modo rápido não mede o "
                        "erro da execução completa para comparar")
     tol = params.get("tolerance", 0.3)
-    close = [c for c in judged if abs(c.error - ctx.test_error) <= tol + 1e-9]
+    close = [c for c in claims if abs(c.error - ctx.test_error) <= tol + 1e-9]
     if close:
-        return Outcome("pass", f"stated {close[0].error:.2f} % (line {close[0].line}), measured "
-                       f"{ctx.test_error:.2f} %", details,
-                       pt=f"declarado {close[0].error:.2f} % (linha {close[0].line}), medido {ctx.test_error:.2f} %")
-    stated = ", ".join(f"{c.error:.2f} % (line {c.line})" for c in judged[:5])
-    stated_pt = ", ".join(f"{c.error:.2f} % (linha {c.line})" for c in judged[:5])
+        where, where_pt = _claim_place(ctx, close[0])
+        return Outcome("pass", f"stated {close[0].error:.2f} % ({where}), measured {ctx.test_error:.2f} %", details,
+                       pt=f"declarado {close[0].error:.2f} % ({where_pt}), medido {ctx.test_error:.2f} %")
+    places = [_claim_place(ctx, c) for c in claims[:5]]
+    stated = ", ".join(f"{c.error:.2f} % ({where})" for c, (where, _) in zip(claims, places))
+    stated_pt = ", ".join(f"{c.error:.2f} % ({where_pt})" for c, (_, where_pt) in zip(claims, places))
     return Outcome("fail", f"stated {stated}, but the graded model measures {ctx.test_error:.2f} % (tolerance "
                    f"{tol} points): report the error your final program obtains", details,
                    pt=f"declarado {stated_pt}, mas o modelo avaliado mede {ctx.test_error:.2f} % (tolerância de "

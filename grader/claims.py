@@ -1,8 +1,13 @@
-"""Find the test error a student states, in comments or printed output (pt-BR or English).
+"""Find the test error a student states (pt-BR or English), in what the student wrote and nowhere else.
 
 "erro de teste: 1,45%", "Test error: 1.45 %", "acurácia 98,55 %" (read as 1.45 %
 error) and "1,45% de erro" are claims; goals quoted from the statement ("erro
 menor que 1,61%") and training or validation figures are not.
+
+The student's statements are a script's comments and string literals; a notebook's Markdown, the
+comments and strings of its code cells, and the outputs saved in the submitted notebook (the
+student's own run). What the program prints while the grader runs it is not a statement: a program
+that prints its test error would "state" exactly the figure the grader measures.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s*%")
 ERROR_WORD = re.compile(r"\b(?:taxa\s+de\s+)?err(?:o|os|or|ors)?\b", re.I)
@@ -23,9 +30,13 @@ TEST = re.compile(r"\btest", re.I)
 @dataclass(frozen=True)
 class Claim:
     error: float          # the test error it states, in percent
-    source: str           # "comment" or "output"
-    line: int
+    source: str           # "comment" (a comment or string literal), "markdown" or "stored_output"
+    line: int             # the script's line; in a notebook, the cell's number (from 1)
     text: str
+
+
+#: A claim needs a percent sign; the job carries only the statements that have one, at most this many.
+MAX_STATEMENTS = 2000
 
 
 def _nearest(line: str, start: int, end: int) -> str | None:
@@ -39,19 +50,16 @@ def _nearest(line: str, start: int, end: int) -> str | None:
     return best[1] if best else None
 
 
-def claims_in_lines(lines: list[tuple[int, str]], source: str) -> list[Claim]:
+def stated_errors(line: str) -> list[float]:
+    """The test errors (in percent) one line of the student's text states."""
+    if GOAL.search(line) or (NOT_TEST.search(line) and not TEST.search(line)):
+        return []
     found = []
-    for lineno, line in lines:
-        if GOAL.search(line) or (NOT_TEST.search(line) and not TEST.search(line)):
-            continue
-        for m in PERCENT.finditer(line):
-            kind = _nearest(line, m.start(), m.end())
-            if kind is None:
-                continue
-            value = float(m.group(1).replace(",", "."))
-            if value > 100:
-                continue
-            found.append(Claim(round(value if kind == "error" else 100 - value, 4), source, lineno, line.strip()[:200]))
+    for m in PERCENT.finditer(line):
+        kind = _nearest(line, m.start(), m.end())
+        value = float(m.group(1).replace(",", "."))
+        if kind is not None and value <= 100:
+            found.append(round(value if kind == "error" else 100 - value, 4))
     return found
 
 
@@ -68,6 +76,51 @@ def comment_lines(source: str) -> list[tuple[int, str]]:
     return out
 
 
-def find_claims(source: str, output: str) -> list[Claim]:
-    return claims_in_lines(comment_lines(source), "comment") + claims_in_lines(
-        list(enumerate(output.splitlines(), 1)), "output")
+def _output_text(output: Any) -> str:
+    """The text a stored cell output shows: a stream's text, or a result's plain-text form (errors are not read)."""
+    if output.get("output_type") == "stream":
+        text = output.get("text", "")
+    elif output.get("output_type") in ("execute_result", "display_data"):
+        text = (output.get("data") or {}).get("text/plain", "")
+    else:
+        return ""
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def script_statements(source: str) -> list[tuple[str, int, str]]:
+    """(source, line, text) of a script's statements: its comments and string literals."""
+    return [("comment", line, text) for line, text in comment_lines(source)]
+
+
+def notebook_statements(nb: Any) -> list[tuple[str, int, str]]:
+    """(source, cell number, text) of a notebook's statements: Markdown, code comments and strings, stored outputs."""
+    out: list[tuple[str, int, str]] = []
+    for number, cell in enumerate(nb.cells, 1):
+        if cell.cell_type == "markdown":
+            out += [("markdown", number, text) for text in cell.source.splitlines()]
+        elif cell.cell_type == "code":
+            out += [("comment", number, text) for _, text in comment_lines(cell.source)]
+            for output in cell.get("outputs", []):
+                out += [("stored_output", number, text) for text in _output_text(output).splitlines()]
+    return out
+
+
+def statements(submission: Path) -> list[dict[str, Any]]:
+    """The statements of a submitted file that can hold a claim, as the evaluator receives them (plain JSON)."""
+    if submission.suffix == ".ipynb":
+        from .run.notebook import read
+
+        try:
+            found = notebook_statements(read(submission))
+        except ValueError:  # unreadable: the run says why
+            return []
+    else:
+        found = script_statements(submission.read_text(errors="replace"))
+    kept = [{"source": source, "line": line, "text": text[:300]} for source, line, text in found if "%" in text]
+    return kept[:MAX_STATEMENTS]
+
+
+def find_claims(statements: list[dict[str, Any]]) -> list[Claim]:
+    """The claims in the student's statements (see ``statements``), in their order."""
+    return [Claim(error, s["source"], s["line"], s["text"].strip()[:200])
+            for s in statements for error in stated_errors(s["text"])]

@@ -15,7 +15,7 @@ from .config import GraderError
 
 STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "magenta", "info": "cyan",
                 "not_graded": "dim", "ok": "green", "failed": "red", "error": "red", "timeout": "red", "resource_limit": "red",
-                "missing": "dim"}
+                "missing": "dim", "not_reached": "dim", "empty": "red"}
 
 
 def _styled(value: object) -> str:
@@ -67,7 +67,7 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
 
     console = _console()
     status = result["status"]
-    if status == "missing":
+    if status in ("missing", "empty"):  # nothing ran: no checks to show
         console.print(f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
                       f"{_styled(i18n.message(result, lang))}", soft_wrap=True)
         return

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import checks as checks_mod
 from . import data, exercise as exercise_mod
+from .checks import Problem
 from .exercises import load_checks
 from .fingerprint import fingerprints
 from .run.keras2 import notice_text
@@ -78,7 +79,7 @@ class Context:
     quick: bool
     quick_epochs: int
     source: str
-    stdout: str
+    statements: list[dict[str, Any]]  # what the student wrote that may state a test error (claims.statements)
     returncode: int | None
     timed_out: bool
     limit_s: float
@@ -91,11 +92,10 @@ class Context:
     summary: dict[str, Any] = field(default_factory=dict)
     exception: dict[str, Any] | None = None
     model: Any = None
-    model_problem: str = ""
-    model_problem_pt: str = ""       # the same, in Portuguese (set together with model_problem)
+    model_problem: Problem | None = None        # why there are no predictions of the graded model
     test_x: np.ndarray | None = None
-    test_inputs_problem: str = ""
-    test_inputs_problem_pt: str = ""
+    test_inputs_problem: Problem | None = None  # why there are no test inputs
+    run_problem: Problem | None = None          # why the program did not do its work (checks.run_problem)
     test_source: str = ""
     test_source_pt: str = ""
     test_source_kind: str = ""
@@ -161,7 +161,7 @@ def build_context(job: dict[str, Any]) -> Context:
     sets = data.splits(ex.dataset)  # the data the grader trusts, rebuilt from the verified cache
     ref_x, ref_y = sets["x_test"], sets["y_test"]
     ctx = Context(exercise=ex, quick=job["quick"], quick_epochs=ex.quick_epochs, source=job["source"],
-                  stdout=job["stdout"], returncode=job["returncode"], timed_out=job["timed_out"],
+                  statements=job.get("statements") or [], returncode=job["returncode"], timed_out=job["timed_out"],
                   limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art,
                   ref_x_test=ref_x, ref_y_test=ref_y, ref_x_train=sets["x_train"],
                   source_kind=str(job.get("kind") or ""))
@@ -197,15 +197,16 @@ def build_context(job: dict[str, Any]) -> Context:
     except Untrusted as e:
         ctx.test_x, problems = None, [*problems, str(e)]
     if ctx.test_x is None:
-        ctx.test_inputs_problem = (
+        ctx.test_inputs_problem = Problem(
             f"the graded model was never run on the {len(ref_x)} test inputs: call model.evaluate(x_test, y_test) "
-            "or model.predict(x_test) on the whole test set")
-        ctx.test_inputs_problem_pt = (
+            "or model.predict(x_test) on the whole test set",
             f"o modelo avaliado nunca foi executado nas {len(ref_x)} entradas de teste: chame "
-            "model.evaluate(x_test, y_test) ou model.predict(x_test) no conjunto de teste inteiro")
+            "model.evaluate(x_test, y_test) ou model.predict(x_test) no conjunto de teste inteiro",
+            "the graded model was never run on the test inputs",
+            "o modelo avaliado nunca foi executado nas entradas de teste")
 
     # the graded model
-    ctx.model_problem, ctx.model_problem_pt = _load_model(ctx, art, problems)
+    ctx.model_problem = _load_model(ctx, art, problems)
     if ctx.model is not None and ctx.test_x is not None:
         try:
             ctx.test_pred = predict(ctx.model, ctx.test_x)
@@ -213,45 +214,54 @@ def build_context(job: dict[str, Any]) -> Context:
             if len(ctx.test_classes) == len(ref_y):
                 ctx.test_error = round(100.0 * float(np.mean(ctx.test_classes != ref_y)), 4)
             else:
-                ctx.model_problem = f"the model gave {len(ctx.test_classes)} predictions for {len(ref_y)} test rows"
-                ctx.model_problem_pt = (f"o modelo deu {len(ctx.test_classes)} predições para {len(ref_y)} linhas "
-                                        "de teste")
+                counted = f"the model gave {len(ctx.test_classes)} predictions for {len(ref_y)} test rows"
+                counted_pt = f"o modelo deu {len(ctx.test_classes)} predições para {len(ref_y)} linhas de teste"
+                ctx.model_problem = Problem(counted, counted_pt, counted, counted_pt)
                 ctx.test_pred = None
         except Exception as e:
-            ctx.model_problem = (f"the graded model could not be run on the captured test inputs "
-                                 f"({type(e).__name__}: {str(e)[:300]})")
-            ctx.model_problem_pt = (f"o modelo avaliado não pôde ser executado nas entradas de teste capturadas "
-                                    f"({type(e).__name__}: {str(e)[:300]})")
+            ctx.model_problem = Problem(
+                f"the graded model could not be run on the captured test inputs ({type(e).__name__}: {str(e)[:300]})",
+                f"o modelo avaliado não pôde ser executado nas entradas de teste capturadas "
+                f"({type(e).__name__}: {str(e)[:300]})",
+                "the graded model could not be run on the test inputs",
+                "o modelo avaliado não pôde ser executado nas entradas de teste")
+            ctx.test_pred = None
     elif ctx.model is not None:
-        ctx.model_problem, ctx.model_problem_pt = ctx.test_inputs_problem, ctx.test_inputs_problem_pt
+        ctx.model_problem = ctx.test_inputs_problem
+
+    ctx.run_problem = checks_mod.run_problem(ctx)
+    if ctx.run_problem is not None:  # the run is the root cause of what it left missing
+        if ctx.test_x is None:
+            ctx.test_inputs_problem = ctx.run_problem
+        if ctx.model is None or ctx.test_x is None:
+            ctx.model_problem = ctx.run_problem
     return ctx
 
 
-def _load_model(ctx: Context, art: Path, problems: list[str]) -> tuple[str, str]:
-    """Load the graded model into ctx.model; return what went wrong, if anything, in English and Portuguese."""
+def _load_model(ctx: Context, art: Path, problems: list[str]) -> Problem | None:
+    """Load the graded model into ctx.model; return what went wrong, if anything."""
     summary = ctx.summary
     if "model_file" not in summary:
         if summary.get("save_error"):
-            return ((f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in Keras "
-                     "layers so the model can be saved and loaded"),
-                    (f"o modelo avaliado não pôde ser salvo ({summary['save_error'][:300]}): use camadas nativas do "
-                     "Keras para que o modelo possa ser salvo e carregado"))
+            return Problem(f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in Keras "
+                           "layers so the model can be saved and loaded",
+                           f"o modelo avaliado não pôde ser salvo ({summary['save_error'][:300]}): use camadas "
+                           "nativas do Keras para que o modelo possa ser salvo e carregado",
+                           "the graded model could not be saved", "o modelo avaliado não pôde ser salvo")
         if problems:
-            return "; ".join(problems), "arquivos deixados pelo programa não puderam ser usados: " + "; ".join(problems)
-        if ctx.timed_out:
-            return ("no model: the script was stopped by the time limit before it trained one",
-                    "nenhum modelo: o programa foi interrompido pelo limite de tempo antes de treinar um")
-        if ctx.exception:
-            where = checks_mod.exception_location(ctx.exception)
-            where_pt = checks_mod.exception_location_pt(ctx.exception)
-            return (f"no model: the script stopped with {ctx.exception['type']}{where} before training one",
-                    f"nenhum modelo: o programa parou com {ctx.exception['type']}{where_pt} antes de treinar um")
-        return ("no model: the script never trained a Keras model (model.fit was not called)",
-                "nenhum modelo: o programa nunca treinou um modelo Keras (model.fit não foi chamado)")
+            return Problem("; ".join(problems),
+                           "arquivos deixados pelo programa não puderam ser usados: " + "; ".join(problems),
+                           "files the program left could not be used",
+                           "arquivos deixados pelo programa não puderam ser usados")
+        # the program stopped or trained nothing (checks.run_problem says which), or it left no model behind
+        return Problem("the grader found no model to grade", "o corretor não encontrou um modelo para avaliar",
+                       "no model to grade", "nenhum modelo para avaliar")
     path = art / "graded.keras"
     if not path.is_file() or path.stat().st_size > MAX_MODEL_BYTES:
-        return (f"the graded model file is missing or larger than {MAX_MODEL_BYTES // 2**20} MiB",
-                f"o arquivo do modelo avaliado não existe ou tem mais de {MAX_MODEL_BYTES // 2**20} MiB")
+        return Problem(f"the graded model file is missing or larger than {MAX_MODEL_BYTES // 2**20} MiB",
+                       f"o arquivo do modelo avaliado não existe ou tem mais de {MAX_MODEL_BYTES // 2**20} MiB",
+                       "the graded model file is missing or too large",
+                       "o arquivo do modelo avaliado não existe ou é grande demais")
     import keras
 
     try:
@@ -264,9 +274,10 @@ def _load_model(ctx: Context, art: Path, problems: list[str]) -> tuple[str, str]
         hint_pt = ("Camadas Lambda e classes Python próprias não podem ser carregadas com segurança: use camadas "
                    "nativas do Keras" if unsafe
                    else "Use camadas nativas do Keras e um modelo Sequential ou funcional padrão")
-        return (f"the graded model could not be loaded ({type(e).__name__}: {msg}). {hint}",
-                f"o modelo avaliado não pôde ser carregado ({type(e).__name__}: {msg}). {hint_pt}")
-    return "", ""
+        return Problem(f"the graded model could not be loaded ({type(e).__name__}: {msg}). {hint}",
+                       f"o modelo avaliado não pôde ser carregado ({type(e).__name__}: {msg}). {hint_pt}",
+                       "the graded model could not be loaded", "o modelo avaliado não pôde ser carregado")
+    return None
 
 
 def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -290,6 +301,11 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
                                                 f"({type(e).__name__}: {str(e)[:300]})",
                                                 pt=f"a verificação não pôde ser executada nesta submissão "
                                                 f"({type(e).__name__}: {str(e)[:300]})")
+    stated: set[Problem] = set()
+    for name, out in outcomes.items():  # a root cause no check states yet: the first check it stops states it
+        if out.status == "not_reached" and out.unstated is not None and out.unstated not in stated:
+            stated.add(out.unstated)
+            outcomes[name] = checks_mod.Outcome("fail", out.unstated.message, out.details, pt=out.unstated.pt)
     results = []
     for name, params in ctx.exercise.checks.items():
         out = outcomes[name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import tempfile
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 from . import data, devices, hints, results
 from .checks import exception_location
+from .claims import statements
 from .config import course_root, default_backend, keras2_settings
 from .devices import CPU, Placement
 from .executors import EvaluationFailed, Evaluator
@@ -101,14 +103,17 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     base = {"key": key, "quick": opts.quick, "seed": opts.seed, "max_score": ex.max_score, "started_at": started,
             "title": ex.title, "title_pt": ex.raw.get("title_pt", ex.title)}
     if submission is None:
-        if opts.results_dir:
-            shutil.rmtree(results.artifacts_dir(opts.results_dir, student, ex.id), ignore_errors=True)
-        result = results.new_result(student, ex.id, status="missing", score=0.0, checks=[], **base,
-                                    error=f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
-                                    error_pt=f"nenhum {ex.id}.py ou {ex.id}.ipynb na pasta do aluno",
-                                    finished_at=now())
-        return _store(result, opts)
+        return _not_run(student, ex, "missing", base, opts, f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
+                        f"nenhum {ex.id}.py ou {ex.id}.ipynb na pasta do aluno")
     base["submission"] = {"path": str(submission), "sha256": sha, "kind": submission.suffix.lstrip(".")}
+    if not has_code(submission):  # nothing to run, so nothing earns a point
+        what, what_pt = (("Markdown and empty or comment-only cells", "Markdown e células vazias ou só com comentários")
+                         if submission.suffix == ".ipynb" else
+                         ("blank lines and comments", "linhas em branco e comentários"))
+        return _not_run(student, ex, "empty", base, opts,
+                        f"{submission.name} has no code, only {what}: write your program in it and submit it again",
+                        f"{submission.name} não tem código, só {what_pt}: escreva nele o seu programa e entregue-o "
+                        "de novo")
     t0 = time.monotonic()
     data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
     jobdir = Path(tempfile.mkdtemp(prefix=f"keras-grader-{ex.id}-"))
@@ -128,7 +133,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
         job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
                "source": readable_source(submission), "kind": submission.suffix.lstrip("."),
-               "stdout": outcome.stdout, "quick": opts.quick,
+               "statements": statements(submission), "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
                "limit_hit": outcome.limit_hit}
         try:
@@ -177,6 +182,38 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             shutil.move(str(jobdir), dest)
         else:
             shutil.rmtree(jobdir, ignore_errors=True)
+
+
+def _not_run(student: str, ex: Exercise, status: str, base: dict[str, Any], opts: Options, error: str,
+             error_pt: str) -> dict[str, Any]:
+    """The result of a submission with nothing to run (missing or empty): no checks, no points."""
+    if opts.results_dir:  # a previous submission's figures no longer belong to this one
+        shutil.rmtree(results.artifacts_dir(opts.results_dir, student, ex.id), ignore_errors=True)
+    result = results.new_result(student, ex.id, status=status, score=0.0, checks=[], **base, error=error,
+                                error_pt=error_pt, finished_at=now())
+    return _store(result, opts)
+
+
+def has_code(submission: Path) -> bool:
+    """Whether a submission has anything to run: more than blank lines, comments, docstrings or Markdown.
+
+    A file Python cannot parse (a syntax error, a notebook's shell lines) or a notebook that cannot be read
+    has something: its run says what is wrong with it.
+    """
+    if submission.suffix == ".ipynb":
+        from .run.notebook import read
+
+        try:
+            code = "\n".join(c.source for c in read(submission).cells if c.cell_type == "code")
+        except ValueError:
+            return True
+    else:
+        code = submission.read_text(errors="replace")
+    try:
+        body = ast.parse(code).body
+    except (SyntaxError, ValueError):  # ValueError: NUL bytes (Python 3.11)
+        return True
+    return not all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) for s in body)
 
 
 def readable_source(submission: Path) -> str:

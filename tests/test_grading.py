@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 
 from conftest import check
 
@@ -47,8 +48,11 @@ def test_starter_runs_and_misses_the_threshold(grade_source):
     result = grade_source((ROOT / "assignments/mnist_dense/starter.py").read_text())
     assert check(result, "runs")["status"] == "pass"
     assert check(result, "threshold")["status"] == "fail" and result["test_error"] > 2.0
-    claim = check(result, "honest_claim")  # the comment's blank "____ %" is no claim; the printed error is
-    assert claim["status"] == "pass" and [c["source"] for c in claim["details"]["claims"]] == ["output"]
+    # the comment's blank "____ %" is no claim, and the error the program prints while graded is no statement
+    claim = check(result, "honest_claim")
+    assert claim["status"] == "fail" and claim["details"]["claims"] == [], claim
+    assert "in a comment at the top or at the end of the file" in claim["message"]
+    assert "# erro de teste: 1,45 %" in claim["message_pt"]
 
 
 def test_convolutional_network_fails_dense_only_and_earns_no_threshold_points(grade_source):
@@ -110,12 +114,47 @@ def test_syntax_error_gives_error_status_with_its_line(grade_source):
     assert check(result, "runs")["status"] == "fail"
 
 
+def test_a_syntax_errors_feedback_states_one_root_cause(grade_source, tmp_path):
+    """The SyntaxError is said once (runs); every check it keeps from being judged is "not reached", no advice."""
+    from grader.report import feedback, github, gradescope
+
+    result = grade_source("# erro de teste: 1,5 %\nimport keras\nmodel = keras.Sequential(\nprint('oops'\n")
+    runs, others = result["checks"][0], result["checks"][1:]
+    assert runs["name"] == "runs" and runs["status"] == "fail" and "SyntaxError at line 4" in runs["message"]
+    assert [c["status"] for c in others] == ["not_reached"] * len(others) and len(others) == 7
+    assert {c["message"] for c in others} == {"not reached: the program stopped with SyntaxError at line 4"}
+    assert {c["message_pt"] for c in others} == {"não alcançada: o programa parou com SyntaxError na linha 4"}
+    assert result["score"] == 0 and {c["points"] for c in others} == {0}
+
+    for lang, next_steps in (("pt", "### O que fazer agora"), ("en", "### What to do next")):
+        page = feedback.render("s", [result], lang)
+        todo = page[page.index(next_steps):]
+        assert todo.count("SyntaxError") == 1 and todo.count("\n- **") == 1, todo  # runs alone says what to do
+        assert "model.evaluate" not in page and "model.predict" not in page
+    assert "| não alcançada |" in feedback.render("s", [result], "pt")
+    assert len(github.annotations([result], tmp_path)) == 1
+    outputs = [t["output"] for t in gradescope.results_json([result], "pt")["tests"]]
+    assert outputs[1:] == ["não alcançada: o programa parou com SyntaxError na linha 4"] * 7
+
+
+@pytest.mark.parametrize("source", ["", "\n  \n", "# erro de teste: 1,2 %\n# (ainda não fiz)\n",
+                                    '"""Exercício mnist_dense."""\n# TODO\n'])
+def test_an_empty_submission_is_not_run_and_earns_nothing(grade_source, source):
+    from grader.report import feedback, gradescope
+
+    result = grade_source(source)
+    assert result["status"] == "empty" and result["score"] == 0 and result["checks"] == []
+    assert "has no code, only blank lines and comments" in result["error"]
+    assert "**0 / 10 pontos** · entrega vazia" in feedback.render("s", [result], "pt")
+    [test] = gradescope.results_json([result], "en")["tests"]
+    assert test["name"] == "mnist_dense: empty submission" and test["score"] == 0 and test["status"] == "failed"
+
+
 def test_non_utf8_and_empty_sources_do_not_crash_the_grader(grade_source):
     bad = grade_source(b"# coment\xe1rio em latin-1\nx = '\xe7'\n", student="latin1")
     assert bad["status"] == "error" and "SyntaxError" in bad["error"]
     empty = grade_source("", student="empty")
-    assert empty["status"] == "failed"
-    assert "never trained a Keras model" in check(empty, "dense_only")["message"]
+    assert empty["status"] == "empty" and empty["score"] == 0 and empty["checks"] == []
 
 
 def test_infinite_loop_times_out_within_the_limit(grade_source):
@@ -130,7 +169,9 @@ def test_model_never_run_on_the_test_set(grade_source):
     result = grade_source(with_base("model.fit(AX[:1000], AY[:1000], epochs=1, verbose=0)\n"))
     corr = check(result, "correspondence")
     assert corr["status"] == "fail" and "never run on the 10000 test inputs" in corr["message"]
-    assert check(result, "threshold")["status"] == "fail"
+    threshold = check(result, "threshold")  # the root cause is correspondence's; threshold says it in short
+    assert threshold["status"] == "not_reached" and threshold["points"] == 0
+    assert threshold["message"] == "not reached: the graded model was never run on the test inputs"
 
 
 def test_test_set_as_validation_data_is_flagged_not_failed(grade_source):
@@ -149,9 +190,10 @@ def test_lambda_layer_model_is_refused_safely(grade_source):
         model.predict(QX, verbose=0)
     """)
     result = grade_source(source.replace("layers.Flatten(),", "layers.Flatten(), layers.Lambda(lambda t: t * 2.0),"))
-    dense = check(result, "dense_only")
-    assert dense["status"] == "fail" and "could not be loaded" in dense["message"]
-    assert "Lambda" in dense["message"] or "safe" in dense["message"]
+    runs = check(result, "runs")  # it ran and trained, but no model could be graded: runs states why
+    assert runs["status"] == "fail" and "could not be loaded" in runs["message"]
+    assert "Lambda" in runs["message"] or "safe" in runs["message"]
+    assert check(result, "dense_only")["message"] == "not reached: the graded model could not be loaded"
 
 
 def test_forged_artifacts_do_not_crash_the_evaluator(grade_source):
@@ -224,7 +266,8 @@ def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
         files.download('out.txt')
         cv2_imshow(QX[0])
     """, keep_dir=keep)
-    assert check(result, "runs")["status"] == "pass", check(result, "runs")
+    runs = check(result, "runs")  # it ran to its end (it trains nothing)
+    assert runs["status"] == "fail" and "ran to the end but never trained a model" in runs["message"], runs
     art = keep / "s" / "mnist_dense" / "artifacts"
     import json
     import numpy as np

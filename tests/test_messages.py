@@ -54,7 +54,7 @@ def test_a_real_result_has_portuguese_messages_and_the_line_of_the_convolution(g
         assert c["message_pt"], c["name"]
         assert c["message"], c["name"]
     runs, dense = check(result, "runs"), check(result, "dense_only")
-    assert runs["status"] == "pass" and runs["message_pt"] == "o programa rodou até o fim"
+    assert runs["status"] == "pass" and runs["message_pt"] == "o programa rodou até o fim e treinou o modelo avaliado"
     assert dense["status"] == "fail" and dense["message_pt"] != dense["message"]
     assert "Conv2D" in dense["message_pt"] and "rede densa" in dense["message_pt"]
     assert dense["details"]["line"] == 3

@@ -72,7 +72,7 @@ def test_colab_notebook_and_its_script_export_get_the_same_verdict(grade_file, t
         assert check(r, "runs")["status"] == "pass", check(r, "runs")
         assert check(r, "correspondence")["status"] == "pass"
         assert "not run while grading: pip install tensorflow-addons" in r["stdout_tail"]
-        assert r["test_error"] is not None and check(r, "honest_claim")["status"] == "pass"
+        assert r["test_error"] is not None
     assert [c["status"] for c in r_nb["checks"]] == [c["status"] for c in r_py["checks"]]
     executed = nbformat.read(tmp_path / "kept" / "nb" / "noisynote" / "artifacts" / "executed.ipynb", 4)
     assert any("Test error" in o.get("text", "") for o in executed.cells[3].outputs)
@@ -86,7 +86,7 @@ def test_pip_install_in_a_notebook_leaves_the_grader_environment_unchanged(grade
                       "print(subprocess.run([sys.executable, '-m', 'pip', 'install', 'six==1.15.0'],"
                       " capture_output=True, text=True).returncode)")])
     result = grade_file(nb, "mnist_dense")
-    assert check(result, "runs")["status"] == "pass"
+    assert "ran to the end but never trained a model" in check(result, "runs")["message"]
     assert result["stdout_tail"].count("not run while grading") == 2
     assert "the course allows tensorflow, keras" in result["stdout_tail"] and "cv2 (opencv-python-headless)" in \
         result["stdout_tail"]  # what the student can import instead
@@ -133,15 +133,12 @@ def test_fashion_notebook_that_only_shows_its_figure(grade_file, tmp_path):
 
 @pytest.mark.parametrize("name, content, message", [
     ("truncated", '{"cells": [{"cell_type": "code", "source": "print(1)"', "cannot be read"),
-    ("no_code", None, "no code cells"),
     ("latin1", b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "x": "\xe7"}', "not UTF-8"),
 ])
 def test_malformed_notebooks_are_an_error_verdict(grade_file, tmp_path, name, content, message):
     path = tmp_path / name / "mnist_dense.ipynb"
     path.parent.mkdir()
-    if content is None:
-        nbformat.write(new_notebook(cells=[new_markdown_cell("só texto")]), path)
-    elif isinstance(content, bytes):
+    if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         path.write_text(content)
@@ -157,5 +154,34 @@ def test_nbformat_v3_notebook_is_upgraded_and_run(grade_file, tmp_path):
     path.parent.mkdir()
     path.write_text(json.dumps(v3))
     result = grade_file(path, "mnist_dense")
-    assert check(result, "runs")["status"] == "pass"
+    assert "ran to the end but never trained a model" in check(result, "runs")["message"]
     assert "hello from v3" in result["stdout_tail"]
+
+
+def test_a_notebooks_saved_output_is_its_claim_and_the_graders_run_is_not(grade_file, tmp_path):
+    """The student's own run printed 1.20 %; run here, the tiny model measures far more, and prints it."""
+    train = new_code_cell(
+        "from tensorflow import keras\n(AX, AY), (QX, QY) = keras.datasets.mnist.load_data()\n"
+        "model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),"
+        " keras.layers.Dense(10, activation='softmax')])\n"
+        "model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        "model.fit(AX[:1000] / 255.0, AY[:1000], epochs=1, verbose=0)")
+    evaluate = new_code_cell("loss, acc = model.evaluate(QX / 255.0, QY, verbose=0)\n"
+                             "print('Test error: %.2f %%' % (100 * (1 - acc)))",
+                             outputs=[nbformat.v4.new_output("stream", name="stdout", text="Test error: 1.20 %\n")])
+    nb = write_notebook(tmp_path / "s" / "mnist_dense.ipynb", [new_markdown_cell("# MNIST denso"), train, evaluate])
+    result = grade_file(nb, "mnist_dense")  # full mode: quick mode does not compare claims
+    claim = check(result, "honest_claim")
+    assert result["test_error"] > 5 and claim["status"] == "fail", claim
+    assert [(c["error"], c["source"], c["line"]) for c in claim["details"]["claims"]] == [(1.2, "stored_output", 3)]
+    assert f"stated 1.20 % (saved output of cell 3), but the graded model measures {result['test_error']:.2f} %" \
+        in claim["message"]
+    assert "saída salva da célula 3" in claim["message_pt"]
+
+
+@pytest.mark.parametrize("cells", [[new_markdown_cell("só texto: erro de teste 1,2 %")],
+                                   [new_markdown_cell("# título"), new_code_cell("# ainda nada\n"), new_code_cell("")]])
+def test_a_notebook_without_code_is_an_empty_submission(grade_file, tmp_path, cells):
+    result = grade_file(write_notebook(tmp_path / "s" / "mnist_dense.ipynb", cells), "mnist_dense")
+    assert result["status"] == "empty" and result["score"] == 0 and result["checks"] == []
+    assert "não tem código, só Markdown e células vazias ou só com comentários" in result["error_pt"]

@@ -101,8 +101,8 @@ def test_feedback_in_english_from_the_same_results(graded_class, tmp_path):
 
 def test_feedback_escapes_what_the_student_controls():
     hostile = {"student": "x", "exercise": "mnist_dense", "status": "error", "score": 0.0, "max_score": 10.0,
-               "error": "ValueError: <img src=x onerror=alert(1)> | col\nnext", "checks": [
-                   {"name": "runs", "status": "fail", "points": 0, "max_points": 1,
+               "error": "ValueError: <img src=x onerror=alert(1)> | col\nnext", "checks": [  # a flag: the error shows
+                   {"name": "runs", "status": "flag", "points": 0, "max_points": 1,
                     "message": "boom <script>alert(1)</script> | x", "details": {}}]}
     page = feedback.render("<b>eve</b>", [hostile], "en")
     assert "<script>" not in page and "<img" not in page and "<b>eve" not in page

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import data
-from ..checks import Outcome, affine_residual, check, correspondence_check
+from ..checks import Outcome, affine_residual, check, correspondence_check, not_reached
 
 if TYPE_CHECKING:
     from ..evaluate import Context
@@ -69,7 +69,7 @@ def abc_correspondence(ctx: Context, params: dict[str, Any]) -> Outcome:
 @check("two_inputs")
 def two_inputs(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.model is None:
-        return Outcome("fail", ctx.model_problem, pt=ctx.model_problem_pt)
+        return not_reached(ctx, ctx.model_problem)
     try:
         shape = tuple(ctx.model.inputs[0].shape)
     except Exception:
@@ -87,9 +87,8 @@ def two_inputs(ctx: Context, params: dict[str, Any]) -> Outcome:
 @check("train_rows")
 def train_rows(ctx: Context, params: dict[str, Any]) -> Outcome:
     fits = ctx.events_of_graded("fit_start") or [ev for ev in ctx.events if ev["event"] == "fit_start"]
-    if not fits:
-        return Outcome("fail", ctx.model_problem or "the script never called fit",
-                       pt=ctx.model_problem_pt if ctx.model_problem else "o programa nunca chamou fit")
+    if not fits:  # runs says why
+        return not_reached(ctx, ctx.run_problem)
     x, y = ctx.fit_arrays(fits[-1]["fit"])
     if x is None:
         return Outcome("fail", "the training data could not be read back (give fit NumPy arrays)",
@@ -136,7 +135,7 @@ def train_rows(ctx: Context, params: dict[str, Any]) -> Outcome:
 @check("skin_invariance")
 def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.model is None:
-        return Outcome("info", f"not measured: {ctx.model_problem}", pt=f"não medido: {ctx.model_problem_pt}")
+        return not_reached(ctx, ctx.model_problem)
     mapping = _affine(ctx.test_x.reshape(len(ctx.test_x), -1), data.ABC["qx"]) if ctx.test_x is not None else None
     if mapping is None:
         mapping = _train_mapping(ctx)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..checks import Outcome, check
+from ..checks import Outcome, check, not_reached
 
 if TYPE_CHECKING:
     from ..evaluate import Context
@@ -133,7 +133,7 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]
 @check("figure")
 def figure(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.test_classes is None:
-        return Outcome("fail", ctx.model_problem, pt=ctx.model_problem_pt)
+        return not_reached(ctx, ctx.model_problem)
     candidates = [f for f in _figures(ctx) if len(_image_axes(f)) >= N_IMAGES]
     if not candidates:
         return Outcome("fail", "no figure with 20 images was drawn: show the first 20 test images in a 4x5 grid "

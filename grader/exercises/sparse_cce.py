@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..checks import Outcome, check, source_line
+from ..checks import Outcome, check, not_reached, source_line
 
 if TYPE_CHECKING:
     from ..evaluate import Context
@@ -22,9 +22,10 @@ def _is_sparse_cce(loss: Any) -> bool:
 @check("sparse_loss")
 def sparse_loss(ctx: Context, params: dict[str, Any]) -> Outcome:
     compiles = ctx.events_of_graded("compile")
+    if not compiles and ctx.run_problem is not None:
+        return not_reached(ctx, ctx.run_problem)
     if not compiles:
-        return Outcome("fail", ctx.model_problem or "the graded model was never compiled",
-                       pt=ctx.model_problem_pt if ctx.model_problem else "o modelo avaliado nunca foi compilado")
+        return Outcome("fail", "the graded model was never compiled", pt="o modelo avaliado nunca foi compilado")
     loss = compiles[-1].get("loss")
     line = (compiles[-1].get("caller") or {}).get("line")
     where = f" (compile at line {line})" if line else ""
@@ -56,9 +57,10 @@ def no_to_categorical(ctx: Context, params: dict[str, Any]) -> Outcome:
                        pt=f"to_categorical ainda é chamado{where_pt}: passe ao fit os rótulos inteiros, como vêm de "
                        "load_data")
     fits = ctx.events_of_graded("fit_start")
+    if not fits and ctx.run_problem is not None:
+        return not_reached(ctx, ctx.run_problem)
     if not fits:
-        return Outcome("fail", ctx.model_problem or "the graded model was never trained",
-                       pt=ctx.model_problem_pt if ctx.model_problem else "o modelo avaliado nunca foi treinado")
+        return Outcome("fail", "the graded model was never trained", pt="o modelo avaliado nunca foi treinado")
     y = fits[-1].get("y") or {}
     shape = y.get("shape")
     if not shape:

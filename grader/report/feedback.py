@@ -55,7 +55,7 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
         out.append("")
     todo = [f"- **{md(i18n.check_title(c['name'], lang))}**: {md(i18n.message(c, lang))}"
             for c in checks if c["status"] in ATTENTION]
-    if r.get("error"):
+    if r.get("error") and not any(c["status"] == "fail" for c in checks):  # else a failed check says it
         todo.insert(0, f"- **{i18n.status(r['status'], lang)}**: {md(i18n.message(r, lang))}")
     out += [f"### {i18n.t('next', lang)}", ""] + (todo or [i18n.t("all_good", lang)]) + [""]
     if r.get("notices"):
@@ -85,7 +85,7 @@ def render(student: str, results: list[dict[str, Any]], lang: str,
     lines.append("")
     for r in results:
         lines += exercise_section(r, lang, kept.get(r["exercise"], []))
-    ran = [r for r in results if r["status"] != "missing"]
+    ran = [r for r in results if r["status"] not in ("missing", "empty")]  # graded on a machine
     if ran:
         last = max(ran, key=lambda r: str(r.get("finished_at", "")))
         lines.append("_" + i18n.t("graded_by", lang, version=last.get("grader_version", "?"),

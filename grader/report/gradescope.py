@@ -46,7 +46,8 @@ def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, A
                 "score": _round(c["points"]),
                 "max_score": _round(c["max_points"]),
                 "status": "passed" if c["status"] in PASSED else "failed",
-                "output": f"[{i18n.status(c['status'], lang)}] {i18n.message(c, lang)}",
+                "output": (i18n.message(c, lang) if c["status"] == "not_reached"  # "not reached: <cause>"
+                           else f"[{i18n.status(c['status'], lang)}] {i18n.message(c, lang)}"),
                 "visibility": "visible",
             })
     seconds = sum(float((r.get("times") or {}).get("total_s") or 0) for r in results)

@@ -410,7 +410,7 @@ th button:focus-visible { outline: 2px solid #4a7bd0; outline-offset: 2px; }
 .st-failed { background: #fdebc8; color: #7a4b00; }
 .st-error { background: #f9d7d3; color: #8b1e12; }
 .st-timeout, .st-resource_limit { background: #e8ddf5; color: #4b2a7a; }
-.st-missing, .st-other { background: #e6e8ec; color: #4a515c; }
+.st-missing, .st-empty, .st-other { background: #e6e8ec; color: #4a515c; }
 a { color: #2456a6; }
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 CHECKS: dict[str, dict[str, str]] = {
-    "runs": {"en": "runs to the end", "pt": "executa até o fim"},
+    "runs": {"en": "runs to the end and trains a model", "pt": "executa até o fim e treina um modelo"},
     "correspondence": {"en": "graded inputs are the test set", "pt": "entradas avaliadas são o conjunto de teste"},
     "leakage": {"en": "no test row in training", "pt": "nenhuma linha de teste no treino"},
     "consistency": {"en": "saved model reproduces the predictions", "pt": "modelo salvo reproduz as predições"},
@@ -34,6 +34,7 @@ STATUSES: dict[str, dict[str, str]] = {
     "flag": {"en": "flag", "pt": "alerta"},
     "info": {"en": "info", "pt": "informativo"},
     "not_graded": {"en": "not graded", "pt": "não avaliado"},
+    "not_reached": {"en": "not reached", "pt": "não alcançada"},  # an earlier root cause, stated once
     # jobs
     "ok": {"en": "ok", "pt": "ok"},
     "failed": {"en": "failed checks", "pt": "com falhas"},
@@ -41,6 +42,7 @@ STATUSES: dict[str, dict[str, str]] = {
     "timeout": {"en": "time limit", "pt": "tempo esgotado"},
     "resource_limit": {"en": "resource limit", "pt": "limite de recursos"},
     "missing": {"en": "not submitted", "pt": "não entregue"},
+    "empty": {"en": "empty submission", "pt": "entrega vazia"},
 }
 
 TEXTS: dict[str, dict[str, str]] = {

@@ -55,7 +55,15 @@ def needs_kernel(source: str) -> bool:
 
 
 def load(path: Path) -> Any:
-    """The notebook as nbformat v4; raises ValueError with a message for the student."""
+    """The notebook as nbformat v4, with code to run; raises ValueError with a message for the student."""
+    nb = read(path)
+    if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
+        raise ValueError("the notebook has no code cells: submit the notebook with your program")
+    return nb
+
+
+def read(path: Path) -> Any:
+    """The notebook as nbformat v4, as submitted; raises ValueError with a message for the student."""
     import nbformat
 
     try:
@@ -69,8 +77,6 @@ def load(path: Path) -> Any:
     except Exception as e:  # NotJSONError, validation errors
         raise ValueError(f"the notebook cannot be read ({type(e).__name__}: {str(e)[:200]}): it may be truncated; "
                          "download it again (File > Download > .ipynb)") from e
-    if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
-        raise ValueError("the notebook has no code cells: submit the notebook with your program")
     return nb
 
 
