@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import attempts as attempts_mod
 from . import checks as checks_mod
 from . import data, exercise as exercise_mod
 from .exercises import load_checks
@@ -310,6 +311,7 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         "keras_version": ctx.summary.get("keras_version"),
         "graded_model": {"reason": ctx.summary.get("graded_reason"), "test_inputs": ctx.test_source or None},
         "exception": ctx.exception,
+        **attempts_mod.collect(job, read_events(ctx.artifacts / attempts_mod.LOG)),
         "eval_seconds": round(time.perf_counter() - t0, 3),
     }
 

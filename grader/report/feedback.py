@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..results import artifacts_dir, keep_artifacts
+from ..results import artifacts_dir, flagged_attempts, keep_artifacts
 from . import i18n
 from .values import points, threshold
 
@@ -58,6 +58,9 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
     if r.get("error"):
         todo.insert(0, f"- **{i18n.status(r['status'], lang)}**: {md(i18n.message(r, lang))}")
     out += [f"### {i18n.t('next', lang)}", ""] + (todo or [i18n.t("all_good", lang)]) + [""]
+    if blocked := flagged_attempts(r):
+        out += [f"### {i18n.t('attempts', lang)}", "", i18n.t("attempts_intro", lang), ""]
+        out += [f"- {md(i18n.message(a, lang))}" for a in blocked] + [""]
     figures = [a for a in artifacts if a.endswith(".png")]
     if figures:
         out += [f"### {i18n.t('figures', lang)}", ""] + [f"![{a}]({ex}/{a})" for a in figures] + [""]

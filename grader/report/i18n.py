@@ -66,6 +66,11 @@ TEXTS: dict[str, dict[str, str]] = {
                 "pt": "Não entregue: coloque seu programa em `{file}` (ou um notebook com o mesmo nome e .ipynb)."},
     "graded_by": {"en": "Graded by keras-grader {version} on {device}, Keras backend {backend}, {when}.",
                   "pt": "Corrigido pelo keras-grader {version} em {device}, backend do Keras {backend}, {when}."},
+    "attempts": {"en": "What the sandbox stopped", "pt": "O que o ambiente isolado bloqueou"},
+    "attempts_intro": {"en": "Your program tried these actions, which no exercise needs. The grading sandbox blocks "
+                             "them; they do not change your score.",
+                       "pt": "Seu programa tentou estas ações, de que nenhum exercício precisa. O ambiente isolado "
+                             "da correção as bloqueia; elas não mudam sua nota."},
     "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
               "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }
