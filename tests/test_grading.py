@@ -13,6 +13,7 @@ from pathlib import Path
 
 
 from conftest import check
+from grader.results import flagged_attempts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +42,8 @@ def test_reference_solution_passes_every_rule_in_quick_mode(grade_source):
     assert check(result, "threshold")["status"] == "not_graded"
     assert check(result, "honest_claim")["status"] == "not_graded"  # a claim is there; quick cannot compare
     assert result["isolation"] in ("bwrap", "netns") and result["backend"] == "tensorflow"
+    # TensorFlow, Keras and matplotlib internals (uname, fc-list, font caches) are no attempts to flag
+    assert flagged_attempts(result) == [] and result["attempts_summary"]["flagged"] == 0, result["attempts"]
 
 
 def test_starter_runs_and_misses_the_threshold(grade_source):
@@ -238,5 +241,6 @@ def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
     texts = {(t["role"], t["text"], t["color"]) for t in axes[0]["texts"]}
     assert ("text", "7", "#0000ff") in texts and ("title", "pred 7", "#ff0000") in texts
     assert (art / "fig0.png").stat().st_size > 0
+    assert flagged_attempts(result) == [], result["attempts"]  # Colab's stubs and matplotlib are the handout's
     assert (art / "downloads" / "out.txt").read_text() == "x"
     assert (keep / "s" / "mnist_dense" / "work" / "grid.png").is_file()

