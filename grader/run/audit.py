@@ -98,6 +98,7 @@ class Recorder:
         self.python = _roots([sys.prefix, sys.base_prefix, sys.exec_prefix, grader,
                               *site.getsitepackages(), site.getusersitepackages()])
         self.sitepkgs = _roots([*site.getsitepackages(), site.getusersitepackages()])
+        self.quiet_read = self.readable + self.python + _SYSTEM_READ
         self.counts: dict[str, int] = {}
         self.seen: set[tuple[Any, ...]] = set()
         self.shell: Any = None                       # the IPython shell, in a notebook kernel
@@ -222,17 +223,18 @@ class Recorder:
         if write:
             if not full.startswith(_QUIET_WRITE):
                 self.record("write", full)
-        elif not full.startswith(self.readable + self.python + _SYSTEM_READ) and not _plain_proc(full):
+        elif not full.startswith(self.quiet_read) and not _plain_proc(full):
             self.record("read", full)
 
-    def on_delete(self, args: tuple[Any, ...], paths: int = 1) -> None:
+    def on_change(self, args: tuple[Any, ...], paths: int = 1, kind: str = "delete") -> None:
+        """Removing, renaming, truncating or hard-linking files: the first ``paths`` arguments are paths."""
         for path in args[:paths]:
             full = self._path(path)
             if full is None:
                 continue
             self._guard_log(full, "remove")
             if not full.startswith(self.writable):
-                self.record("delete", full)
+                self.record(kind, full)
 
     def on_socket(self, kind: str, args: tuple[Any, ...]) -> None:
         target, port = _address(args[1])
@@ -254,9 +256,10 @@ class Recorder:
         rec = self
         handlers = {
             "open": rec.on_open,
-            "os.remove": rec.on_delete, "os.rmdir": rec.on_delete, "shutil.rmtree": rec.on_delete,
-            "os.truncate": rec.on_delete,
-            "os.rename": lambda a: rec.on_delete(a, paths=2),
+            "os.remove": rec.on_change, "os.rmdir": rec.on_change, "shutil.rmtree": rec.on_change,
+            "os.rename": lambda a: rec.on_change(a, paths=2),
+            "os.truncate": lambda a: rec.on_change(a, kind="write"),
+            "os.link": lambda a: rec.on_change(a, paths=2, kind="write"),
             "socket.connect": lambda a: rec.on_socket("connect", a),
             "socket.sendto": lambda a: rec.on_socket("connect", a),
             "socket.bind": lambda a: rec.on_socket("bind", a),
