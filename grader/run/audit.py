@@ -43,13 +43,9 @@ class _LogRefused(PermissionError):
 
 
 def _roots(paths: list[str | None]) -> tuple[str, ...]:
-    """Folders as ``str.startswith`` prefixes (real paths, ending in a slash)."""
-    out = []
-    for p in paths:
-        if p:
-            for form in {os.path.abspath(p), os.path.realpath(p)}:
-                out.append(form.rstrip("/") + "/")
-    return tuple(sorted(set(out)))
+    """Folders as ``str.startswith`` prefixes (as given and resolved, ending in a slash); never ``/`` itself."""
+    out = {form.rstrip("/") + "/" for p in paths if p for form in (os.path.abspath(p), os.path.realpath(p))}
+    return tuple(sorted(out - {"/"}))
 
 
 def cell_keys(sources: dict[int, str]) -> dict[str, list[int]]:
