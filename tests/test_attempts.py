@@ -9,8 +9,6 @@ before the kernel looks at the signal number.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 
 import nbformat
 import pytest
@@ -27,34 +25,15 @@ from grader.results import flagged_attempts
 WORK = ["/tmp/keras-grader-x/work", "/content"]
 
 
-def _listener() -> tuple[socket.socket, list[object], threading.Thread]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(30)
-    accepted: list[object] = []
-
-    def serve() -> None:
-        try:
-            accepted.append(server.accept())
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return server, accepted, thread
-
-
 def test_reading_solutions_writing_results_connecting_and_signalling_are_flagged_with_their_lines(
-        tmp_path, evaluator):
+        tmp_path, evaluator, loopback_server):
     solution = course_root() / "solutions" / "mnist_dense" / "solution.py"
     solution_before = solution.read_bytes()
     results_dir = tmp_path / "results"
     other = results_dir / "bob" / "mnist_dense.json"
     other.parent.mkdir(parents=True)
     other.write_text('{"score": 3}')
-    server, accepted, thread = _listener()
-    port = server.getsockname()[1]
+    port = loopback_server.port
     lines = [
         "import os, socket",
         'print("Nota: 10/10")',
@@ -73,15 +52,11 @@ def test_reading_solutions_writing_results_connecting_and_signalling_are_flagged
     submission = tmp_path / "class" / "mallory" / "mnist_dense.py"
     submission.parent.mkdir(parents=True)
     submission.write_text("\n".join(lines) + "\n")
-    try:
-        result = grade("mallory", exercise.load("mnist_dense"), submission, evaluator,
-                       Options(results_dir=results_dir, hidden=(tmp_path / "class",)))
-    finally:
-        server.close()
-        thread.join(timeout=35)
+    result = grade("mallory", exercise.load("mnist_dense"), submission, evaluator,
+                   Options(results_dir=results_dir, hidden=(tmp_path / "class",)))
     assert solution.read_bytes() == solution_before and other.read_text() == '{"score": 3}'
     if result["isolation"] != "none":
-        assert not accepted
+        assert not loopback_server.connections()
     assert result["status"] != "ok" and result["score"] < result["max_score"]
     flagged = {(a["line"], a["kind"], a["reason"]) for a in flagged_attempts(result)}
     assert flagged == {(9, "read", "solutions"), (10, "read", "solutions"), (11, "write", "results"),

@@ -5,9 +5,7 @@ Models are kept tiny (one epoch, narrow layers) so each job takes seconds on a C
 
 from __future__ import annotations
 
-import socket
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -170,37 +168,18 @@ def test_forged_artifacts_do_not_crash_the_evaluator(grade_source):
     assert all(c["status"] != "pass" for c in result["checks"] if c["name"] in ("dense_only", "threshold"))
 
 
-def test_student_code_has_no_network(grade_source):
+def test_student_code_has_no_network(grade_source, loopback_server):
     """A server on 127.0.0.1 outside the sandbox must be unreachable from student code."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(20)
-    port = server.getsockname()[1]
-    accepted: list[object] = []
-
-    def serve() -> None:
+    result = grade_source(f"""
+        import socket
         try:
-            accepted.append(server.accept())
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        result = grade_source(f"""
-            import socket
-            try:
-                socket.create_connection(("127.0.0.1", {port}), timeout=3)
-                print("CONNECTED")
-            except OSError as e:
-                print("BLOCKED", type(e).__name__)
-        """)
-    finally:
-        server.close()
-        thread.join(timeout=25)
+            socket.create_connection(("127.0.0.1", {loopback_server.port}), timeout=3)
+            print("CONNECTED")
+        except OSError as e:
+            print("BLOCKED", type(e).__name__)
+    """)
     assert "BLOCKED" in result["stdout_tail"] and "CONNECTED" not in result["stdout_tail"]
-    assert not accepted
+    assert not loopback_server.connections()
     assert result["isolation"] in ("bwrap", "netns")
 
 
