@@ -15,7 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader import exercise
-from grader.attempts import benign_command
+from grader.attempts import benign_command, collect
 from grader.config import course_root
 from grader.jobs import Options, grade
 from grader.report import feedback, html
@@ -128,3 +128,38 @@ def test_an_unwritable_audit_log_is_refused_to_the_student_and_flagged(grade_sou
     assert {(a["line"], a["kind"], a["reason"]) for a in flagged_attempts(result)} == {
         (5, "tamper", "log"), (8, "spawn", "program")}, result["attempts"]
 
+
+
+def test_each_attempt_is_judged_by_what_it_reached(tmp_path):
+    """The evaluator's side alone, on the facts a hook and a runner report (the hook itself is tested above)."""
+    (tmp_path / "artifacts").mkdir()
+    private = {"solutions": ["/course/solutions"], "results": ["/home/prof/out/results"],
+               "submissions": ["/home/prof/class"], "home": ["/home/prof"]}
+
+    def judged(*events: dict, limit_hit: str | None = None) -> list[tuple[str, str | None]]:
+        job = {"artifacts": str(tmp_path / "artifacts"), "kind": "py", "private": private, "limit_hit": limit_hit}
+        found = collect(job, [{"event": "attempt", **ev} for ev in events])["attempts"]
+        return [(a["target"].split(" (")[0], a["reason"]) for a in found]
+
+    assert sorted(judged(
+        {"kind": "read", "target": "/home/prof/out/results/bob/mnist_dense.json"},
+        {"kind": "read", "target": "/home/prof/class/bob/mnist_dense.py"},
+        {"kind": "read", "target": "/home/prof/.ssh/id_rsa"},
+        {"kind": "delete", "target": "/course/solutions"},
+        {"kind": "read", "target": "/proc/812/environ"},
+        {"kind": "write", "target": "/var/tmp/x"},
+        {"kind": "read", "target": "/var/tmp/y"},
+        {"kind": "signal", "target": "process 77", "relation": "child", "signal": 15},
+        {"kind": "signal", "target": "process -1", "relation": "all", "signal": 9},
+        {"kind": "bind", "target": "0.0.0.0:8080"},
+    )) == sorted([
+        ("/home/prof/out/results/bob/mnist_dense.json", "results"), ("/home/prof/class/bob/mnist_dense.py",
+                                                                     "submissions"),
+        ("/home/prof/.ssh/id_rsa", "home"), ("/course/solutions", "solutions"), ("/proc/812/environ", "process"),
+        ("/var/tmp/x", "outside"), ("/var/tmp/y", None), ("process 77", None), ("process -1", "signal"),
+        ("0.0.0.0:8080", "network")])
+    assert judged(limit_hit="processes: 300 running, limit 256") == [("processes: 300 running, limit 256",
+                                                                      "processes")]
+    assert judged(limit_hit="memory: 6200 MiB in use, limit 6144 MiB")[0][1] is None  # the status says it
+    (tmp_path / "artifacts" / "events.jsonl").write_text("")  # the probe ran, so the hook had: its log is gone
+    assert judged() == [("audit.jsonl was removed", "log")]
