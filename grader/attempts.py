@@ -25,7 +25,6 @@ HANDOUT_PROGRAMS = {"wget", "curl", "unzip", "gunzip", "tar", "ls", "cd", "pwd",
                     "echo", "nvidia-smi", "pip", "pip3", "true"}
 LIBRARY_PROGRAMS = {"uname", "ldconfig", "fc-list", "gcc", "cc", "ld", "objdump", "lscpu", "nvcc", "ptxas"}
 _SHELLS = {"sh", "bash", "dash", "zsh"}
-_OPERATORS = {";", "&&", "||", "|", "&", "\n"}
 
 #: Why an attempt is flagged, in the two languages: what it reached.
 REASONS = {
@@ -142,7 +141,7 @@ def benign_command(command: str, work: list[str]) -> bool:
     if "`" in command or "$(" in command or "<(" in command:
         return False
     try:
-        lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|<>")
+        lexer = shlex.shlex(command.replace("\n", " ; "), posix=True, punctuation_chars=";&|<>")
         lexer.whitespace_split = True
         tokens = list(lexer)
     except ValueError:
@@ -151,7 +150,7 @@ def benign_command(command: str, work: list[str]) -> bool:
         return benign_command(" ".join(tokens[2:]), work)  # sh -c '...': IPython's `!` and os.system's shell
     segment: list[str] = []
     for token in [*tokens, ";"]:
-        if token in _OPERATORS or set(token) <= set(";&|"):
+        if set(token) <= set(";&|"):  # ; && || | &: the next command starts
             if segment and not _benign_segment(segment, work):
                 return False
             segment = []

