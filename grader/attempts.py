@@ -124,7 +124,8 @@ def _judge(ev: dict[str, Any], private: dict[str, list[str]], work: list[str], n
     if kind == "signal":
         sig = ev.get("signal") if isinstance(ev.get("signal"), int) else "?"
         whom = RECIPIENTS.get(str(ev.get("relation")), RECIPIENTS["other"])
-        what = (f"sent signal {sig} to {whom[0]} ({target})", f"enviou o sinal {sig} a {whom[1]} ({target})")
+        target_pt = target.replace("process", "processo").replace("group", "grupo")
+        what = (f"sent signal {sig} to {whom[0]} ({target})", f"enviou o sinal {sig} a {whom[1]} ({target_pt})")
     else:
         action = ACTIONS.get(kind, (kind, kind))
         what = (f"{action[0]} {target}", f"{action[1]} {target}")
