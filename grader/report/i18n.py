@@ -67,10 +67,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "graded_by": {"en": "Graded by keras-grader {version} on {device}, Keras backend {backend}, {when}.",
                   "pt": "Corrigido pelo keras-grader {version} em {device}, backend do Keras {backend}, {when}."},
     "attempts": {"en": "What the sandbox stopped", "pt": "O que o ambiente isolado bloqueou"},
-    "attempts_intro": {"en": "Your program tried these actions, which no exercise needs. The grading sandbox blocks "
-                             "them; they do not change your score.",
-                       "pt": "Seu programa tentou estas ações, de que nenhum exercício precisa. O ambiente isolado "
-                             "da correção as bloqueia; elas não mudam sua nota."},
+    "attempts_intro": {"en": "Your program tried these actions, which no exercise needs; the grader recorded them "
+                             "for the instructor. They do not change your score.",
+                       "pt": "Seu programa tentou estas ações, de que nenhum exercício precisa; o corretor as "
+                             "registrou para o professor. Elas não mudam sua nota."},
     "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
               "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }
