@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import attempts as attempts_mod
 from . import checks as checks_mod
 from . import data, exercise as exercise_mod
 from .checks import Problem
@@ -328,6 +329,7 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         "graded_model": {"reason": ctx.summary.get("graded_reason"), "test_inputs": ctx.test_source or None},
         "exception": ctx.exception,
         "notices": keras2_notices(ctx.events),
+        **attempts_mod.collect(job, read_events(ctx.artifacts / attempts_mod.LOG)),
         "eval_seconds": round(time.perf_counter() - t0, 3),
     }
 

@@ -135,7 +135,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                "source": readable_source(submission), "kind": submission.suffix.lstrip("."),
                "statements": statements(submission), "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
-               "limit_hit": outcome.limit_hit}
+               "limit_hit": outcome.limit_hit, "private": private_folders(submission, opts)}
         try:
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:
@@ -214,6 +214,13 @@ def has_code(submission: Path) -> bool:
     except (SyntaxError, ValueError):  # ValueError: NUL bytes (Python 3.11)
         return True
     return not all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) for s in body)
+def private_folders(submission: Path, opts: Options) -> dict[str, list[str]]:
+    """What no exercise reads or writes, by name, for judging the attempts the audit hook recorded."""
+    home = Path.home()
+    return {"solutions": [str((course_root() / "solutions").resolve())],
+            "results": [str(opts.results_dir.resolve())] if opts.results_dir else [],
+            "submissions": [str(p.resolve()) for p in (submission.parent, *opts.hidden)],
+            "home": [str(home.resolve())] if home != Path("/") else []}
 
 
 def readable_source(submission: Path) -> str:

@@ -44,6 +44,11 @@ def status_from_checks(checks: list[dict[str, Any]]) -> str:
     return "failed" if any(c["status"] == "fail" for c in checks) else "ok"
 
 
+def flagged_attempts(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The attempts of a job's student process that the instructor must see (``grader/attempts.py``)."""
+    return [a for a in result.get("attempts") or [] if isinstance(a, dict) and a.get("flagged")]
+
+
 def result_path(results_dir: Path, student: str, exercise: str) -> Path:
     return results_dir / student / f"{exercise}.json"
 

@@ -6,7 +6,9 @@ child process that trains a real (small) model on the real data set.
 
 from __future__ import annotations
 
+import socket
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,51 @@ def grade_source(tmp_path: Path, evaluator: Evaluator, mnist_dense: exercise.Exe
         return grade(student, ex, path, evaluator, Options(**options))
 
     return run
+
+
+class LoopbackServer:
+    """A server on the host's 127.0.0.1, outside any sandbox, that counts the connections it accepts."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.server.settimeout(0.1)  # the thread looks for the stop flag this often
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[object] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.accepted.append(self.server.accept())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def connections(self) -> list[object]:
+        """Stop serving and return the connections accepted, those still in the backlog included."""
+        if self.stop.is_set():
+            return self.accepted
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.server.setblocking(False)
+        try:  # one that arrived as the thread stopped
+            self.accepted.append(self.server.accept())
+        except OSError:
+            pass
+        self.server.close()
+        return self.accepted
+
+
+@pytest.fixture
+def loopback_server():
+    server = LoopbackServer()
+    yield server
+    server.connections()
 
 
 def check(result: dict, name: str) -> dict:

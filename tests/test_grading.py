@@ -5,15 +5,14 @@ Models are kept tiny (one epoch, narrow layers) so each job takes seconds on a C
 
 from __future__ import annotations
 
-import socket
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import check
+from grader.results import flagged_attempts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +41,8 @@ def test_reference_solution_passes_every_rule_in_quick_mode(grade_source):
     assert check(result, "threshold")["status"] == "not_graded"
     assert check(result, "honest_claim")["status"] == "not_graded"  # a claim is there; quick cannot compare
     assert result["isolation"] in ("bwrap", "netns") and result["backend"] == "tensorflow"
+    # TensorFlow, Keras and matplotlib internals (uname, fc-list, font caches) are no attempts to flag
+    assert flagged_attempts(result) == [] and result["attempts_summary"]["flagged"] == 0, result["attempts"]
 
 
 def test_starter_runs_and_misses_the_threshold(grade_source):
@@ -209,37 +210,18 @@ def test_forged_artifacts_do_not_crash_the_evaluator(grade_source):
     assert all(c["status"] != "pass" for c in result["checks"] if c["name"] in ("dense_only", "threshold"))
 
 
-def test_student_code_has_no_network(grade_source):
+def test_student_code_has_no_network(grade_source, loopback_server):
     """A server on 127.0.0.1 outside the sandbox must be unreachable from student code."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(20)
-    port = server.getsockname()[1]
-    accepted: list[object] = []
-
-    def serve() -> None:
+    result = grade_source(f"""
+        import socket
         try:
-            accepted.append(server.accept())
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        result = grade_source(f"""
-            import socket
-            try:
-                socket.create_connection(("127.0.0.1", {port}), timeout=3)
-                print("CONNECTED")
-            except OSError as e:
-                print("BLOCKED", type(e).__name__)
-        """)
-    finally:
-        server.close()
-        thread.join(timeout=25)
+            socket.create_connection(("127.0.0.1", {loopback_server.port}), timeout=3)
+            print("CONNECTED")
+        except OSError as e:
+            print("BLOCKED", type(e).__name__)
+    """)
     assert "BLOCKED" in result["stdout_tail"] and "CONNECTED" not in result["stdout_tail"]
-    assert not accepted
+    assert not loopback_server.connections()
     assert result["isolation"] in ("bwrap", "netns")
 
 
@@ -281,5 +263,6 @@ def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
     texts = {(t["role"], t["text"], t["color"]) for t in axes[0]["texts"]}
     assert ("text", "7", "#0000ff") in texts and ("title", "pred 7", "#ff0000") in texts
     assert (art / "fig0.png").stat().st_size > 0
+    assert flagged_attempts(result) == [], result["attempts"]  # Colab's stubs and matplotlib are the handout's
     assert (art / "downloads" / "out.txt").read_text() == "x"
     assert (keep / "s" / "mnist_dense" / "work" / "grid.png").is_file()

@@ -13,6 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from conftest import check
+from grader.results import flagged_attempts
 
 COLAB_SETUP = """from google.colab import drive
 drive.mount('/content/drive')
@@ -73,6 +74,7 @@ def test_colab_notebook_and_its_script_export_get_the_same_verdict(grade_file, t
         assert check(r, "correspondence")["status"] == "pass"
         assert "not run while grading: pip install tensorflow-addons" in r["stdout_tail"]
         assert r["test_error"] is not None
+        assert flagged_attempts(r) == [], r["attempts"]  # drive.mount, !pip, the wget/unzip recipe: the handout's
     assert [c["status"] for c in r_nb["checks"]] == [c["status"] for c in r_py["checks"]]
     executed = nbformat.read(tmp_path / "kept" / "nb" / "noisynote" / "artifacts" / "executed.ipynb", 4)
     assert any("Test error" in o.get("text", "") for o in executed.cells[3].outputs)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..results import artifacts_dir, keep_artifacts
+from ..results import artifacts_dir, flagged_attempts, keep_artifacts
 from . import i18n
 from .values import points, threshold
 
@@ -63,6 +63,9 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
         if r.get("keras2_penalty"):
             out.append(f"- **{md(i18n.t('keras2_penalty', lang, points=points(r['keras2_penalty'])))}**")
         out.append("")
+    if blocked := flagged_attempts(r):
+        out += [f"### {i18n.t('attempts', lang)}", "", i18n.t("attempts_intro", lang), ""]
+        out += [f"- {md(i18n.message(a, lang))}" for a in blocked] + [""]
     figures = [a for a in artifacts if a.endswith(".png")]
     if figures:
         out += [f"### {i18n.t('figures', lang)}", ""] + [f"![{a}]({ex}/{a})" for a in figures] + [""]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..results import STATUSES
+from ..results import STATUSES, flagged_attempts
 from .values import Threshold, number, points, threshold
 
 if TYPE_CHECKING:
@@ -311,7 +311,8 @@ def _suspicious(result: dict[str, Any], check: dict[str, Any]) -> bool:
 
 
 def find_flags(results: list[dict[str, Any]]) -> list[Flag]:
-    """What the instructor must look at by hand: suspected leakage or dishonesty, unsandboxed runs, grader trouble."""
+    """What the instructor must look at by hand: suspected leakage or dishonesty, what the sandbox stopped,
+    unsandboxed runs, grader trouble."""
     flags = []
     for r in _usable(results):
         student, ex = r["student"], r["exercise"]
@@ -321,6 +322,9 @@ def find_flags(results: list[dict[str, Any]]) -> list[Flag]:
         if r.get("isolation") == "none":
             flags.append(Flag(student, ex, "isolation: none",
                               "the student's code ran without a sandbox, with the network open"))
+        if blocked := flagged_attempts(r):
+            flags.append(Flag(student, ex, f"sandbox: {len(blocked)} attempt{'s' * (len(blocked) > 1)}",
+                              "\n".join(str(a.get("message") or "") for a in blocked)))
         error = str(r.get("error") or "")
         if r["status"] == "error" and ("instructor" in error or error.startswith("internal grader error")
                                        or "Ray worker failed" in error):

@@ -74,6 +74,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "keras2_penalty": {"en": "{points} point(s) off for Keras 2 code (a rule of this course)",
                        "pt": "{points} ponto(s) a menos por código do Keras 2 (regra desta disciplina)"},
     "line": {"en": "line {line}", "pt": "linha {line}"},
+    "attempts": {"en": "What the sandbox stopped", "pt": "O que o ambiente isolado bloqueou"},
+    "attempts_intro": {"en": "Your program tried these actions, which no exercise needs; the grader recorded them "
+                             "for the instructor. They do not change your score.",
+                       "pt": "Seu programa tentou estas ações, de que nenhum exercício precisa; o corretor as "
+                             "registrou para o professor. Elas não mudam sua nota."},
     "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
               "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }

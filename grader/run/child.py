@@ -28,6 +28,9 @@ def main(spec_path: str) -> int:
                 json.dump(failure, f)
         return 1 if failure else 0
 
+    from . import audit
+
+    audit.install(spec)  # first: every attempt of the student's code is seen, the probe's imports too
     from .probe import Probe
 
     probe = Probe(spec)

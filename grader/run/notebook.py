@@ -1,7 +1,7 @@
 """Run a notebook (or a Colab-exported script with ``!``/``%`` lines) in a real IPython kernel.
 
 The kernel runs inside the same sandbox as this driver (its loopback is private),
-with the probe installed by a hidden first cell. After each cell, the figures
+with the audit hook and the probe installed by a hidden first cell. After each cell, the figures
 still open are captured and closed, as Colab's inline backend does; after the
 last cell, or the first one that fails, a hidden cell lets the probe save the
 graded model. ``pip install`` never runs: the student is told the package was
@@ -20,8 +20,10 @@ MAGIC_LINE = re.compile(r"^\s*[!%]", re.M)
 
 SETUP = """
 import json as _kg_json, os as _kg_os, re as _kg_re
-from grader.run.probe import Probe as _KgProbe
+from grader.run import audit as _kg_audit
 _kg_spec = _kg_json.load(open({spec!r}))
+_kg_audit.install(_kg_spec, shell=get_ipython(), cells={cells!r})
+from grader.run.probe import Probe as _KgProbe
 _kg_probe = _KgProbe(_kg_spec)
 _kg_probe.install()
 _kg_os.chdir({workdir!r})
@@ -90,6 +92,8 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbformat.v4 import new_code_cell
 
+    from . import audit
+
     path = Path(script)
     artifacts = Path(spec["artifacts"])
     try:
@@ -123,7 +127,9 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
         sys.stderr.flush()
 
     with client.setup_kernel():
-        hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent)))
+        cells = audit.cell_keys({i + 1: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"})
+        hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent),
+                            cells=cells))
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
