@@ -41,6 +41,7 @@ STATUSES: dict[str, dict[str, str]] = {
     "timeout": {"en": "time limit", "pt": "tempo esgotado"},
     "resource_limit": {"en": "resource limit", "pt": "limite de recursos"},
     "missing": {"en": "not submitted", "pt": "não entregue"},
+    "grader_error": {"en": "not graded (grader fault)", "pt": "não avaliado (falha do corretor)"},
 }
 
 TEXTS: dict[str, dict[str, str]] = {
