@@ -35,6 +35,8 @@ STARTUP_TIMEOUT_S = 300.0
 #: is also how the tests make the evaluator fail to start.
 PYTHON_ENV = "KERAS_GRADER_EVALUATOR_PYTHON"
 LOG_NAME = "keras-grader-evaluator.log"
+#: An answer holds a job's checks and figures' verdicts: kilobytes. Far more is not an answer.
+MAX_ANSWER_BYTES = 64 * 2**20
 
 
 def log_path() -> Path:
@@ -69,7 +71,10 @@ class _Worker:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
+        while line := self.proc.stdout.readline(MAX_ANSWER_BYTES + 1):
+            if len(line) > MAX_ANSWER_BYTES:  # a worker a model took over must not fill the grader's memory
+                self.kill()
+                break
             try:
                 answer = json.loads(line)
             except json.JSONDecodeError:

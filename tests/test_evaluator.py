@@ -197,3 +197,47 @@ def test_a_grader_fault_is_not_graded_but_listed_for_the_instructor_and_graded_a
     again = json.loads((out / "results" / "ana" / "abc_skin.json").read_text())
     assert again["status"] == "failed" and isinstance(again["score"], float) and again["checks"]
     assert again["started_at"] > result["started_at"]
+
+
+def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_source):
+    """No start marker (the sandbox or Python failed before the child's first line) or a notebook whose kernel
+    could not start: the grader's fault. A script that exits with the kernel's status itself: the student's."""
+    from grader.jobs import run_fault
+    from grader.run.child import KERNEL_UNAVAILABLE, STARTED
+    from grader.run.runner import RunOutcome
+
+    art = tmp_path / "artifacts"
+    art.mkdir()
+    notebook, script = tmp_path / "abc_skin.ipynb", tmp_path / "abc_skin.py"
+    notebook.write_text("{}")
+    script.write_text("print('hi')\n")
+
+    def outcome(returncode: int, stderr: str) -> RunOutcome:
+        return RunOutcome(returncode=returncode, timed_out=False, seconds=0.1, workdir=tmp_path, artifacts=art,
+                          stdout="", stderr=stderr, isolation=sandbox.detect())
+
+    never = run_fault(outcome(1, "bwrap: Can't mount tmpfs on /newroot/tmp: Permission denied\n"), script)
+    assert never and "could not be started (bwrap: Can't mount tmpfs" in never[0] and "não pôde" in never[1]
+    (art / STARTED).touch()
+    kernel = run_fault(outcome(KERNEL_UNAVAILABLE, "[grader] the notebook's kernel could not start: RuntimeError: "
+                               "Kernel didn't respond in 60 seconds\n"), notebook)
+    assert kernel and "Jupyter kernel could not start" in kernel[0] and "loopback" in kernel[0]
+    assert run_fault(outcome(KERNEL_UNAVAILABLE, ""), script) is None
+    forged = grade_source(f"import sys\nsys.exit({KERNEL_UNAVAILABLE})\n")  # a real run of a script doing just that
+    assert forged["status"] == "error" and forged["score"] == 0.0
+
+
+def test_gradescope_feedback_and_tables_give_a_grader_fault_no_zero():
+    from grader.report import feedback, gradescope, tables
+
+    ok = {"student": "ana", "exercise": "abc_skin", "status": "ok", "score": 7.0, "max_score": 10.0,
+          "checks": [{"name": "runs", "status": "pass", "points": 7.0, "max_points": 10.0, "message": "ran"}]}
+    fault = {"student": "ana", "exercise": "mnist_dense", "status": "grader_error", "score": None, "max_score": 10.0,
+             "checks": [], "error": "not graded: the evaluator could not start", "error_pt": "não avaliado: ..."}
+    doc = gradescope.results_json([ok, fault], "pt")
+    assert doc["score"] == 7.0
+    test = next(t for t in doc["tests"] if t["name"].startswith("mnist_dense"))
+    assert "score" not in test and "max_score" not in test and "não avaliado (falha do corretor)" in test["name"]
+    assert "**Total: 7 / 10 pontos**" in feedback.render("ana", [ok, fault], "pt")
+    row = tables.scores_frame([ok, fault]).iloc[0]
+    assert row["total"] == 7.0 and row["max_total"] == 10.0 and row["mnist_dense_score"] != row["mnist_dense_score"]
