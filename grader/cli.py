@@ -103,8 +103,8 @@ def print_scores(scores) -> None:
     for _, row in scores.iterrows():
         cells = []
         for ex in exercises:
-            score = row[f"{ex}_score"]
-            cells.append(f"{'—' if score != score else f'{score:.3g}'} {_styled(row[f'{ex}_status'])}")  # NaN: not graded
+            score = row[f"{ex}_score"]  # NaN: not graded (a grader fault)
+            cells.append(f"{'—' if score != score else f'{score:.3g}'} {_styled(row[f'{ex}_status'])}")
         table.add_row(_styled(row["student"]), *cells, f"{row['total']:.3g}/{row['max_total']:g}")
     _console().print(table)
 

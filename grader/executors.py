@@ -121,15 +121,6 @@ class _Worker:
             pass
         self.proc.wait()
 
-    def stop(self) -> None:
-        """Close its input (it exits at end of file); kill it if it does not."""
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            self.proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.kill()
-
 
 class Evaluator:
     """The trusted evaluation, one job at a time (callers in several threads wait their turn)."""
@@ -144,7 +135,6 @@ class Evaluator:
         self._worker: _Worker | None = None
         self._start_error: str | None = None
         self._lock = threading.Lock()
-        self._used = False
 
     def job_dir(self, exercise_id: str) -> Path:
         """A fresh folder for one job, where the worker can read what the student's run left."""
@@ -192,12 +182,11 @@ class Evaluator:
             raise EvaluationFailed(
                 f"the evaluator could not start ({e}){': ' + last if last else ''}. On the grading machine, check "
                 f"the sandbox (bubblewrap) and the Python environment (log: {log_path()})",
-                f"o avaliador não pôde iniciar ({_pt(str(e))}){': ' + last if last else ''}. Na máquina de correção, verifique "
-                f"o sandbox (bubblewrap) e o ambiente Python (log: {log_path()})", grader_fault=True) from e
+                f"o avaliador não pôde iniciar ({_pt(str(e))}){': ' + last if last else ''}. Na máquina de "
+                f"correção, verifique o sandbox (bubblewrap) e o ambiente Python (log: {log_path()})", grader_fault=True) from e
 
     def evaluate(self, job: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            self._used = True
             worker = self._ready_worker()
             try:
                 answer = worker.call({"op": "evaluate", "job": job}, self.timeout)
@@ -223,8 +212,8 @@ class Evaluator:
         problem = answer.get("result") if answer.get("ok") else None
         if problem:
             return EvaluationFailed(
-                f"the evaluator {what} on this submission's saved model, which is not a valid Keras file: {problem[0]}. "
-                "The grader saves the model itself: the program must not write over the grader's files",
+                f"the evaluator {what} on this submission's saved model, which is not a valid Keras file: "
+                f"{problem[0]}. The grader saves the model itself: the program must not write over the grader's files",
                 f"o avaliador {_pt(what)} com o modelo salvo desta entrega, que não é um arquivo Keras válido: "
                 f"{problem[1]}. O corretor salva o modelo ele mesmo: o programa não deve sobrescrever os arquivos "
                 "do corretor", grader_fault=False)
@@ -234,13 +223,11 @@ class Evaluator:
             f"o avaliador {_pt(what)} com esta entrega, cujo modelo salvo é um arquivo Keras válido. Na máquina de "
             f"correção, verifique a memória livre e o log do avaliador ({log_path()})", grader_fault=True)
 
-    def close(self, kill: bool = False) -> None:
+    def close(self) -> None:
+        """Kill the worker (it holds nothing worth a graceful exit: every answer is in) and remove the folders."""
         worker, self._worker = self._worker, None
         if worker is not None:
-            if kill or not self._used:  # never needed (every result up to date): do not wait for its warm-up
-                worker.kill()
-            else:
-                worker.stop()
+            worker.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Evaluator:

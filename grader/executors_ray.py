@@ -115,7 +115,8 @@ def grade_on_ray(jobs: list[Job], opts: Options, *, address: str | None, workers
                 result = results.new_result(student, ex.id, status="grader_error", score=None, checks=[],
                                             max_score=ex.max_score,
                                             error=f"the Ray worker failed while grading: {type(e).__name__}: {e}",
-                                            error_pt=f"o worker do Ray falhou durante a correção: {type(e).__name__}: {e}")
+                                            error_pt="o worker do Ray falhou durante a correção: "
+                                            f"{type(e).__name__}: {e}")
             else:
                 result = out["result"]
                 result["submission"]["path"] = str(sub)

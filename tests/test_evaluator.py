@@ -111,7 +111,7 @@ def test_an_evaluator_that_cannot_start_is_a_grader_fault(monkeypatch, tmp_path)
 
 
 def test_a_stuck_evaluator_is_blamed_on_the_model_file_only_when_it_is_invalid(models):
-    """A worker killed mid-job: a fresh one reads the model file; valid -> the grader's fault, invalid -> the student's."""
+    """A worker killed mid-job: a fresh one reads the model file. Valid: the grader's fault; invalid: the student's."""
     with Evaluator(timeout=0) as ev:  # no job answers in 0 s: the worker is killed on every job
         with pytest.raises(EvaluationFailed) as valid:
             ev.evaluate(job(ev, models["valid"]))
@@ -182,7 +182,8 @@ def test_a_grader_fault_is_not_graded_but_listed_for_the_instructor_and_graded_a
     out = tmp_path / "out"
     grade_all = [sys.executable, "-m", "grader.cli", "all", str(tmp_path / "class"), "--exercise", "abc_skin",
                  "--out", str(out), "--lang", "pt"]
-    subprocess.run(grade_all, env={**os.environ, PYTHON_ENV: "/bin/false"}, capture_output=True, check=True, timeout=600)
+    subprocess.run(grade_all, env={**os.environ, PYTHON_ENV: "/bin/false"}, capture_output=True, check=True,
+                   timeout=600)
     result = json.loads((out / "results" / "ana" / "abc_skin.json").read_text())
     assert result["status"] == "grader_error" and result["score"] is None
     assert "the evaluator could not start" in result["error"] and "Não é culpa do aluno" in result["error_pt"]
