@@ -15,7 +15,7 @@ from .config import GraderError
 
 STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "magenta", "info": "cyan",
                 "not_graded": "dim", "ok": "green", "failed": "red", "error": "red", "timeout": "red", "resource_limit": "red",
-                "missing": "dim", "not_reached": "dim", "empty": "red"}
+                "missing": "dim", "not_reached": "dim", "empty": "red", "grader_error": "magenta"}
 
 
 def _styled(value: object) -> str:
@@ -67,7 +67,7 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
 
     console = _console()
     status = result["status"]
-    if status in ("missing", "empty"):  # nothing ran: no checks to show
+    if status in ("missing", "empty", "grader_error"):  # nothing was run or graded: the message says why
         console.print(f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
                       f"{_styled(i18n.message(result, lang))}", soft_wrap=True)
         return
@@ -105,7 +105,8 @@ def print_scores(scores) -> None:
     for _, row in scores.iterrows():
         cells = []
         for ex in exercises:
-            cells.append(f"{row[f'{ex}_score']:.3g} {_styled(row[f'{ex}_status'])}")
+            score = row[f"{ex}_score"]  # NaN: not graded (a grader fault)
+            cells.append(f"{'—' if score != score else f'{score:.3g}'} {_styled(row[f'{ex}_status'])}")
         table.add_row(_styled(row["student"]), *cells, f"{row['total']:.3g}/{row['max_total']:g}")
     _console().print(table)
 
@@ -220,6 +221,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     from .jobs import Options, grade, isolation_warning, now
     from .report.build import write_reports
     from .report.tables import scores_frame
+    from .report.values import points
 
     environment.check()  # a missing course library would fail students for the machine's fault
 
@@ -265,7 +267,7 @@ def cmd_all(args: argparse.Namespace) -> int:
                 bar.update(task, advance=1, running=running[0], left=len(jobs) - len(done))
             if not err.is_terminal:
                 err.print(f"{_styled(result['student'])}/{result['exercise']}: {_styled(result['status'])} "
-                          f"{result.get('score', 0):g}/{result.get('max_score', 0):g}", soft_wrap=True)
+                          f"{points(result.get('score'))}/{result.get('max_score', 0):g}", soft_wrap=True)
 
         if args.executor == "ray":
             from .executors_ray import grade_on_ray
@@ -303,9 +305,11 @@ def cmd_all(args: argparse.Namespace) -> int:
 def internal_error(student: str, ex: Any, e: BaseException) -> dict[str, Any]:
     from . import results
 
-    return results.new_result(student, ex.id, status="error", score=0.0, checks=[], max_score=ex.max_score,
+    return results.new_result(student, ex.id, status="grader_error", score=None, checks=[], max_score=ex.max_score,
                               error=f"internal grader error: {type(e).__name__}: {e}; report it to the grader's "
-                              "maintainers with this submission")
+                              "maintainers with this submission",
+                              error_pt=f"erro interno do corretor: {type(e).__name__}: {e}; informe os mantenedores "
+                              "do corretor, com esta entrega")
 
 
 def judge_pair(ex: Any, role: str, result: dict[str, Any]) -> str | None:

@@ -3,7 +3,8 @@
 Reads what the probe left (untrusted: sizes capped, no pickles, the model
 loaded with ``safe_mode=True``), recomputes the graded model's predictions on
 the captured test inputs and runs the exercise's checks. It is meant to live
-in a long-lived worker (see ``executors.py``) so Keras is imported once.
+in a long-lived, sandboxed worker (``evaluate_worker.py``, started by ``executors.py``) so Keras is
+imported once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ from .run.keras2 import notice_text
 MAX_JSON_BYTES = 8 * 2**20
 MAX_ARRAY_BYTES = 1 * 2**30
 MAX_MODEL_BYTES = 1 * 2**30
+#: A Keras archive holds config.json, metadata.json and the weights (plus assets for a few layers).
+MAX_MODEL_MEMBERS = 64
+MAX_MODEL_UNPACKED_BYTES = 2 * 2**30
 
 
 class Untrusted(Exception):
@@ -258,11 +263,14 @@ def _load_model(ctx: Context, art: Path, problems: list[str]) -> Problem | None:
         return Problem("the grader found no model to grade", "o corretor não encontrou um modelo para avaliar",
                        "no model to grade", "nenhum modelo para avaliar")
     path = art / "graded.keras"
-    if not path.is_file() or path.stat().st_size > MAX_MODEL_BYTES:
-        return Problem(f"the graded model file is missing or larger than {MAX_MODEL_BYTES // 2**20} MiB",
-                       f"o arquivo do modelo avaliado não existe ou tem mais de {MAX_MODEL_BYTES // 2**20} MiB",
-                       "the graded model file is missing or too large",
-                       "o arquivo do modelo avaliado não existe ou é grande demais")
+    if not path.is_file():
+        return Problem("the graded model file is missing", "o arquivo do modelo avaliado não existe",
+                       "the graded model file is missing", "o arquivo do modelo avaliado não existe")
+    if problem := archive_problem(path):
+        return Problem(f"the graded model file is not a valid Keras file: {problem[0]}",
+                       f"o arquivo do modelo avaliado não é um arquivo Keras válido: {problem[1]}",
+                       "the graded model file is not a valid Keras file",
+                       "o arquivo do modelo avaliado não é um arquivo Keras válido")
     import keras
 
     try:
@@ -278,6 +286,51 @@ def _load_model(ctx: Context, art: Path, problems: list[str]) -> Problem | None:
         return Problem(f"the graded model could not be loaded ({type(e).__name__}: {msg}). {hint}",
                        f"o modelo avaliado não pôde ser carregado ({type(e).__name__}: {msg}). {hint_pt}",
                        "the graded model could not be loaded", "o modelo avaliado não pôde ser carregado")
+    return None
+
+
+def archive_problem(path: Path) -> tuple[str, str] | None:
+    """What makes ``path`` unfit to be loaded as a ``.keras`` file, read as a plain zip (English, Portuguese).
+
+    The student's process can overwrite the file the probe saved, so before Keras reads it: its size,
+    its members' names (no path outside the archive), their unpacked sizes (no zip bomb) and a
+    config.json that is a JSON object naming a class. None for a file that passes (or is absent).
+    """
+    if not path.is_file():
+        return None
+    if path.stat().st_size > MAX_MODEL_BYTES:
+        return (f"it is larger than {MAX_MODEL_BYTES // 2**20} MiB", f"ele tem mais de {MAX_MODEL_BYTES // 2**20} MiB")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MODEL_MEMBERS:
+                return f"it holds {len(members)} files", f"ele contém {len(members)} arquivos"
+            for m in members:
+                parts = m.filename.replace("\\", "/").split("/")
+                if m.filename.startswith("/") or ".." in parts or "\0" in m.filename:
+                    return (f"it holds a file outside the archive ({m.filename[:100]!r})",
+                            f"ele contém um arquivo fora do arquivo compactado ({m.filename[:100]!r})")
+            unpacked = sum(m.file_size for m in members)
+            if unpacked > MAX_MODEL_UNPACKED_BYTES:
+                return (f"it unpacks to {unpacked // 2**20} MiB", f"ele descompactado ocupa {unpacked // 2**20} MiB")
+            names = {m.filename for m in members}
+            if "config.json" not in names or not names & {"model.weights.h5", "model.weights.npz"}:
+                return ("it lacks config.json or the weights (model.weights.h5)",
+                        "faltam nele o config.json ou os pesos (model.weights.h5)")
+            if archive.getinfo("config.json").file_size > MAX_JSON_BYTES:
+                return (f"its config.json is larger than {MAX_JSON_BYTES // 2**20} MiB",
+                        f"seu config.json tem mais de {MAX_JSON_BYTES // 2**20} MiB")
+            with archive.open("config.json") as f:
+                raw = f.read(MAX_JSON_BYTES + 1)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        return (f"it is not a readable zip archive ({type(e).__name__}: {str(e)[:200]})",
+                f"ele não é um arquivo zip legível ({type(e).__name__}: {str(e)[:200]})")
+    try:
+        config = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return (f"its config.json is not JSON ({str(e)[:200]})", f"seu config.json não é JSON ({str(e)[:200]})")
+    if not (isinstance(config, dict) and isinstance(config.get("class_name"), str)):
+        return ("its config.json does not describe a Keras model", "seu config.json não descreve um modelo Keras")
     return None
 
 
@@ -370,23 +423,15 @@ def predict(model: Any, x: np.ndarray, batch: int = 2000) -> np.ndarray:
 
 
 def warm_up(backend: str | None = None) -> None:
-    """Import Keras once, in the worker, before the first job arrives.
+    """Import Keras once, in the evaluator process, before the first job arrives.
 
-    The worker uses ``backend`` (a ``.keras`` file loads under any backend) on the CPU: predicting
+    The evaluator uses ``backend`` (a ``.keras`` file loads under any backend) on the CPU: predicting
     10,000 rows is quick there, and the GPUs stay whole for the students' programs.
-    TensorFlow's C++ banner and warnings go to a log file, not the instructor's terminal;
-    problems with a submission come back as check messages.
     """
     import os
-    import tempfile
 
     if backend:
         os.environ["KERAS_BACKEND"] = backend
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     os.environ["JAX_PLATFORMS"] = "cpu"
-
-    log = os.open(os.path.join(tempfile.gettempdir(), "keras-grader-evaluator.log"),
-                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 2)
-    os.close(log)
     import keras  # noqa: F401

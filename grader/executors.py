@@ -1,66 +1,259 @@
-"""Where the trusted evaluation runs: one long-lived worker process that imports Keras once.
+"""Where the trusted evaluation runs: one long-lived, sandboxed worker process that imports Keras once.
 
-If a hostile model crashes the worker, the job gets an ``error`` result and a
-fresh worker serves the next one.
+The worker (``python -m grader.evaluate_worker``) loads students' saved models, so it runs under
+the same isolation as a student's program (no network, the file system read-only but for a private
+scratch folder) and speaks plain JSON over its stdin and stdout: one request per line, one answer
+per line. Its stderr goes to a log file (``keras-grader-evaluator.log`` in the temp folder).
+
+Whose fault a failed evaluation is decides the job's status (DESIGN §8). A worker that cannot
+start, or an exception in the grader's own evaluation code, is the grader's (``grader_error``:
+not graded, retried). A worker that dies or runs out of time on a job is replaced, and a fresh
+worker reads the job's model file as a plain archive, without Keras: an archive that is not a
+valid Keras file is the student's (``error``); a valid one is the grader's or the machine's.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
-from . import evaluate
+from .config import PACKAGE_DIR, cache_dir, course_root
+
+#: Importing Keras takes seconds; a worker still silent after this long is not coming up.
+STARTUP_TIMEOUT_S = 300.0
+#: The Python that runs the worker (default: the grader's own). Pointing it at a broken interpreter
+#: is also how the tests make the evaluator fail to start.
+PYTHON_ENV = "KERAS_GRADER_EVALUATOR_PYTHON"
+LOG_NAME = "keras-grader-evaluator.log"
+#: An answer holds a job's checks and figures' verdicts: kilobytes. Far more is not an answer.
+MAX_ANSWER_BYTES = 64 * 2**20
+
+
+def log_path() -> Path:
+    return Path(tempfile.gettempdir()) / LOG_NAME
 
 
 class EvaluationFailed(Exception):
-    pass
+    """An evaluation that gave no result: ``grader_fault`` says whether the grader (or the machine) is to blame."""
+
+    def __init__(self, message: str, message_pt: str, *, grader_fault: bool):
+        super().__init__(message)
+        self.message_pt = message_pt
+        self.grader_fault = grader_fault
+
+
+class _WorkerGone(Exception):
+    """The worker died, or did not answer in time; it has been killed."""
+
+
+class _Worker:
+    """One worker process and the thread that reads its answers."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]):
+        with open(log_path(), "ab") as log:
+            self.log_offset = log.tell()  # where its own lines start (other evaluators share the log)
+            self.proc = subprocess.Popen(cmd, env=env, cwd="/", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=log, start_new_session=True)
+        self.answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.ready: dict[str, Any] | None = None
+        self.next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := self.proc.stdout.readline(MAX_ANSWER_BYTES + 1):
+            if len(line) > MAX_ANSWER_BYTES:  # a worker a model took over must not fill the grader's memory
+                self.kill()
+                break
+            try:
+                answer = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the worker sends only JSON on this pipe; anything else is not an answer
+            if isinstance(answer, dict):
+                self.answers.put(answer)
+        self.answers.put(None)  # end of file: the worker is gone
+
+    def _next_answer(self, deadline: float, what: str) -> dict[str, Any]:
+        try:
+            answer = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            self.kill()
+            raise _WorkerGone(f"took longer than {what}") from None
+        if answer is None:
+            code = self.proc.wait()
+            raise _WorkerGone(f"died (exit status {code})")
+        return answer
+
+    def wait_ready(self) -> None:
+        if self.ready is None:
+            self.ready = self._next_answer(time.monotonic() + STARTUP_TIMEOUT_S, f"{STARTUP_TIMEOUT_S:.0f} s to start")
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request and wait for its answer (``{"ok": ..., "result"|"error": ...}``)."""
+        self.next_id += 1
+        line = json.dumps({"id": self.next_id, **request}) + "\n"
+        deadline = time.monotonic() + timeout
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(line.encode())
+            self.proc.stdin.flush()
+        except OSError:
+            pass  # it died: the reader thread reports the end of file
+        while True:
+            answer = self._next_answer(deadline, f"{timeout:.0f} s")
+            if answer.get("id") == self.next_id:
+                return answer
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the sandbox and everything in it
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
 
 
 class Evaluator:
+    """The trusted evaluation, one job at a time (callers in several threads wait their turn)."""
+
     def __init__(self, timeout: float = 600.0, backend: str | None = None):
         self.timeout = timeout
         self.backend = backend
-        self._pool: ProcessPoolExecutor | None = None
-        self._used = False
+        # jobs/ holds the jobs' folders (the worker reads them), scratch/ is the worker's only writable folder
+        self.root = Path(tempfile.mkdtemp(prefix="keras-grader-eval-"))
+        for sub in ("jobs", "scratch"):
+            (self.root / sub).mkdir()
+        self._worker: _Worker | None = None
+        self._start_error: str | None = None
+        self._lock = threading.Lock()
 
-    def _get_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the worker inherits it: no TF banner per run
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=evaluate.warm_up, initargs=(self.backend,))
-        return self._pool
+    def job_dir(self, exercise_id: str) -> Path:
+        """A fresh folder for one job, where the worker can read what the student's run left."""
+        return Path(tempfile.mkdtemp(prefix=f"keras-grader-{exercise_id}-", dir=self.root / "jobs"))
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """The worker's sandboxed command line and environment."""
+        from .run import sandbox
+        from .run.runner import ENV_ALLOW, SECRET
+
+        python = os.environ.get(PYTHON_ENV) or sys.executable
+        scratch = self.root / "scratch"
+        env = {k: v for k, v in os.environ.items() if ENV_ALLOW.match(k) and not SECRET.search(k)}
+        env.update({
+            "HOME": str(scratch), "TMPDIR": str(scratch), "KERAS_HOME": str(scratch / ".keras"),
+            "MPLCONFIGDIR": str(scratch / ".matplotlib"), "PYTHONPATH": str(PACKAGE_DIR.parent),
+            "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+            "KERAS_GRADER_CACHE": str(cache_dir()), "KERAS_GRADER_COURSE": str(course_root()),
+        })
+        cmd = [python, "-m", "grader.evaluate_worker", *([self.backend] if self.backend else [])]
+        return sandbox.wrap(cmd, isolation=sandbox.detect(), writable=[scratch],
+                            readable=[self.root / "jobs", course_root()], hidden=[]), env
+
+    def _start(self) -> None:
+        """Start a worker (it imports Keras while the caller goes on); remember why when it cannot start."""
+        self._start_error = None
+        try:
+            self._worker = _Worker(*self.command())
+        except Exception as e:  # noqa: BLE001 - a missing interpreter, an unusable sandbox, a bad course folder
+            self._worker, self._start_error = None, f"{type(e).__name__}: {e}"
+
+    def _ready_worker(self) -> _Worker:
+        if self._worker is None or self._worker.proc.poll() is not None:  # never started, or died while idle
+            if self._worker is not None:
+                self._worker.kill()
+            self._start()
+        try:
+            if self._worker is None:
+                raise _WorkerGone(self._start_error or "could not be started")
+            self._worker.wait_ready()
+            return self._worker
+        except _WorkerGone as e:
+            last = _log_tail(self._worker.log_offset if self._worker else None)
+            self._worker = None
+            raise EvaluationFailed(
+                f"the evaluator could not start ({e}){': ' + last if last else ''}. On the grading machine, check "
+                f"the sandbox (bubblewrap) and the Python environment (log: {log_path()})",
+                f"o avaliador não pôde iniciar ({_pt(str(e))}){': ' + last if last else ''}. Na máquina de "
+                f"correção, verifique o sandbox (bubblewrap) e o ambiente Python (log: {log_path()})", grader_fault=True) from e
 
     def evaluate(self, job: dict[str, Any]) -> dict[str, Any]:
-        self._used = True
-        try:
-            future = self._get_pool().submit(evaluate.evaluate_job, job)
-            return future.result(timeout=self.timeout)
-        except BrokenProcessPool as e:
-            self.close(kill=True)
-            raise EvaluationFailed("the evaluator process died while grading this submission "
-                                   "(the saved model may be hostile or corrupted)") from e
-        except FutureTimeout as e:
-            self.close(kill=True)
-            raise EvaluationFailed(f"evaluating this submission took longer than {self.timeout:.0f} s") from e
+        with self._lock:
+            worker = self._ready_worker()
+            try:
+                answer = worker.call({"op": "evaluate", "job": job}, self.timeout)
+            except _WorkerGone as e:
+                self._worker = None
+                raise self._blame(job, str(e)) from e
+            if not answer.get("ok"):
+                error = str(answer.get("error"))[:1000]
+                raise EvaluationFailed(
+                    f"internal grader error in the evaluator ({error}): report it to the grader's maintainers with "
+                    f"this submission (log: {log_path()})",
+                    f"erro interno do corretor no avaliador ({error}): informe os mantenedores do corretor, com esta "
+                    f"entrega (log: {log_path()})", grader_fault=True)
+            return answer["result"]
 
-    def close(self, kill: bool = False) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        kill = kill or not self._used  # never needed (every result up to date): do not wait for its warm-up
-        if kill:
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.kill()
-        pool.shutdown(wait=not kill, cancel_futures=True)
+    def _blame(self, job: dict[str, Any], what: str) -> EvaluationFailed:
+        """Whose fault a worker that died (or ran out of time) on ``job`` is: a fresh worker inspects the model file."""
+        worker = self._ready_worker()  # the next job needs it anyway
+        try:
+            answer = worker.call({"op": "inspect", "artifacts": job["artifacts"]}, 60.0)
+        except _WorkerGone:
+            self._worker, answer = None, {}
+        problem = answer.get("result") if answer.get("ok") else None
+        if problem:
+            return EvaluationFailed(
+                f"the evaluator {what} on this submission's saved model, which is not a valid Keras file: "
+                f"{problem[0]}. The grader saves the model itself: the program must not write over the grader's files",
+                f"o avaliador {_pt(what)} com o modelo salvo desta entrega, que não é um arquivo Keras válido: "
+                f"{problem[1]}. O corretor salva o modelo ele mesmo: o programa não deve sobrescrever os arquivos "
+                "do corretor", grader_fault=False)
+        return EvaluationFailed(
+            f"the evaluator {what} on this submission, whose saved model is a valid Keras file. On the grading "
+            f"machine, check the free memory and the evaluator's log ({log_path()})",
+            f"o avaliador {_pt(what)} com esta entrega, cujo modelo salvo é um arquivo Keras válido. Na máquina de "
+            f"correção, verifique a memória livre e o log do avaliador ({log_path()})", grader_fault=True)
+
+    def close(self) -> None:
+        """Kill the worker (it holds nothing worth a graceful exit: every answer is in) and remove the folders."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Evaluator:
         # start the worker now: its Keras import (seconds) overlaps the first student's run
-        self._get_pool().submit(int)
+        self._start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _pt(what: str) -> str:
+    """The worker's fate, in Portuguese."""
+    if what.startswith("died"):
+        return "morreu" + what[len("died"):].replace("exit status", "código de saída")
+    return what.replace("took longer than", "levou mais de").replace("to start", "para iniciar")
+
+
+def _log_tail(offset: int | None) -> str:
+    """The last line a worker wrote to the log since ``offset``: where a worker that cannot start says why."""
+    if offset is None:
+        return ""
+    try:
+        with open(log_path(), "rb") as f:
+            f.seek(max(offset, f.seek(0, os.SEEK_END) - 4096))
+            lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""

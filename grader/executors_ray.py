@@ -112,9 +112,11 @@ def grade_on_ray(jobs: list[Job], opts: Options, *, address: str | None, workers
             except Exception as e:  # the actor died (or the node): this job is an error, a new actor takes over
                 ray.kill(worker)
                 worker = actor.remote(opts.backend)
-                result = results.new_result(student, ex.id, status="error", score=0.0, checks=[],
+                result = results.new_result(student, ex.id, status="grader_error", score=None, checks=[],
                                             max_score=ex.max_score,
-                                            error=f"the Ray worker failed while grading: {type(e).__name__}: {e}")
+                                            error=f"the Ray worker failed while grading: {type(e).__name__}: {e}",
+                                            error_pt="o worker do Ray falhou durante a correção: "
+                                            f"{type(e).__name__}: {e}")
             else:
                 result = out["result"]
                 result["submission"]["path"] = str(sub)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,12 +13,14 @@ from typing import Any
 from . import data, devices, hints, results
 from .checks import exception_location
 from .claims import statements
-from .config import course_root, default_backend, keras2_settings
+from .config import GraderError, course_root, default_backend, keras2_settings
 from .devices import CPU, Placement
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
 from .run import sandbox
-from .run.runner import Limits, run_submission
+from .run.child import KERNEL_UNAVAILABLE, STARTED
+from .run.notebook import needs_kernel
+from .run.runner import Limits, RunOutcome, run_submission
 
 TAIL = 4000
 
@@ -90,7 +91,35 @@ def up_to_date(student: str, ex: Exercise, key: str, opts: Options) -> dict[str,
     if not opts.results_dir or opts.force:
         return None
     previous = results.read(opts.results_dir, student, ex.id)
-    return previous if previous and previous.get("key") == key else None
+    # a grader fault is not a grade: the job runs again once the machine is fixed
+    return previous if previous and previous.get("key") == key and previous["status"] != "grader_error" else None
+
+
+def grader_error(student: str, ex: Exercise, why: str, why_pt: str, **fields: Any) -> dict[str, Any]:
+    """The result of a job the grader (or its machine) failed: not graded, no score, graded again next time."""
+    return results.new_result(
+        student, ex.id, status="grader_error", score=None, checks=[], **fields,
+        error=f"not graded: {why}. Not the student's fault; the next `grade all` grades it again",
+        error_pt=f"não avaliado: {why_pt}. Não é culpa do aluno; o próximo `grade all` corrige de novo")
+
+
+def run_fault(outcome: RunOutcome, submission: Path) -> tuple[str, str] | None:
+    """Why the student's program could not run, when the grader or the machine is to blame (English, Portuguese)."""
+    if outcome.timed_out or outcome.limit_hit:
+        return None
+    last = next((line.strip()[:300] for line in reversed(outcome.stderr.splitlines()) if line.strip()), "no output")
+    if not (outcome.artifacts / STARTED).exists():  # written before any student code
+        return (f"the student's program could not be started ({last}). On the grading machine, check the sandbox "
+                "(`bwrap`, or `unshare`) and the Python environment",
+                f"o programa do aluno não pôde ser iniciado ({last}). Na máquina de correção, verifique o sandbox "
+                "(`bwrap`, ou `unshare`) e o ambiente Python")
+    in_kernel = submission.suffix == ".ipynb" or needs_kernel(submission.read_text(errors="replace"))
+    if outcome.returncode == KERNEL_UNAVAILABLE and in_kernel:  # a script could exit with that status itself
+        return (f"the notebook's Jupyter kernel could not start ({last}). On the grading machine, check that "
+                "ipykernel is installed and that the sandbox has a working loopback interface",
+                f"o kernel Jupyter do notebook não pôde iniciar ({last}). Na máquina de correção, verifique se o "
+                "ipykernel está instalado e se o sandbox tem a interface de loopback funcionando")
+    return None
 
 
 def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
@@ -115,8 +144,14 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                         f"{submission.name} não tem código, só {what_pt}: escreva nele o seu programa e entregue-o "
                         "de novo")
     t0 = time.monotonic()
-    data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
-    jobdir = Path(tempfile.mkdtemp(prefix=f"keras-grader-{ex.id}-"))
+    try:
+        data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
+    except GraderError as e:
+        result = grader_error(student, ex, f"the data set {ex.dataset} is not in the grader's cache ({e})",
+                              f"o conjunto de dados {ex.dataset} não está no cache do corretor ({e}); rode "
+                              "`grade data fetch` na máquina de correção", **base, finished_at=now())
+        return _store(result, opts)
+    jobdir = evaluator.job_dir(ex.id)  # where the sandboxed evaluator can read what the run left
     try:
         placement = opts.placement or default_placement()
         limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None)
@@ -136,12 +171,18 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                "statements": statements(submission), "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
                "limit_hit": outcome.limit_hit, "private": private_folders(submission, opts)}
+        t_eval = time.monotonic()
         try:
+            if fault := run_fault(outcome, submission):  # the run itself failed for the grader: nothing to evaluate
+                raise EvaluationFailed(*fault, grader_fault=True)
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:
-            result = results.new_result(student, ex.id, status="error", score=0.0, checks=[], **fields,
-                                        error=f"{e}; the instructor should look at this submission",
-                                        error_pt=f"{e}; o professor vai examinar esta entrega")
+            if e.grader_fault:
+                result = grader_error(student, ex, str(e), e.message_pt, **fields)
+            else:
+                result = results.new_result(student, ex.id, status="error", score=0.0, checks=[], **fields,
+                                            error=f"{e}; the instructor should look at this submission",
+                                            error_pt=f"{e.message_pt}; o professor vai examinar esta entrega")
         else:
             checks = evaluation.pop("checks")
             status = results.status_from_checks(checks)
@@ -167,10 +208,12 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             score = max(0.0, sum(c["points"] for c in checks) - penalty)
             result = results.new_result(student, ex.id, status=status, score=round(score, 3), checks=checks,
                                         **fields, **evaluation, error=error, error_pt=error_pt)
+        eval_s = round(time.monotonic() - t_eval, 3)  # as the grader waits for it, the pipe included
         if opts.results_dir:
             kept = results.artifacts_dir(opts.results_dir, student, ex.id)
             result["artifacts"] = results.keep_artifacts(outcome.artifacts, kept)
-        result["times"] = {"run_s": outcome.seconds, "eval_s": result.pop("eval_seconds", None),
+        result.pop("eval_seconds", None)
+        result["times"] = {"run_s": outcome.seconds, "eval_s": eval_s,
                            "total_s": round(time.monotonic() - t0, 3)}
         result["finished_at"] = now()
         return _store(result, opts)

@@ -19,7 +19,8 @@ SCHEMA_VERSION = 1
 #: The student's process wrote them, so only regular files with these names and sizes are copied.
 KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
 KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
-STATUSES = ("ok", "failed", "error", "timeout", "resource_limit", "missing", "empty")
+#: ``grader_error``: the grader or its machine failed the job; it has no score and is graded again next time.
+STATUSES = ("ok", "failed", "error", "timeout", "resource_limit", "missing", "empty", "grader_error")
 
 
 def file_sha256(path: Path) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..results import artifacts_dir, flagged_attempts, keep_artifacts
 from . import i18n
-from .values import points, threshold
+from .values import graded, points, threshold
 
 ATTENTION = ("fail", "partial", "flag")
 
@@ -78,8 +78,8 @@ def render(student: str, results: list[dict[str, Any]], lang: str,
            kept: dict[str, list[str]] | None = None) -> str:
     """The feedback page of one student (``kept``: exercise -> artifact names copied beside it)."""
     kept = kept or {}
-    total = sum(float(r.get("score", 0)) for r in results)
-    max_total = sum(float(r.get("max_score", 0)) for r in results)
+    total = sum(float(r.get("score") or 0) for r in results if graded(r))
+    max_total = sum(float(r.get("max_score", 0)) for r in results if graded(r))
     lines = [f"# {i18n.t('feedback', lang)} — {md(student)}", "",
              f"**{i18n.t('total', lang)}: {points(total)} / {points(max_total)} {i18n.t('points', lang)}**", ""]
     lines += [f"| | {i18n.t('points', lang)} | {i18n.t('result', lang)} |", "|---|---:|---|"]

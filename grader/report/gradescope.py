@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import i18n
-from .values import points
+from .values import graded, points
 
 PASSED = ("pass", "flag", "info", "not_graded")   # a flag costs no points: the instructor reviews it
 
@@ -28,6 +28,10 @@ def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, A
     output: list[str] = []
     for i, r in enumerate(sorted(results, key=lambda r: r["exercise"]), start=1):
         ex = r["exercise"]
+        if not graded(r):  # no score at all, rather than a zero: the grader failed, not the student
+            tests.append({"name": f"{ex}: {i18n.status(r['status'], lang)}", "number": f"{i}", "status": "failed",
+                          "output": i18n.message(r, lang), "visibility": "visible"})
+            continue
         if r["status"] == "missing" or not r.get("checks"):
             why = i18n.message(r, lang) or i18n.status(r["status"], lang)
             tests.append({"name": f"{ex}: {i18n.status(r['status'], lang)}", "number": f"{i}",
@@ -52,7 +56,7 @@ def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, A
             })
     seconds = sum(float((r.get("times") or {}).get("total_s") or 0) for r in results)
     return {
-        "score": _round(sum(float(r.get("score", 0)) for r in results)),
+        "score": _round(sum(float(r.get("score") or 0) for r in results if graded(r))),
         "execution_time": int(round(seconds)),
         "output": "\n".join(output),
         "visibility": "visible",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..results import STATUSES, flagged_attempts
-from .values import Threshold, number, points, threshold
+from .values import Threshold, graded, number, points, threshold
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -326,9 +326,10 @@ def find_flags(results: list[dict[str, Any]]) -> list[Flag]:
             flags.append(Flag(student, ex, f"sandbox: {len(blocked)} attempt{'s' * (len(blocked) > 1)}",
                               "\n".join(str(a.get("message") or "") for a in blocked)))
         error = str(r.get("error") or "")
-        if r["status"] == "error" and ("instructor" in error or error.startswith("internal grader error")
-                                       or "Ray worker failed" in error):
+        if r["status"] == "error" and "instructor" in error:
             flags.append(Flag(student, ex, "grading error", str(r["error"])))
+        if r["status"] == "grader_error":
+            flags.append(Flag(student, ex, "grader fault: not graded", error))
     return sorted(flags, key=lambda f: (f.student, f.exercise))
 
 
@@ -375,6 +376,8 @@ def _exercise_cell(r: dict[str, Any] | None) -> str:
     """Score, status and measured test error of one job; a student without this job sorts below 0."""
     if r is None:
         return '<td class="num" data-sort="-1">—</td>'
+    if not graded(r):
+        return f'<td class="num" data-sort="-1">— {_badge(r["status"])}</td>'
     err = f'<span class="err">{_fmt_error(r["test_error"])}</span>' if r["test_error"] is not None else ""
     return f'<td class="num" data-sort="{r["score"]}">{points(r["score"])} {_badge(r["status"])}{err}</td>'
 
@@ -415,6 +418,7 @@ th button:focus-visible { outline: 2px solid #4a7bd0; outline-offset: 2px; }
 .st-error { background: #f9d7d3; color: #8b1e12; }
 .st-timeout, .st-resource_limit { background: #e8ddf5; color: #4b2a7a; }
 .st-missing, .st-empty, .st-other { background: #e6e8ec; color: #4a515c; }
+.st-grader_error { background: #fff3b0; color: #6b5400; }
 a { color: #2456a6; }
 """
 

@@ -43,6 +43,7 @@ STATUSES: dict[str, dict[str, str]] = {
     "resource_limit": {"en": "resource limit", "pt": "limite de recursos"},
     "missing": {"en": "not submitted", "pt": "não entregue"},
     "empty": {"en": "empty submission", "pt": "entrega vazia"},
+    "grader_error": {"en": "not graded (grader fault)", "pt": "não avaliado (falha do corretor)"},
 }
 
 TEXTS: dict[str, dict[str, str]] = {

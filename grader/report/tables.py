@@ -57,6 +57,7 @@ def scores_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     for col in wide.columns:  # the pivot leaves objects; scores and errors read best with 2 decimals
         if not col.endswith("_status"):
             wide[col] = pd.to_numeric(wide[col], errors="coerce").round(2)
+    df.loc[df["status"] == "grader_error", "max_score"] = 0.0  # not graded: no zero, and not in the total's max
     totals = df.groupby("student")[["score", "max_score"]].sum()
     wide["total"] = totals["score"].round(2)
     wide["max_total"] = totals["max_score"]

@@ -15,6 +15,11 @@ def number(value: Any) -> float | None:
     return None
 
 
+def graded(result: dict[str, Any]) -> bool:
+    """Whether a job has a score: a grader fault (``grader_error``) is not a zero, it counts in no total."""
+    return result.get("status") != "grader_error"
+
+
 def points(x: float | None) -> str:
     """A score as a person writes it: at most 2 decimals, no trailing zeros (10, 7.5, 6.67); '—' for none."""
     return "—" if x is None else f"{x:.2f}".rstrip("0").rstrip(".")

@@ -13,16 +13,28 @@ import os
 import runpy
 import sys
 
+#: Written to the artifacts before any student code runs: without it, the program never started
+#: (a sandbox that could not be built, a broken Python): the grader's fault, not the student's.
+STARTED = ".started"
+#: The exit status when a notebook's kernel cannot start (the grader's fault). Student code runs in
+#: the kernel, a child of this process, so it cannot make this process exit with it.
+KERNEL_UNAVAILABLE = 75
+
 
 def main(spec_path: str) -> int:
     with open(spec_path) as f:
         spec = json.load(f)
+    open(os.path.join(spec["artifacts"], STARTED), "w").close()
     script = os.path.abspath(spec["script"])
     os.environ["KERAS_GRADER_SCRIPT"] = script
     from . import notebook
 
     if script.endswith(".ipynb") or notebook.needs_kernel(_read(script)):
-        failure = notebook.run(spec, script)
+        try:
+            failure = notebook.run(spec, script)
+        except notebook.KernelUnavailable as e:
+            print(f"[grader] the notebook's kernel could not start: {e}", file=sys.stderr)
+            return KERNEL_UNAVAILABLE
         if failure:
             with open(os.path.join(spec["artifacts"], "exception.json"), "w") as f:
                 json.dump(failure, f)

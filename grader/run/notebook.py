@@ -10,6 +10,7 @@ not installed.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -49,6 +50,10 @@ del _kg_setup_shell, _kg_spec
 """
 AFTER_CELL = "_kg_probe.capture_open_figures('cell_end')"
 FINALIZE = "_kg_probe.finalize(None, '')"  # the driver records the failing cell itself
+
+
+class KernelUnavailable(Exception):
+    """The kernel could not start, or died in the grader's setup cell: no student code ran yet."""
 
 
 def needs_kernel(source: str) -> bool:
@@ -126,10 +131,14 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
         sys.stdout.flush()
         sys.stderr.flush()
 
-    with client.setup_kernel():
+    with contextlib.ExitStack() as kernel:
         cells = audit.cell_keys({i + 1: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"})
-        hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent),
-                            cells=cells))
+        try:
+            kernel.enter_context(client.setup_kernel())
+            hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent),
+                                cells=cells))
+        except Exception as e:  # e.g. "Kernel didn't respond in 60 seconds" where the sandbox has no loopback
+            raise KernelUnavailable(f"{type(e).__name__}: {str(e)[:500]}") from e
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
