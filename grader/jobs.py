@@ -34,6 +34,7 @@ class Options:
     hidden: tuple[Path, ...] = ()    # more folders the student's process must not see (the class)
     backend: str | None = None       # KERAS_BACKEND of the student's program (default: inherited, else tensorflow)
     placement: Placement | None = None  # the GPU (or CPU) slot this job holds; None: default_placement()
+    no_sandbox: bool = False         # --no-sandbox: run student code without isolation (recorded as "none")
 
 
 def backend(opts: Options) -> str:
@@ -103,7 +104,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     jobdir = Path(tempfile.mkdtemp(prefix=f"keras-grader-{ex.id}-"))
     try:
         placement = opts.placement or default_placement()
-        limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None)
+        limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None, quick=opts.quick)
         limits = Limits.from_config(limit, {**ex.limits, **opts.limits})
         hidden = [course_root() / "solutions", submission.parent, *opts.hidden]
         if opts.results_dir:
@@ -111,15 +112,18 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
                                  seed=opts.seed, limits=limits, hidden=hidden,
-                                 env={**placement.env(), "KERAS_BACKEND": backend(opts)})
+                                 env={**placement.env(), "KERAS_BACKEND": backend(opts)},
+                                 no_sandbox=opts.no_sandbox)
         fields = {**base, "isolation": outcome.isolation, "device": placement.label, "returncode": outcome.returncode,
-                  "peak_memory_mb": outcome.peak_memory_mb,
+                  "peak_memory_mb": outcome.peak_memory_mb, "limit_hit": outcome.limit_kind,
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
         job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
                "source": readable_source(submission), "kind": submission.suffix.lstrip("."),
                "stdout": outcome.stdout, "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
                "limit_hit": outcome.limit_hit}
+        if outcome.sandbox_error:  # the student's code never ran: nothing to evaluate, nothing to blame
+            return _store(_sandbox_failed(student, ex, fields, outcome.sandbox_error), opts)
         try:
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:
@@ -165,6 +169,15 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             shutil.rmtree(jobdir, ignore_errors=True)
 
 
+def _sandbox_failed(student: str, ex: Exercise, fields: dict[str, Any], why: str) -> dict[str, Any]:
+    return results.new_result(
+        student, ex.id, status="error", score=0.0, checks=[], **fields, finished_at=now(),
+        error=f"the sandbox could not be built on this machine ({why}); the student's program never ran: "
+              "fix the machine and grade again",
+        error_pt=f"o sandbox não pôde ser montado nesta máquina ({why}); o programa do aluno não chegou a rodar: "
+                 "corrija a máquina e corrija a entrega de novo")
+
+
 def readable_source(submission: Path) -> str:
     """The text a person reads: a script as it is; a notebook's code, with its Markdown as comments."""
     if submission.suffix != ".ipynb":
@@ -190,12 +203,11 @@ def _store(result: dict[str, Any], opts: Options) -> dict[str, Any]:
     return result
 
 
-def isolation_warning() -> str | None:
-    level = sandbox.detect()
+def isolation_warning(no_sandbox: bool = False) -> str | None:
+    """What the instructor must know before student code runs; raises sandbox.Unavailable (a refusal)."""
+    level = sandbox.choose(no_sandbox)
     if level == "none":
-        return ("WARNING: no isolation available (neither bubblewrap nor `unshare -n` works): student code runs "
-                "with the network and your rights. Install bubblewrap (apt-get install bubblewrap) or run as root.")
-    if level == "netns":
-        return ("WARNING: bubblewrap is missing: student code runs without network but can read and write your "
-                "files. Install it: apt-get install bubblewrap")
+        return ("WARNING: --no-sandbox: student code runs WITHOUT isolation, with the network and your rights; "
+                "every result says isolation: none.\nAVISO: --no-sandbox: o código dos alunos roda SEM isolamento, "
+                "com a rede e os seus direitos; cada resultado indica isolation: none.")
     return None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 
 from conftest import check
+from grader.run import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def test_reference_solution_passes_every_rule_in_quick_mode(grade_source):
         assert check(result, name)["status"] == "pass", check(result, name)
     assert check(result, "threshold")["status"] == "not_graded"
     assert check(result, "honest_claim")["status"] == "not_graded"  # a claim is there; quick cannot compare
-    assert result["isolation"] in ("bwrap", "netns") and result["backend"] == "tensorflow"
+    assert result["isolation"] in sandbox.LEVELS and result["backend"] == "tensorflow"
 
 
 def test_starter_runs_and_misses_the_threshold(grade_source):
@@ -198,7 +199,7 @@ def test_student_code_has_no_network(grade_source):
         thread.join(timeout=25)
     assert "BLOCKED" in result["stdout_tail"] and "CONNECTED" not in result["stdout_tail"]
     assert not accepted
-    assert result["isolation"] in ("bwrap", "netns")
+    assert result["isolation"] in sandbox.LEVELS
 
 
 def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):

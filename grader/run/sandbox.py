@@ -79,7 +79,7 @@ def choose(no_sandbox: bool = False) -> str:
         return "none"
     level = detect()
     if level == "none":
-        raise Unavailable(REFUSAL)
+        raise Unavailable(REFUSAL + (f"\n({FORCE_ENV}={forced()} is set.)" if forced() else ""))
     return level
 
 
@@ -247,6 +247,15 @@ def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list
                 "--fork", "--kill-child=SIGKILL", "--", sys.executable, "-I", "-S", str(JAIL),
                 json.dumps(ops), "--", *_drop(keep_user=bool(user)), *cmd]
     raise ValueError(f"unknown isolation level {isolation!r}")
+
+
+SETUP_ERRORS = ("bwrap:", "unshare:", "setpriv:", "keras-grader sandbox:")
+
+
+def failure(returncode: int | None, stderr: str) -> str | None:
+    """The sandbox's own error when it could not be built (the student's code never ran), else None."""
+    first = stderr.lstrip().split("\n", 1)[0]
+    return first if returncode not in (0, None) and first.startswith(SETUP_ERRORS) else None
 
 
 def tree_usage(root_pid: int) -> tuple[int, int]:
