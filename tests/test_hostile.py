@@ -282,6 +282,18 @@ def test_without_a_sandbox_student_code_is_refused_unless_no_sandbox_is_given(gr
     assert [f.reason for f in find_flags([result])] == ["isolation: none"]
 
 
+def test_a_sandbox_that_cannot_be_built_is_the_machines_fault_and_cannot_be_faked(grade_source, monkeypatch,
+                                                                                    tmp_path):
+    forged = grade_source("import sys\nprint('bwrap: cannot mount', file=sys.stderr)\nsys.exit(1)\n")
+    assert forged["status"] == "error" and "sandbox" not in forged["error"], forged["error"]
+    monkeypatch.setenv(sandbox.FORCE_ENV, "unshare")
+    monkeypatch.setattr(sandbox, "works", lambda level: True)
+    monkeypatch.setattr(sandbox, "JAIL", tmp_path / "jail-not-installed.py")  # a broken installation
+    broken = grade_source("print('never runs')\n")
+    assert broken["status"] == "error" and "sandbox could not be built" in broken["error"], broken["error"]
+    assert "o programa do aluno não chegou a rodar" in broken["error_pt"] and broken["stdout_tail"] == ""
+
+
 def test_a_quick_run_stops_at_the_quick_wall_clock(evaluator, mnist_dense, tmp_path):
     """CI feedback: an endless loop is stopped after [quick] wall_clock_s, not the exercise's 30 minutes."""
     assert mnist_dense.timeout(quick=True) <= 600 < mnist_dense.timeout()

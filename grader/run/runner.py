@@ -178,9 +178,17 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     out_path, err_path = jobdir / "stdout.txt", jobdir / "stderr.txt"
     t0 = time.monotonic()
     timed_out, limit_hit, limit_kind, peak = False, None, None, 0
-    proc = subprocess.Popen(cmd, cwd=workdir, env=child_env(workdir, artifacts, script, seed, env),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    # the child writes one byte here before any student code runs: without it, the sandbox (or
+    # Python) failed to start, whatever the output says, and no student can forge that
+    started_r, started_w = os.pipe()
+    os.set_blocking(started_r, False)
+    try:
+        proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, pass_fds=(started_w,),
+                                env={**child_env(workdir, artifacts, script, seed, env),
+                                     "KERAS_GRADER_STARTED_FD": str(started_w)})
+    finally:
+        os.close(started_w)
     pumps = [_Pump(proc.stdout, out_path, limits.output_bytes), _Pump(proc.stderr, err_path, limits.output_bytes)]
     for pump in pumps:
         pump.start()
@@ -233,6 +241,11 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
             peak = group.peak_bytes()
         for pump in pumps:
             pump.join(timeout=10)
+        try:
+            started = os.read(started_r, 1) == b"1"
+        except BlockingIOError:  # a writer still open: only if something outlived the kill
+            started = True
+        os.close(started_r)
     stopped = timed_out or limit_hit is not None
     stderr = _tail(err_path)
     return RunOutcome(
@@ -240,7 +253,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         seconds=round(time.monotonic() - t0, 3), workdir=workdir, artifacts=artifacts,
         stdout=_tail(out_path), stderr=stderr, isolation=isolation, limit_hit=limit_hit,
         peak_memory_mb=round(peak / 2**20, 1), limit_kind=limit_kind,
-        sandbox_error=sandbox.failure(proc.returncode, stderr) if isolation != "none" else None,
+        sandbox_error=None if started else sandbox.failure(stderr),
     )
 
 

@@ -250,13 +250,10 @@ def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list
     raise ValueError(f"unknown isolation level {isolation!r}")
 
 
-SETUP_ERRORS = ("bwrap:", "unshare:", "setpriv:", "keras-grader sandbox:")
-
-
-def failure(returncode: int | None, stderr: str) -> str | None:
-    """The sandbox's own error when it could not be built (the student's code never ran), else None."""
-    first = stderr.lstrip().split("\n", 1)[0]
-    return first if returncode not in (0, None) and first.startswith(SETUP_ERRORS) else None
+def failure(stderr: str) -> str:
+    """Why a sandbox ended before the grader's child started in it: its own first line of error."""
+    first = stderr.lstrip().split("\n", 1)[0].strip()
+    return first[:300] or "the sandbox ended before the grader's process started in it"
 
 
 def tree_usage(root_pid: int) -> tuple[int, int]:
