@@ -122,9 +122,9 @@ def main() -> None:
               f"{med(evaluation[lv]):.2f} s)  overhead {med(job[lv]) - med(bare):+.2f} s = "
               f"{med(job[lv]) / med(bare):.2f}x bare; child alone {med(child[lv]) - med(bare):+.2f} s")
         if notebook[lv]:
-            print(f"   [{lv}] graded notebook job{med(notebook[lv]):7.2f} s  overhead {med(notebook[lv]) - med(bare):+.2f} s"
-                  f" = {med(notebook[lv]) / med(bare):.2f}x bare ({med(notebook[lv]) - med(job[lv]):+.2f} s over the "
-                  "script)")
+            nb = med(notebook[lv])
+            print(f"   [{lv}] graded notebook job{nb:7.2f} s  overhead {nb - med(bare):+.2f} s"
+                  f" = {nb / med(bare):.2f}x bare ({nb - med(job[lv]):+.2f} s over the script)")
         else:
             print("   graded notebook job       not measured: nbformat, nbclient or ipykernel is not installed")
     print("2. data set load (MNIST)")

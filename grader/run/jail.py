@@ -8,8 +8,9 @@ reachable. It brings the loopback up (kernels need 127.0.0.1), runs CMD as its c
 session, reaps orphans, and exits with CMD's status, which ends every process left in the sandbox.
 
 Standard library only and no ``site``: it starts in a few milliseconds, and sees nothing the
-student's code could have planted. Every module is imported before the root changes. A failure to build the sandbox exits with status 125 and a
-line starting with ``keras-grader sandbox:`` (the grader's fault, never the student's).
+student's code could have planted. Every module is imported before the root changes. A failure
+to build the sandbox exits with status 125 and a line starting with ``keras-grader sandbox:``;
+the runner, which never hears from its child then, reports it as the machine's fault.
 """
 
 from __future__ import annotations

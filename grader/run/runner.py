@@ -205,13 +205,8 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
                 timed_out, limit_kind = True, "wall_clock:watchdog"
                 break
             if group is not None:  # the kernel enforces both; this only stops the job once it has
-                hit = group.limit_hit()
-                if hit == "memory":
-                    limit_hit = f"memory: the limit of {limits.memory_mb} MiB was reached"
-                elif hit == "processes":
-                    limit_hit = f"processes: more than {limits.max_processes} started, the limit"
-                if hit:
-                    limit_kind = f"{hit}:cgroup"
+                if hit := group.limit_hit():
+                    limit_hit, limit_kind = _cgroup_limit(hit, limits), f"{hit}:cgroup"
                     break
             else:
                 rss, nprocs = sandbox.tree_usage(proc.pid)
@@ -236,7 +231,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         proc.wait()
         if group is not None:
             if limit_kind is None and group.limit_hit() == "memory":  # killed by the kernel just before it ended
-                limit_hit, limit_kind = f"memory: the limit of {limits.memory_mb} MiB was reached", "memory:cgroup"
+                limit_hit, limit_kind = _cgroup_limit("memory", limits), "memory:cgroup"
             group.close()
             peak = group.peak_bytes()
         for pump in pumps:
@@ -255,6 +250,12 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         peak_memory_mb=round(peak / 2**20, 1), limit_kind=limit_kind,
         sandbox_error=None if started else sandbox.failure(stderr),
     )
+
+
+def _cgroup_limit(hit: str, limits: Limits) -> str:
+    if hit == "memory":
+        return f"memory: the limit of {limits.memory_mb} MiB was reached"
+    return f"processes: more than {limits.max_processes} started, the limit"
 
 
 def _hand_to(uid: int, writable: list[Path], readable: list[Path]) -> None:
