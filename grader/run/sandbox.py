@@ -117,7 +117,7 @@ def _needed() -> list[Path]:
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.executable).parent,
              PACKAGE_DIR.parent, cache_dir()}
     paths.update(Path(p) for p in site.getsitepackages() + [site.getusersitepackages()])
-    return sorted(p for p in paths if p.exists())
+    return sorted(p for p in paths if os.access(p, os.F_OK))  # (Path.exists raises where we may not look)
 
 
 def _root_entries() -> list[tuple]:
@@ -144,13 +144,14 @@ def plan(*, writable: list[Path], readable: list[Path], hidden: list[Path], cont
     masked = [Path("/tmp")]
     frozen = []  # tmpfs folders made read-only once everything inside them is mounted
     home = Path.home()
-    if home != Path("/") and home.is_dir():
-        ops.append(("tmpfs", str(home), None, 0o755))
+    hide_home = home != Path("/") and home.is_dir()
+    if hide_home:
         masked.append(home)
         frozen.append(str(home))
-    for p in _needed():
-        if any(_under(p, m) and p.resolve() != m.resolve() for m in masked):
-            ops.append(("ro-bind", str(p), str(p)))
+    mounts = [("ro-bind", str(p), str(p)) for p in _needed()
+              if any(_under(p, m) and p.resolve() != m.resolve() for m in masked)]
+    mounts += [("tmpfs", str(home), None, 0o755)] if hide_home else []
+    ops += sorted(mounts, key=lambda op: Path(op[1]).parts)  # outer first: a home inside a checkout in /tmp
     keep = [*_needed(), *writable, *readable]
     for p in sorted({p.resolve() for p in hidden}):  # after the binds above: solutions/ in a checkout stays hidden
         # never hide a folder that holds what the child needs (a submission in /tmp or in $HOME);
