@@ -372,17 +372,28 @@ def test_evaluator_crash_costs_one_job_not_the_class(tmp_path, mnist_dense):
     assert second["status"] == "failed" and second["checks"]
 
 
-def test_a_grader_checkout_under_tmp_is_visible_inside_the_sandbox(tmp_path, monkeypatch, level):
-    """CI clones the project into a temporary folder: the private /tmp must not hide the grader."""
+@pytest.mark.parametrize("where", ["tmp", "home"])
+def test_a_grader_checkout_in_tmp_or_home_is_visible_but_its_solutions_are_not(tmp_path, monkeypatch, level, where):
+    """CI clones the project into a temporary folder, an instructor into their home: the private /tmp and
+    the hidden home must not hide the grader, and mounting the checkout back must not show its solutions."""
     import shutil
 
-    copy = tmp_path / "checkout"
-    shutil.copytree(ROOT / "grader", copy / "grader")
-    monkeypatch.setattr(sandbox, "PACKAGE_DIR", copy / "grader")
-    cmd = sandbox.wrap([sys.executable, "-S", "-c", "import grader; print(grader.__file__)"], isolation=level,
-                       writable=[], readable=[], hidden=[copy / "grader" / "exercises"])
-    out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True, cwd="/")
+    copy = (tmp_path if where == "tmp" else Path.home() / f".kg-test-{uuid.uuid4().hex[:8]}") / "checkout"
+    try:
+        shutil.copytree(ROOT / "grader", copy / "grader")
+        (copy / "solutions").mkdir()
+        (copy / "solutions" / "solution.py").write_text("the answer")
+        monkeypatch.setattr(sandbox, "PACKAGE_DIR", copy / "grader")
+        code = "import grader; print(grader.__file__); print(open('../solutions/solution.py').read())"
+        cmd = sandbox.wrap([sys.executable, "-S", "-c", code], isolation=level,
+                           writable=[], readable=[], hidden=[copy / "solutions"])
+        out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(copy)}, capture_output=True, text=True,
+                             cwd=copy / "grader")
+    finally:
+        if where == "home":
+            shutil.rmtree(copy.parent)
     assert out.stdout.strip() == str(copy / "grader" / "__init__.py"), out.stderr
+    assert "FileNotFoundError" in out.stderr and "the answer" not in out.stdout
 
 
 def test_planted_artifacts_are_not_copied_into_the_reports(tmp_path, evaluator, mnist_dense):

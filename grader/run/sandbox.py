@@ -152,13 +152,14 @@ def plan(*, writable: list[Path], readable: list[Path], hidden: list[Path], cont
               if any(_under(p, m) and p.resolve() != m.resolve() for m in masked)]
     mounts += [("tmpfs", str(home), None, 0o755)] if hide_home else []
     ops += sorted(mounts, key=lambda op: Path(op[1]).parts)  # outer first: a home inside a checkout in /tmp
-    keep = [*_needed(), *writable, *readable]
+    keep, covered = [*_needed(), *writable, *readable], []
     for p in sorted({p.resolve() for p in hidden}):  # after the binds above: solutions/ in a checkout stays hidden
         # never hide a folder that holds what the child needs (a submission in /tmp or in $HOME);
         # a folder inside one already hidden (the student's own, in the class) is hidden with it
-        if p.is_dir() and not any(_under(k, p) for k in keep) and not any(_under(p, Path(f)) for f in frozen):
+        if p.is_dir() and not any(_under(k, p) for k in keep) and not any(_under(p, c) for c in covered):
             ops.append(("tmpfs", str(p), None, 0o755))
             frozen.append(str(p))
+            covered.append(p)
     ops += [("ro-bind", str(p), str(p)) for p in readable]
     ops += [("bind", str(p), str(p)) for p in writable]
     if content is not None:
