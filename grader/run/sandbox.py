@@ -26,7 +26,6 @@ Levels, best first:
 from __future__ import annotations
 
 import functools
-import json
 import os
 import pwd
 import shutil
@@ -231,6 +230,20 @@ def _bwrap_args(ops: list[tuple]) -> list[str]:
     return args
 
 
+def _jail_args(ops: list[tuple]) -> list[str]:
+    """The plan flattened for jail.py: each kind, then its arguments as text (modes in octal)."""
+    args = []
+    for kind, *rest in ops:
+        if kind == "tmpfs":
+            dst, size, mode = rest
+            rest = [dst, "" if size is None else str(size), f"{mode:o}"]
+        elif kind == "dir":
+            dst, mode = rest
+            rest = [dst, f"{mode:o}"]
+        args += [kind, *rest]
+    return args
+
+
 def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list[Path],
          hidden: list[Path], content: Path | None = None) -> list[str]:
     """``cmd`` run under the given isolation level; ``content`` is also seen as /content."""
@@ -248,7 +261,7 @@ def wrap(cmd: list[str], *, isolation: str, writable: list[Path], readable: list
         user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
         return [shutil.which("unshare") or "unshare", *user, "--net", "--pid", "--mount", "--ipc", "--uts",
                 "--fork", "--kill-child=SIGKILL", "--", sys.executable, "-I", "-S", str(JAIL),
-                json.dumps(ops), "--", *_drop(keep_user=bool(user)), *cmd]
+                *_jail_args(ops), "--", *_drop(keep_user=bool(user)), *cmd]
     raise ValueError(f"unknown isolation level {isolation!r}")
 
 
