@@ -55,9 +55,24 @@ def _parents() -> dict[str, Path] | None:
             probe = parent / f"keras-grader-probe-{os.getpid()}"
             probe.mkdir()
             probe.rmdir()
+            _remove_stale(parent)
         return parents
     except (OSError, KeyError):
         return None
+
+
+def _remove_stale(parent: Path) -> None:
+    """Empty job cgroups left by a grader that was killed (``keras-grader-<its pid>-<n>``)."""
+    for d in parent.glob("keras-grader-*-*"):
+        try:
+            os.kill(int(d.name.split("-")[2]), 0)
+        except ProcessLookupError:
+            try:
+                d.rmdir()
+            except OSError:  # still holds a process: the next grader will try again
+                pass
+        except (ValueError, PermissionError):
+            pass
 
 
 class JobCgroup:
