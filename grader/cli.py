@@ -89,7 +89,7 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
     if result.get("error"):
         console.print(f"{_styled(status)}: {_styled(i18n.message(result, lang))}", soft_wrap=True)
     if result.get("isolation") == "none":
-        console.print("[yellow]student code ran WITHOUT network isolation[/]")
+        console.print("[yellow]student code ran WITHOUT isolation (--no-sandbox) / o código rodou SEM isolamento[/]")
 
 
 def print_scores(scores) -> None:
@@ -155,6 +155,14 @@ def _write_output(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
+def _check_isolation(args: argparse.Namespace) -> None:
+    """Refuse (sandbox.Unavailable) before anything starts when no sandbox works; warn about --no-sandbox."""
+    from .jobs import isolation_warning
+
+    if (warning := isolation_warning(args.no_sandbox)) is not None:
+        _console(stderr=True).print(f"[yellow]{_styled(warning)}[/]", soft_wrap=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .executors import Evaluator
     from .jobs import Options, grade
@@ -165,8 +173,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     lang = _lang(args)
     targets = _run_targets(args.target)
     backend = _backend(args)
+    _check_isolation(args)
     opts = Options(quick=args.quick, seed=args.seed, timeout=args.timeout,
-                   keep_dir=Path(args.keep) if args.keep else None, backend=backend)
+                   keep_dir=Path(args.keep) if args.keep else None, backend=backend, no_sandbox=args.no_sandbox)
     where = Path(args.target[-1]).resolve()
     student = args.student or (where if where.is_dir() else where.parent).name or "student"
     with Evaluator(backend=backend) as evaluator:
@@ -218,7 +227,7 @@ def cmd_all(args: argparse.Namespace) -> int:
 
     from . import devices, exercise, results
     from .executors import Evaluator
-    from .jobs import Options, grade, isolation_warning, now
+    from .jobs import Options, grade, now
     from .report.build import write_reports
     from .report.tables import scores_frame
     from .report.values import points
@@ -238,10 +247,9 @@ def cmd_all(args: argparse.Namespace) -> int:
     results_dir.mkdir(parents=True, exist_ok=True)  # exists before any student runs, so it can be hidden
     opts = Options(quick=args.quick, seed=args.seed, timeout=args.timeout, force=args.force,
                    results_dir=results_dir, keep_dir=Path(args.keep) if args.keep else None,
-                   hidden=(root, out), backend=backend)
+                   hidden=(root, out), backend=backend, no_sandbox=args.no_sandbox)
+    _check_isolation(args)
     err = _console(stderr=True)
-    if (warning := isolation_warning()) is not None:
-        err.print(f"[yellow]{warning}[/]")
     jobs = [(s.name, ex, ex.find_submission(s)) for s in students for ex in exercises]
     gpus = devices.select(args.gpus)
     slots = devices.Slots(gpus, args.jobs_per_gpu, cpu_jobs=args.jobs or 1)
@@ -346,6 +354,7 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
         table.add_column(col)
     problems = 0
     backend = _backend(args)
+    _check_isolation(args)
     with Evaluator(backend=backend) as evaluator:
         for ex_id in args.exercise or exercise.exercise_ids():
             ex = exercise.load(ex_id)
@@ -355,7 +364,8 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
                     table.add_row(ex_id, role, "", "", "", f"[red]{path} is missing[/]")
                     problems += 1
                     continue
-                result = grade(role, ex, path, evaluator, Options(quick=args.quick, seed=args.seed, backend=backend))
+                result = grade(role, ex, path, evaluator, Options(quick=args.quick, seed=args.seed, backend=backend,
+                                                                  no_sandbox=args.no_sandbox))
                 verdict = judge_pair(ex, role, result)
                 problems += verdict is not None
                 err = result.get("test_error")
@@ -478,6 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--timeout", type=float, help="wall-clock limit per job in seconds (default: exercise.toml)")
         q.add_argument("--keep", metavar="DIR", help="keep each job's work dir and artifacts under DIR")
         backend(q)
+        no_sandbox(q)
+
+    def no_sandbox(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--no-sandbox", action="store_true",
+                       help="run student code WITHOUT isolation (only code you trust): without it the grader "
+                       "refuses to run where no sandbox works; each result then records isolation: none")
 
     def backend(q: argparse.ArgumentParser) -> None:
         q.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
@@ -525,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
     c.add_argument("--seed", type=int, default=1, help="seed for every run (default 1)")
     backend(c)
+    no_sandbox(c)
     c.set_defaults(func=cmd_check_solutions)
 
     t = sub.add_parser("ci-template", help="print the GitHub Actions workflow that gives students feedback on "

@@ -11,6 +11,9 @@ from typing import Any
 from .config import GraderError, course_root
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
+#: quick mode's wall clock when exercise.toml's [quick] gives none: fit is capped at a few epochs, so a
+#: program still running after this is stuck (a `while True`), and CI feedback should not wait 30 minutes
+QUICK_WALL_CLOCK_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,9 @@ class Exercise:
     def max_score(self) -> float:
         return float(sum(c.get("points", 0) for c in self.checks.values()))
 
-    def timeout(self, gpu: bool = False) -> float:
-        return float(self.limits["wall_clock_gpu_s" if gpu else "wall_clock_cpu_s"])
+    def timeout(self, gpu: bool = False, quick: bool = False) -> float:
+        full = float(self.limits["wall_clock_gpu_s" if gpu else "wall_clock_cpu_s"])
+        return min(full, float(self.raw.get("quick", {}).get("wall_clock_s", QUICK_WALL_CLOCK_S))) if quick else full
 
     def find_submission(self, folder: Path) -> Path | None:
         """``folder/<id>.py`` or ``folder/<id>.ipynb`` (the script wins when both exist)."""

@@ -18,7 +18,7 @@ from .devices import CPU, Placement
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
 from .run import sandbox
-from .run.child import KERNEL_UNAVAILABLE, STARTED
+from .run.child import KERNEL_UNAVAILABLE
 from .run.notebook import needs_kernel
 from .run.runner import Limits, RunOutcome, run_submission
 
@@ -39,6 +39,7 @@ class Options:
     placement: Placement | None = None  # the GPU (or CPU) slot this job holds; None: default_placement()
     keras2_compat: bool | None = None   # run Keras 2 idioms as Keras 2 did (None: course.toml, default true)
     keras2_penalty: float | None = None  # points off an exercise that needed that (None: course.toml, default 0)
+    no_sandbox: bool = False         # --no-sandbox: run student code without isolation (recorded as "none")
 
 
 def backend(opts: Options) -> str:
@@ -105,14 +106,14 @@ def grader_error(student: str, ex: Exercise, why: str, why_pt: str, **fields: An
 
 def run_fault(outcome: RunOutcome, submission: Path) -> tuple[str, str] | None:
     """Why the student's program could not run, when the grader or the machine is to blame (English, Portuguese)."""
+    if outcome.sandbox_error:  # the child never wrote its start byte on a pipe student code cannot reach
+        return (f"the student's program could not be started ({outcome.sandbox_error}). On the grading machine, "
+                "check the sandbox (`bwrap`, or `unshare`) and the Python environment",
+                f"o programa do aluno não pôde ser iniciado ({outcome.sandbox_error}). Na máquina de correção, "
+                "verifique o sandbox (`bwrap`, ou `unshare`) e o ambiente Python")
     if outcome.timed_out or outcome.limit_hit:
         return None
     last = next((line.strip()[:300] for line in reversed(outcome.stderr.splitlines()) if line.strip()), "no output")
-    if not (outcome.artifacts / STARTED).exists():  # written before any student code
-        return (f"the student's program could not be started ({last}). On the grading machine, check the sandbox "
-                "(`bwrap`, or `unshare`) and the Python environment",
-                f"o programa do aluno não pôde ser iniciado ({last}). Na máquina de correção, verifique o sandbox "
-                "(`bwrap`, ou `unshare`) e o ambiente Python")
     in_kernel = submission.suffix == ".ipynb" or needs_kernel(submission.read_text(errors="replace"))
     if outcome.returncode == KERNEL_UNAVAILABLE and in_kernel:  # a script could exit with that status itself
         return (f"the notebook's Jupyter kernel could not start ({last}). On the grading machine, check that "
@@ -154,7 +155,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     jobdir = evaluator.job_dir(ex.id)  # where the sandboxed evaluator can read what the run left
     try:
         placement = opts.placement or default_placement()
-        limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None)
+        limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None, quick=opts.quick)
         limits = Limits.from_config(limit, {**ex.limits, **opts.limits})
         hidden = [course_root() / "solutions", submission.parent, *opts.hidden]
         if opts.results_dir:
@@ -162,9 +163,9 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
                                  seed=opts.seed, limits=limits, hidden=hidden, keras2_compat=keras2(opts)[0],
-                                 env={**placement.env(), "KERAS_BACKEND": backend(opts)})
+                                 env={**placement.env(), "KERAS_BACKEND": backend(opts)}, no_sandbox=opts.no_sandbox)
         fields = {**base, "isolation": outcome.isolation, "device": placement.label, "returncode": outcome.returncode,
-                  "peak_memory_mb": outcome.peak_memory_mb,
+                  "peak_memory_mb": outcome.peak_memory_mb, "limit_hit": outcome.limit_kind,
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
         job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
                "source": readable_source(submission), "kind": submission.suffix.lstrip("."),
@@ -257,6 +258,8 @@ def has_code(submission: Path) -> bool:
     except (SyntaxError, ValueError):  # ValueError: NUL bytes (Python 3.11)
         return True
     return not all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) for s in body)
+
+
 def private_folders(submission: Path, opts: Options) -> dict[str, list[str]]:
     """What no exercise reads or writes, by name, for judging the attempts the audit hook recorded."""
     home = Path.home()
@@ -291,12 +294,11 @@ def _store(result: dict[str, Any], opts: Options) -> dict[str, Any]:
     return result
 
 
-def isolation_warning() -> str | None:
-    level = sandbox.detect()
+def isolation_warning(no_sandbox: bool = False) -> str | None:
+    """What the instructor must know before student code runs; raises sandbox.Unavailable (a refusal)."""
+    level = sandbox.choose(no_sandbox)
     if level == "none":
-        return ("WARNING: no isolation available (neither bubblewrap nor `unshare -n` works): student code runs "
-                "with the network and your rights. Install bubblewrap (apt-get install bubblewrap) or run as root.")
-    if level == "netns":
-        return ("WARNING: bubblewrap is missing: student code runs without network but can read and write your "
-                "files. Install it: apt-get install bubblewrap")
+        return ("WARNING: --no-sandbox: student code runs WITHOUT isolation, with the network and your rights; "
+                "every result says isolation: none.\nAVISO: --no-sandbox: o código dos alunos roda SEM isolamento, "
+                "com a rede e os seus direitos; cada resultado indica isolation: none.")
     return None

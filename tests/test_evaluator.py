@@ -203,10 +203,10 @@ def test_a_grader_fault_is_not_graded_but_listed_for_the_instructor_and_graded_a
 
 
 def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_source):
-    """No start marker (the sandbox or Python failed before the child's first line) or a notebook whose kernel
+    """No start byte (the sandbox or Python failed before the child's first line) or a notebook whose kernel
     could not start: the grader's fault. A script that exits with the kernel's status itself: the student's."""
     from grader.jobs import run_fault
-    from grader.run.child import KERNEL_UNAVAILABLE, STARTED
+    from grader.run.child import KERNEL_UNAVAILABLE
     from grader.run.runner import RunOutcome
 
     art = tmp_path / "artifacts"
@@ -215,13 +215,12 @@ def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_s
     notebook.write_text("{}")
     script.write_text("print('hi')\n")
 
-    def outcome(returncode: int, stderr: str) -> RunOutcome:
+    def outcome(returncode: int, stderr: str, sandbox_error: str | None = None) -> RunOutcome:
         return RunOutcome(returncode=returncode, timed_out=False, seconds=0.1, workdir=tmp_path, artifacts=art,
-                          stdout="", stderr=stderr, isolation=sandbox.detect())
+                          stdout="", stderr=stderr, isolation=sandbox.detect(), sandbox_error=sandbox_error)
 
-    never = run_fault(outcome(1, "bwrap: Can't mount tmpfs on /newroot/tmp: Permission denied\n"), script)
+    never = run_fault(outcome(1, "", "bwrap: Can't mount tmpfs on /newroot/tmp: Permission denied"), script)
     assert never and "could not be started (bwrap: Can't mount tmpfs" in never[0] and "não pôde" in never[1]
-    (art / STARTED).touch()
     kernel = run_fault(outcome(KERNEL_UNAVAILABLE, "[grader] the notebook's kernel could not start: RuntimeError: "
                                "Kernel didn't respond in 60 seconds\n"), notebook)
     assert kernel and "Jupyter kernel could not start" in kernel[0] and "loopback" in kernel[0]

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import check
 from grader.results import flagged_attempts
+from grader.run import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def test_reference_solution_passes_every_rule_in_quick_mode(grade_source):
         assert check(result, name)["status"] == "pass", check(result, name)
     assert check(result, "threshold")["status"] == "not_graded"
     assert check(result, "honest_claim")["status"] == "not_graded"  # a claim is there; quick cannot compare
-    assert result["isolation"] in ("bwrap", "netns") and result["backend"] == "tensorflow"
+    assert result["isolation"] in sandbox.LEVELS and result["backend"] == "tensorflow"
     # TensorFlow, Keras and matplotlib internals (uname, fc-list, font caches) are no attempts to flag
     assert flagged_attempts(result) == [] and result["attempts_summary"]["flagged"] == 0, result["attempts"]
 
@@ -222,7 +223,7 @@ def test_student_code_has_no_network(grade_source, loopback_server):
     """)
     assert "BLOCKED" in result["stdout_tail"] and "CONNECTED" not in result["stdout_tail"]
     assert not loopback_server.connections()
-    assert result["isolation"] in ("bwrap", "netns")
+    assert result["isolation"] in sandbox.LEVELS
 
 
 def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):

@@ -13,18 +13,18 @@ import os
 import runpy
 import sys
 
-#: Written to the artifacts before any student code runs: without it, the program never started
-#: (a sandbox that could not be built, a broken Python): the grader's fault, not the student's.
-STARTED = ".started"
 #: The exit status when a notebook's kernel cannot start (the grader's fault). Student code runs in
 #: the kernel, a child of this process, so it cannot make this process exit with it.
 KERNEL_UNAVAILABLE = 75
 
 
 def main(spec_path: str) -> int:
+    started = os.environ.pop("KERAS_GRADER_STARTED_FD", None)
+    if started:  # tell the runner the sandbox was built; closed before any student code can use it
+        os.write(int(started), b"1")
+        os.close(int(started))
     with open(spec_path) as f:
         spec = json.load(f)
-    open(os.path.join(spec["artifacts"], STARTED), "w").close()
     script = os.path.abspath(spec["script"])
     os.environ["KERAS_GRADER_SCRIPT"] = script
     from . import notebook

@@ -1,9 +1,11 @@
 """Run one submission in a sandboxed child process, under a watchdog.
 
 The child gets a copy of one file in an empty work dir and reads the data sets
-from the cache; the watchdog enforces the wall clock, the memory and process
-count of the whole process tree (RLIMIT_AS would break TensorFlow, JAX and
-CUDA), and the disk used by the job; output beyond a cap is cut in the middle.
+from the cache. Memory and processes are hard limits of the job's cgroup where
+the machine allows one (``cgroup.py``; RLIMIT_AS would break TensorFlow, JAX and
+CUDA), else the watchdog polls the whole process tree for them; the watchdog
+always enforces the wall clock and the disk used by the job; output beyond a cap
+is cut in the middle.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from .. import data, environment
 from ..config import PACKAGE_DIR, cache_dir
-from . import sandbox
+from . import cgroup, sandbox
 
 #: Environment variables handed to student code; everything else (tokens,
 #: credentials, the grader's own settings) stays out.
@@ -66,6 +68,10 @@ class RunOutcome:
     isolation: str
     limit_hit: str | None = None      # e.g. "memory: 6200 MiB in use, limit 6144 MiB"
     peak_memory_mb: float = 0.0
+    #: which limit stopped the job and what enforced it: "memory:cgroup", "memory:watchdog",
+    #: "processes:cgroup", "processes:watchdog", "disk:watchdog", "wall_clock:watchdog"; None if none did
+    limit_kind: str | None = None
+    sandbox_error: str | None = None  # the sandbox could not be built: the machine's fault, not the student's
 
 
 class _Pump(threading.Thread):
@@ -132,12 +138,13 @@ def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None,
 def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: str, workdir_data: list[str],
                    quick_epochs: int | None, seed: int | None, limits: Limits,
                    hidden: list[Path] | tuple[Path, ...] = (), env: dict[str, str] | None = None,
-                   keras2_compat: bool = True) -> RunOutcome:
+                   keras2_compat: bool = True, no_sandbox: bool = False) -> RunOutcome:
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
 
-    ``hidden`` folders (solutions, results, other submissions) are invisible to the child where
-    the isolation level allows it.
+    ``hidden`` folders (solutions, results, other submissions) are invisible to the child. Raises
+    ``sandbox.Unavailable`` when no isolation works and ``no_sandbox`` is not set.
     """
+    isolation = sandbox.choose(no_sandbox)
     workdir, artifacts = jobdir / "work", jobdir / "artifacts"
     for d in (workdir, artifacts, workdir / ".tmp"):
         d.mkdir(parents=True, exist_ok=True)
@@ -160,17 +167,29 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
             readable.append(Path(path))
     spec_path = jobdir / "spec.json"
     spec_path.write_text(json.dumps(spec))
+    if isolation != "none" and (uid := sandbox.nobody()) is not None:
+        _hand_to(uid, [workdir, artifacts], readable)
 
-    isolation = sandbox.detect()
     cmd = sandbox.wrap([sys.executable, "-m", "grader.run.child", str(spec_path)], isolation=isolation,
                        writable=[workdir, artifacts], readable=readable, hidden=list(hidden),
                        content=workdir)
+    group = cgroup.create(limits.memory_mb * 2**20, limits.max_processes)
+    if group is not None:
+        cmd = group.enter(cmd)
     out_path, err_path = jobdir / "stdout.txt", jobdir / "stderr.txt"
     t0 = time.monotonic()
-    timed_out, limit_hit, peak = False, None, 0
-    proc = subprocess.Popen(cmd, cwd=workdir, env=child_env(workdir, artifacts, script, seed, env),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    timed_out, limit_hit, limit_kind, peak = False, None, None, 0
+    # the child writes one byte here before any student code runs: without it, the sandbox (or
+    # Python) failed to start, whatever the output says, and no student can forge that
+    started_r, started_w = os.pipe()
+    os.set_blocking(started_r, False)
+    try:
+        proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, pass_fds=(started_w,),
+                                env={**child_env(workdir, artifacts, script, seed, env),
+                                     "KERAS_GRADER_STARTED_FD": str(started_w)})
+    finally:
+        os.close(started_w)
     pumps = [_Pump(proc.stdout, out_path, limits.output_bytes), _Pump(proc.stderr, err_path, limits.output_bytes)]
     for pump in pumps:
         pump.start()
@@ -184,34 +203,79 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
                 pass
             now = time.monotonic()
             if now - t0 > limits.wall_s:
-                timed_out = True
+                timed_out, limit_kind = True, "wall_clock:watchdog"
                 break
-            rss, nprocs = sandbox.tree_usage(proc.pid)
-            peak = max(peak, rss)
-            if rss > limits.memory_mb * 2**20:
-                limit_hit = f"memory: {rss / 2**20:.0f} MiB in use, limit {limits.memory_mb} MiB"
-                break
-            if nprocs > limits.max_processes:
-                limit_hit = f"processes: {nprocs} running, limit {limits.max_processes}"
-                break
+            if group is not None:  # the kernel enforces both; this only stops the job once it has
+                if hit := group.limit_hit():
+                    limit_hit, limit_kind = _cgroup_limit(hit, limits), f"{hit}:cgroup"
+                    break
+            else:
+                rss, nprocs = sandbox.tree_usage(proc.pid)
+                peak = max(peak, rss)
+                if rss > limits.memory_mb * 2**20:
+                    limit_hit = f"memory: {rss / 2**20:.0f} MiB in use, limit {limits.memory_mb} MiB"
+                    limit_kind = "memory:watchdog"
+                    break
+                if nprocs > limits.max_processes:
+                    limit_hit = f"processes: {nprocs} running, limit {limits.max_processes}"
+                    limit_kind = "processes:watchdog"
+                    break
             if now >= next_disk:
                 next_disk = now + 1.0
                 size = sandbox.tree_size(workdir) + sandbox.tree_size(artifacts)
                 if size > limits.disk_mb * 2**20:
                     limit_hit = f"disk: {size / 2**20:.0f} MiB written, limit {limits.disk_mb} MiB"
+                    limit_kind = "disk:watchdog"
                     break
     finally:
-        _kill_group(proc.pid)  # under bwrap its death takes the whole PID namespace with it
+        _kill_group(proc.pid)  # in a sandbox its death takes the whole PID namespace with it
         proc.wait()
+        if group is not None:
+            if limit_kind is None and group.limit_hit() == "memory":  # killed by the kernel just before it ended
+                limit_hit, limit_kind = _cgroup_limit("memory", limits), "memory:cgroup"
+            group.close()
+            peak = group.peak_bytes()
         for pump in pumps:
             pump.join(timeout=10)
+        try:
+            started = os.read(started_r, 1) == b"1"
+        except BlockingIOError:  # a writer still open: only if something outlived the kill
+            started = True
+        os.close(started_r)
     stopped = timed_out or limit_hit is not None
+    stderr = _tail(err_path)
     return RunOutcome(
         returncode=None if stopped else proc.returncode, timed_out=timed_out,
         seconds=round(time.monotonic() - t0, 3), workdir=workdir, artifacts=artifacts,
-        stdout=_tail(out_path), stderr=_tail(err_path), isolation=isolation, limit_hit=limit_hit,
-        peak_memory_mb=round(peak / 2**20, 1),
+        stdout=_tail(out_path), stderr=stderr, isolation=isolation, limit_hit=limit_hit,
+        peak_memory_mb=round(peak / 2**20, 1), limit_kind=limit_kind,
+        sandbox_error=None if started else sandbox.failure(stderr),
     )
+
+
+def _cgroup_limit(hit: str, limits: Limits) -> str:
+    if hit == "memory":
+        return f"memory: the limit of {limits.memory_mb} MiB was reached"
+    return f"processes: more than {limits.max_processes} started, the limit"
+
+
+def _hand_to(uid: int, writable: list[Path], readable: list[Path]) -> None:
+    """Let the unprivileged ``uid`` write its folders and read its inputs and the data cache.
+
+    The grader (root) still reads and deletes all of it afterwards.
+    """
+    for top in writable:
+        os.chown(top, uid, uid)
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in dirnames + filenames:
+                os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+    for path in readable:
+        os.chmod(path, 0o644)
+    for dirpath, _, filenames in os.walk(cache_dir()):  # a umask of 077 would hide the data sets
+        for name, bits in [(dirpath, 0o555), *((os.path.join(dirpath, f), 0o444) for f in filenames)]:
+            mode = os.stat(name).st_mode
+            if mode & bits != bits:
+                os.chmod(name, mode | bits)
 
 
 def _kill_group(pgid: int) -> None:
