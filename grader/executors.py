@@ -132,13 +132,31 @@ class Evaluator:
         self.root = Path(tempfile.mkdtemp(prefix="keras-grader-eval-"))
         for sub in ("jobs", "scratch"):
             (self.root / sub).mkdir()
+        self._hand_to_sandbox_user()
         self._worker: _Worker | None = None
         self._start_error: str | None = None
         self._lock = threading.Lock()
 
+    def _hand_to_sandbox_user(self) -> None:
+        """Where the grader is root, the sandboxed worker runs as ``nobody``: it may cross (not list) the jobs'
+        folders to read each job's artifacts (the student's process, also ``nobody``, wrote them), write its
+        scratch folder, and read the data cache."""
+        from .run import sandbox
+        from .run.runner import share_cache
+
+        uid = sandbox.nobody()
+        if uid is None or sandbox.detect() == "none":
+            return
+        for folder in (self.root, self.root / "jobs"):
+            os.chmod(folder, 0o711)
+        os.chown(self.root / "scratch", uid, uid)
+        share_cache()
+
     def job_dir(self, exercise_id: str) -> Path:
         """A fresh folder for one job, where the worker can read what the student's run left."""
-        return Path(tempfile.mkdtemp(prefix=f"keras-grader-{exercise_id}-", dir=self.root / "jobs"))
+        path = Path(tempfile.mkdtemp(prefix=f"keras-grader-{exercise_id}-", dir=self.root / "jobs"))
+        os.chmod(path, 0o711)  # the worker (``nobody`` under a root grader) crosses it to the artifacts
+        return path
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         """The worker's sandboxed command line and environment."""

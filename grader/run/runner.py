@@ -271,7 +271,12 @@ def _hand_to(uid: int, writable: list[Path], readable: list[Path]) -> None:
                 os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
     for path in readable:
         os.chmod(path, 0o644)
-    for dirpath, _, filenames in os.walk(cache_dir()):  # a umask of 077 would hide the data sets
+    share_cache()
+
+
+def share_cache() -> None:
+    """Make the data cache readable by the unprivileged user of the sandboxes (a umask of 077 would hide it)."""
+    for dirpath, _, filenames in os.walk(cache_dir()):
         for name, bits in [(dirpath, 0o555), *((os.path.join(dirpath, f), 0o444) for f in filenames)]:
             mode = os.stat(name).st_mode
             if mode & bits != bits:
