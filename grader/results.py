@@ -19,17 +19,19 @@ SCHEMA_VERSION = 1
 #: The student's process wrote them, so only regular files with these names and sizes are copied.
 KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
 KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
-STATUSES = ("ok", "failed", "error", "timeout", "resource_limit", "missing")
+STATUSES = ("ok", "partial", "failed", "error", "timeout", "resource_limit", "missing")
 
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None, backend: str) -> str:
-    """What a result depends on: the submission, the exercise config, the grader, the mode, the Keras backend."""
+def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None, backend: str,
+            runs: str = "") -> str:
+    """What a result depends on: the submission, the exercise config, the grader, the mode, the Keras backend
+    and the seeds and number of runs (``runs``: the re-run policy, e.g. "3" forced or "auto/3")."""
     parts = [submission_sha256, config_sha256, __version__, f"quick={quick}", f"seed={seed}", f"backend={backend}",
-             f"schema={SCHEMA_VERSION}"]
+             f"schema={SCHEMA_VERSION}", f"runs={runs}"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -39,7 +41,11 @@ def new_result(student: str, exercise: str, **fields: Any) -> dict[str, Any]:
 
 
 def status_from_checks(checks: list[dict[str, Any]]) -> str:
-    return "failed" if any(c["status"] == "fail" for c in checks) else "ok"
+    """failed: a check failed (a rule broken, or nothing earned on it); partial: none failed but some earned only
+    part of their points; else ok."""
+    if any(c["status"] == "fail" for c in checks):
+        return "failed"
+    return "partial" if any(c["status"] == "partial" for c in checks) else "ok"
 
 
 def result_path(results_dir: Path, student: str, exercise: str) -> Path:

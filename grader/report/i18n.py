@@ -66,6 +66,11 @@ TEXTS: dict[str, dict[str, str]] = {
                 "pt": "Não entregue: coloque seu programa em `{file}` (ou um notebook com o mesmo nome e .ipynb)."},
     "graded_by": {"en": "Graded by keras-grader {version} on {device}, Keras backend {backend}, {when}.",
                   "pt": "Corrigido pelo keras-grader {version} em {device}, backend do Keras {backend}, {when}."},
+    "quick_full": {"en": "Quick mode, but your program never trains longer than the quick cap: it ran as in a full "
+                         "run, so its test-error target and stated error are graded.",
+                   "pt": "Modo rápido, mas seu programa nunca treina mais do que o limite do modo rápido: ele rodou "
+                         "como numa execução completa, então a meta de erro de teste e o erro declarado são avaliados."},
+    "runs": {"en": "Runs (seed: test error)", "pt": "Execuções (semente: erro de teste)"},
     "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
               "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }
@@ -82,6 +87,17 @@ def check_title(name: str, lang: str) -> str:
 
 def status(value: str, lang: str) -> str:
     return STATUSES.get(value, {}).get(lang) or value
+
+
+def runs_line(result: dict[str, Any], lang: str) -> str:
+    """Why a job was run more than once and every run's test error, e.g. 'Runs (seed: test error): 7: 1,58 %, ...'."""
+    from .values import decimal, number
+
+    runs = [r for r in result.get("runs") or [] if isinstance(r, dict)]
+    errors = ", ".join(f"{r.get('seed')}: " + (f"{decimal(e, 2, lang)} %" if (e := number(r.get("test_error")))
+                                               is not None else "—") for r in runs)
+    why = str((result.get("rerun_pt") if lang == "pt" else None) or result.get("rerun") or "")
+    return f"{t('runs', lang)}: {errors}" + (f" — {why}" if why else "")
 
 
 def message(item: dict[str, Any], lang: str) -> str:
