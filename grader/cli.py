@@ -206,8 +206,11 @@ def _summary_line(done: list[dict[str, Any]], reused: int, seconds: float) -> st
 
     counts = Counter(r["status"] for r in done)
     parts = ", ".join(f"{n} {_styled(s)}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    several = [len(r.get("runs") or []) for r in done if len(r.get("runs") or []) > 1]
     return (f"graded {len(done)} jobs in {seconds:.0f} s: {parts}"
-            + (f" ({reused} up to date, not re-run)" if reused else ""))
+            + (f" ({reused} up to date, not re-run)" if reused else "")
+            + (f"; {len(several)} run more than once (near a threshold boundary, or --runs), "
+               f"{sum(several) - len(several)} extra runs" if several else ""))
 
 
 def cmd_all(args: argparse.Namespace) -> int:
