@@ -149,12 +149,14 @@ def correspondence_texts(captured: np.ndarray, raw: np.ndarray, spearman_min: fl
         return (True, (f"a transformed test set (resized or similar): the distances among its first {sample_rows} "
                        f"rows match the raw test rows (Spearman {rho:.3f})"),
                 (f"um conjunto de teste transformado (redimensionado ou algo parecido): as distâncias entre as suas "
-                 f"{sample_rows} primeiras linhas coincidem com as das linhas de teste originais (Spearman {rho:.3f})"),
+                 f"{sample_rows} primeiras linhas coincidem com as das linhas de teste originais "
+                 f"(Spearman {pt_num(rho, 3)})"),
                 details)
     return (False, (f"is not the test set in its order: the distances among its first {sample_rows} rows do not match "
                     f"the raw test rows (Spearman {rho:.3f} < {spearman_min})"),
             (f"não são o conjunto de teste na sua ordem: as distâncias entre as suas {sample_rows} primeiras linhas "
-             f"não coincidem com as das linhas de teste originais (Spearman {rho:.3f} < {spearman_min})"), details)
+             f"não coincidem com as das linhas de teste originais (Spearman {pt_num(rho, 3)} < "
+             f"{pt_num(spearman_min, 2)})"), details)
 
 
 def leaked_rows(test_fp: np.ndarray, train_fps: list[np.ndarray]) -> np.ndarray:
