@@ -8,6 +8,7 @@ an exercise runs, their points and thresholds come from its ``exercise.toml``.
 from __future__ import annotations
 
 import io
+import math
 import re
 import tokenize
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import numpy as np
 
 from . import hints
 from .claims import Claim, find_claims
+from .report.values import decimal
 
 if TYPE_CHECKING:
     from .evaluate import Context
@@ -65,6 +67,11 @@ def check(name: str) -> Callable[[CheckFn], CheckFn]:
 
 
 # --- pure helpers (unit-tested on their own) ---------------------------------------------------
+
+def pt_num(x: float, digits: int = 2) -> str:
+    """A number in a Portuguese message: decimal comma (11,71)."""
+    return decimal(x, digits, "pt")
+
 
 def _flat(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64).reshape(len(a), -1)
@@ -157,12 +164,14 @@ def correspondence_texts(captured: np.ndarray, raw: np.ndarray, spearman_min: fl
         return (True, (f"a transformed test set (resized or similar): the distances among its first {sample_rows} "
                        f"rows match the raw test rows (Spearman {rho:.3f})"),
                 (f"um conjunto de teste transformado (redimensionado ou algo parecido): as distâncias entre as suas "
-                 f"{sample_rows} primeiras linhas coincidem com as das linhas de teste originais (Spearman {rho:.3f})"),
+                 f"{sample_rows} primeiras linhas coincidem com as das linhas de teste originais "
+                 f"(Spearman {pt_num(rho, 3)})"),
                 details)
     return (False, (f"is not the test set in its order: the distances among its first {sample_rows} rows do not match "
                     f"the raw test rows (Spearman {rho:.3f} < {spearman_min})"),
             (f"não são o conjunto de teste na sua ordem: as distâncias entre as suas {sample_rows} primeiras linhas "
-             f"não coincidem com as das linhas de teste originais (Spearman {rho:.3f} < {spearman_min})"), details)
+             f"não coincidem com as das linhas de teste originais (Spearman {pt_num(rho, 3)} < "
+             f"{pt_num(spearman_min, 2)})"), details)
 
 
 def leaked_rows(test_fp: np.ndarray, train_fps: list[np.ndarray]) -> np.ndarray:
@@ -371,12 +380,13 @@ def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
     minimum = params.get("agreement_min", 0.995)
     if agree >= minimum:
         return Outcome("pass", f"the evaluator reproduced {agree:.2%} of the student's own test predictions", details,
-                       pt=f"o avaliador reproduziu {agree:.2%} das predições que o próprio aluno fez no conjunto de "
-                       "teste")
+                       pt=f"o avaliador reproduziu {pt_num(100 * agree)}% das predições que o próprio aluno fez no "
+                       "conjunto de teste")
     return Outcome("flag", f"only {agree:.2%} of the student's own test predictions were reproduced by the saved model "
                    f"(< {minimum:.1%}): the instructor should look at this submission", details,
-                   pt=f"apenas {agree:.2%} das predições que o próprio aluno fez no conjunto de teste foram "
-                   f"reproduzidas pelo modelo salvo (< {minimum:.1%}): o professor deve examinar esta submissão")
+                   pt=f"apenas {pt_num(100 * agree)}% das predições que o próprio aluno fez no conjunto de teste "
+                   f"foram reproduzidas pelo modelo salvo (< {pt_num(100 * minimum, 1)}%): o professor deve examinar "
+                   "esta submissão")
 
 
 @check("test_as_validation")
@@ -448,19 +458,35 @@ def threshold(ctx: Context, params: dict[str, Any]) -> Outcome:
         return Outcome("not_graded", f"quick mode (fit capped at {ctx.quick_epochs} epoch): test error "
                        f"{err:.2f} % measured, not graded; the full run grades it", details,
                        pt=f"modo rápido (fit limitado a {ctx.quick_epochs} época{'s' if ctx.quick_epochs != 1 else ''})"
-                       f": erro de teste de {err:.2f} % medido, sem nota; a execução completa dá a nota")
+                       f": erro de teste de {pt_num(err)} % medido, sem nota; a execução completa dá a nota")
     if err <= full:
         return Outcome("pass", f"test error {err:.2f} % <= {full:.2f} %", details,
-                       pt=f"erro de teste {err:.2f} % <= {full:.2f} %")
+                       pt=f"erro de teste {pt_num(err)} % <= {pt_num(full)} %")
     if err >= zero:
         return Outcome("fail", f"test error {err:.2f} % (full credit at <= {full:.2f} %, none from {zero:.2f} %): "
                        "train longer, widen the network or regularise (dropout)", details,
-                       pt=f"erro de teste {err:.2f} % (nota máxima com <= {full:.2f} %, nota zero a partir de "
-                       f"{zero:.2f} %): treine por mais épocas, aumente a rede ou use regularização (dropout)")
+                       pt=f"erro de teste {pt_num(err)} % (nota máxima com <= {pt_num(full)} %, nota zero a partir de "
+                       f"{pt_num(zero)} %): treine por mais épocas, aumente a rede ou use regularização (dropout)")
     fraction = (zero - err) / (zero - full)
     return Outcome("partial", f"test error {err:.2f} %: partial credit ({fraction:.0%}); full credit at "
                    f"<= {full:.2f} %", details, fraction=round(fraction, 4),
-                   pt=f"erro de teste {err:.2f} %: nota parcial ({fraction:.0%}); nota máxima com <= {full:.2f} %")
+                   pt=f"erro de teste {pt_num(err)} %: nota parcial ({fraction:.0%}); nota máxima com "
+                   f"<= {pt_num(full)} %")
+
+
+#: A stated error this far from the measured one is never noise: a claim of 1.20 % on a net measuring 1.70 % fails.
+CLAIM_TOLERANCE_CAP = 0.45
+
+
+def claim_tolerance(ex: Any, params: dict[str, Any]) -> float:
+    """Points a stated test error may lie from the measured one: the configured ``tolerance``, widened to
+    k·√2·σ where the exercise's measured run-to-run spread σ (``[noise]``) is larger, capped below half a point.
+
+    The statement comes from the student's run and the measure from the grader's: two independent runs, whose
+    difference has standard deviation √2·σ; k of those (k = 3: 99.7 % of honest claims under a normal spread).
+    """
+    noise = ex.noise_k * math.sqrt(2) * ex.noise_std
+    return min(max(float(params.get("tolerance", 0.3)), noise), float(params.get("tolerance_max", CLAIM_TOLERANCE_CAP)))
 
 
 def _claim_place(ctx: Context, claim: Claim) -> tuple[str, str]:
@@ -500,18 +526,18 @@ def honest_claim(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.quick:
         return Outcome("not_graded", f"you state {', '.join(f'{c.error:.2f} %' for c in claims)}; quick mode "
                        "cannot measure the full run's error to compare", details,
-                       pt=f"você declara {', '.join(f'{c.error:.2f} %' for c in claims)}; o modo rápido não mede o "
-                       "erro da execução completa para comparar")
-    tol = params.get("tolerance", 0.3)
+                       pt=f"você declara {', '.join(f'{pt_num(c.error)} %' for c in claims)}; o modo rápido não "
+                       "mede o erro da execução completa para comparar")
+    tol = claim_tolerance(ctx.exercise, params)
     close = [c for c in claims if abs(c.error - ctx.test_error) <= tol + 1e-9]
     if close:
         where, where_pt = _claim_place(ctx, close[0])
         return Outcome("pass", f"stated {close[0].error:.2f} % ({where}), measured {ctx.test_error:.2f} %", details,
-                       pt=f"declarado {close[0].error:.2f} % ({where_pt}), medido {ctx.test_error:.2f} %")
+                       pt=f"declarado {pt_num(close[0].error)} % ({where_pt}), medido {pt_num(ctx.test_error)} %")
     places = [_claim_place(ctx, c) for c in claims[:5]]
     stated = ", ".join(f"{c.error:.2f} % ({where})" for c, (where, _) in zip(claims, places))
-    stated_pt = ", ".join(f"{c.error:.2f} % ({where_pt})" for c, (_, where_pt) in zip(claims, places))
+    stated_pt = ", ".join(f"{pt_num(c.error)} % ({where_pt})" for c, (_, where_pt) in zip(claims, places))
     return Outcome("fail", f"stated {stated}, but the graded model measures {ctx.test_error:.2f} % (tolerance "
-                   f"{tol} points): report the error your final program obtains", details,
-                   pt=f"declarado {stated_pt}, mas o modelo avaliado mede {ctx.test_error:.2f} % (tolerância de "
-                   f"{tol} pontos): informe o erro que o seu programa final obtém")
+                   f"{tol:.2f} points): report the error your final program obtains", details,
+                   pt=f"declarado {stated_pt}, mas o modelo avaliado mede {pt_num(ctx.test_error)} % (tolerância de "
+                   f"{pt_num(tol)} pontos): informe o erro que o seu programa final obtém")

@@ -64,6 +64,7 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
     from rich.table import Table
 
     from .report import i18n
+    from .report.values import decimal
 
     console = _console()
     status = result["status"]
@@ -74,7 +75,7 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
     title = (f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
              f"{result.get('score', 0):g} / {result.get('max_score', 0):g} {i18n.t('points', lang)}")
     if result.get("test_error") is not None:
-        title += f" — {i18n.t('test_error_short', lang)} {result['test_error']:.2f} %"
+        title += f" — {i18n.t('test_error_short', lang)} {decimal(result['test_error'], 2, lang)} %"
     if result.get("quick"):
         title += f" — {i18n.t('quick_short', lang)}"
     table = Table(title=title, show_lines=False, expand=False)
@@ -88,6 +89,8 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
         console.print(f"[cyan]{i18n.t('keras2', lang)}[/]: {_styled(line)}", soft_wrap=True)
     if result.get("error"):
         console.print(f"{_styled(status)}: {_styled(i18n.message(result, lang))}", soft_wrap=True)
+    if result.get("rerun"):
+        console.print(_styled(i18n.runs_line(result, lang)), soft_wrap=True)
     if result.get("isolation") == "none":
         console.print("[yellow]student code ran WITHOUT isolation (--no-sandbox) / o código rodou SEM isolamento[/]")
 
@@ -174,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     targets = _run_targets(args.target)
     backend = _backend(args)
     _check_isolation(args)
-    opts = Options(quick=args.quick, seed=args.seed, timeout=args.timeout,
+    opts = Options(quick=args.quick, seed=args.seed, runs=args.runs, timeout=args.timeout,
                    keep_dir=Path(args.keep) if args.keep else None, backend=backend, no_sandbox=args.no_sandbox)
     where = Path(args.target[-1]).resolve()
     student = args.student or (where if where.is_dir() else where.parent).name or "student"
@@ -216,8 +219,11 @@ def _summary_line(done: list[dict[str, Any]], reused: int, seconds: float) -> st
 
     counts = Counter(r["status"] for r in done)
     parts = ", ".join(f"{n} {_styled(s)}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    several = [len(r.get("runs") or []) for r in done if len(r.get("runs") or []) > 1]
     return (f"graded {len(done)} jobs in {seconds:.0f} s: {parts}"
-            + (f" ({reused} up to date, not re-run)" if reused else ""))
+            + (f" ({reused} up to date, not re-run)" if reused else "")
+            + (f"; {len(several)} run more than once (near a threshold boundary, or --runs), "
+               f"{sum(several) - len(several)} extra runs" if several else ""))
 
 
 def cmd_all(args: argparse.Namespace) -> int:
@@ -245,7 +251,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results_dir, reports_dir = out / "results", out / "reports"
     results_dir.mkdir(parents=True, exist_ok=True)  # exists before any student runs, so it can be hidden
-    opts = Options(quick=args.quick, seed=args.seed, timeout=args.timeout, force=args.force,
+    opts = Options(quick=args.quick, seed=args.seed, runs=args.runs, timeout=args.timeout, force=args.force,
                    results_dir=results_dir, keep_dir=Path(args.keep) if args.keep else None,
                    hidden=(root, out), backend=backend, no_sandbox=args.no_sandbox)
     _check_isolation(args)
@@ -484,7 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(q: argparse.ArgumentParser) -> None:
         q.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
-        q.add_argument("--seed", type=int, help="seed Python, NumPy and Keras in the student's process")
+        q.add_argument("--seed", type=int, help="seed of each job's first run (default: course.toml's [grader] "
+                       "seed mixed with the exercise id, so a re-run gives the same numbers)")
+        q.add_argument("--runs", type=int, metavar="N", help="run every job N times with the next seeds and grade "
+                       "the median run (final grading); default: 1 run, or [grader] borderline_runs when the "
+                       "test error lies in the noise band of a threshold boundary")
         q.add_argument("--timeout", type=float, help="wall-clock limit per job in seconds (default: exercise.toml)")
         q.add_argument("--keep", metavar="DIR", help="keep each job's work dir and artifacts under DIR")
         backend(q)
@@ -539,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "check, starters must run and fail their threshold")
     c.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
     c.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
-    c.add_argument("--seed", type=int, default=1, help="seed for every run (default 1)")
+    c.add_argument("--seed", type=int, help="seed of every run (default: the one `grade all` uses)")
     backend(c)
     no_sandbox(c)
     c.set_defaults(func=cmd_check_solutions)

@@ -81,6 +81,29 @@ def default_backend() -> str:
     return os.environ.get("KERAS_BACKEND") or course_setting("grader", "backend", "tensorflow", BACKENDS)
 
 
+#: The course's seed when course.toml names none (any fixed number would do: it only has to stay the same).
+DEFAULT_SEED = 20261128
+#: Runs of a job whose test error sits in the noise band of a threshold boundary (the median one is graded).
+DEFAULT_BORDERLINE_RUNS = 3
+
+
+def course_seed() -> int:
+    """``[grader] seed`` of course.toml: every job's seed derives from it (``--seed`` overrides)."""
+    return _whole_number("seed", DEFAULT_SEED, 0)
+
+
+def borderline_runs() -> int:
+    """``[grader] borderline_runs`` of course.toml: runs in all of a job measured near a threshold boundary."""
+    return _whole_number("borderline_runs", DEFAULT_BORDERLINE_RUNS, 1)
+
+
+def _whole_number(key: str, default: int, minimum: int) -> int:
+    value = course_setting("grader", key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise GraderError(f"course.toml: [grader] {key} = {value!r} is not a whole number >= {minimum}; fix it")
+    return value
+
+
 def cache_dir() -> Path:
     """The data cache: ``KERAS_GRADER_CACHE`` or ``~/.cache/keras-grader``."""
     env = os.environ.get("KERAS_GRADER_CACHE")

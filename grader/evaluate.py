@@ -182,6 +182,10 @@ def build_context(job: dict[str, Any]) -> Context:
         ctx.summary = {}
     if not (isinstance(ctx.exception, dict) and {"type", "message"} <= ctx.exception.keys()):
         ctx.exception = None
+    # quick mode caps each fit's epochs; a program that never asked for more than the cap ran as in a full run,
+    # so it is graded as one (its threshold and stated error too)
+    ctx.quick = ctx.quick and any(ev.get("epochs") != ev.get("epochs_requested")
+                                  for ev in ctx.events if ev["event"] == "fit_start")
     ctx.logits = any(isinstance(ev.get("loss"), dict) and ev["loss"].get("from_logits")
                      for ev in ctx.events if ev["event"] == "compile")
     for ev in ctx.events:
@@ -377,6 +381,7 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
     return {
         "checks": results,
         "test_error": ctx.test_error,
+        "quick_capped": ctx.quick,
         "backend": ctx.summary.get("backend"),
         "keras_version": ctx.summary.get("keras_version"),
         "graded_model": {"reason": ctx.summary.get("graded_reason"), "test_inputs": ctx.test_source or None},

@@ -32,6 +32,26 @@ class Exercise:
     def max_score(self) -> float:
         return float(sum(c.get("points", 0) for c in self.checks.values()))
 
+    @property
+    def noise_std(self) -> float:
+        """The measured run-to-run standard deviation of the test error in points (``[noise] std``; 0: unmeasured)."""
+        return float(self.raw.get("noise", {}).get("std", 0.0))
+
+    @property
+    def noise_k(self) -> float:
+        """How many standard deviations count as noise (``[noise] k``)."""
+        return float(self.raw.get("noise", {}).get("k", 3.0))
+
+    @property
+    def noise_band(self) -> float:
+        """Half-width of the band around a threshold boundary where one run cannot decide (k x std), in points."""
+        return self.noise_k * self.noise_std
+
+    def thresholds(self) -> dict[str, tuple[float, float]]:
+        """Each threshold check of this exercise: name -> (full_credit_max, zero_credit_min)."""
+        return {name: (float(c["full_credit_max"]), float(c["zero_credit_min"])) for name, c in self.checks.items()
+                if c.get("check", name) == "threshold"}
+
     def timeout(self, gpu: bool = False, quick: bool = False) -> float:
         full = float(self.limits["wall_clock_gpu_s" if gpu else "wall_clock_cpu_s"])
         return min(full, float(self.raw.get("quick", {}).get("wall_clock_s", QUICK_WALL_CLOCK_S))) if quick else full

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -13,10 +14,11 @@ from typing import Any
 from . import data, devices, hints, results
 from .checks import exception_location
 from .claims import statements
-from .config import GraderError, course_root, default_backend, keras2_settings
+from .config import GraderError, borderline_runs, course_root, course_seed, default_backend, keras2_settings
 from .devices import CPU, Placement
 from .executors import EvaluationFailed, Evaluator
 from .exercise import Exercise
+from .report.values import decimal
 from .run import sandbox
 from .run.child import KERNEL_UNAVAILABLE
 from .run.notebook import needs_kernel
@@ -28,7 +30,8 @@ TAIL = 4000
 @dataclass
 class Options:
     quick: bool = False
-    seed: int | None = None
+    seed: int | None = None          # the first run's seed; None: derived from course.toml's [grader] seed
+    runs: int | None = None          # runs of every job (the median graded); None: 1, or more near a boundary
     timeout: float | None = None
     force: bool = False
     results_dir: Path | None = None
@@ -81,10 +84,28 @@ def submission_sha256(submission: Path | None) -> str:
     return results.file_sha256(submission) if submission is not None else "missing"
 
 
+def base_seed(ex: Exercise, opts: Options) -> int:
+    """The seed of a job's first run: ``--seed``, else the course's seed mixed with the exercise id.
+
+    Nothing the student controls goes in, so every student of an exercise gets the same seed and a re-run
+    gets the same numbers. Run i of a job uses base_seed + i.
+    """
+    if opts.seed is not None:
+        return opts.seed
+    digest = hashlib.sha256(f"{course_seed()}:{ex.id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
+
+
+def run_seed(base: int, index: int) -> int:
+    return (base + index) % 2**32  # NumPy takes seeds below 2**32
+
+
 def job_key(ex: Exercise, sha: str, opts: Options) -> str:
     compat, penalty = keras2(opts)
     variant = " ".join(([] if compat else [f"keras2_compat={compat}"]) + ([f"keras2_penalty={penalty}"] if penalty else []))
-    return results.job_key(sha, ex.config_sha256, opts.quick, opts.seed, backend(opts), variant)
+    policy = str(opts.runs) if opts.runs else f"auto/{borderline_runs()}"
+    return results.job_key(sha, ex.config_sha256, opts.quick, base_seed(ex, opts), backend(opts), runs=policy,
+                           variant=variant)
 
 
 def up_to_date(student: str, ex: Exercise, key: str, opts: Options) -> dict[str, Any] | None:
@@ -124,14 +145,19 @@ def run_fault(outcome: RunOutcome, submission: Path) -> tuple[str, str] | None:
 
 
 def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
-    """Grade one submission (or record it missing); the result is also written when opts.results_dir is set."""
+    """Grade one submission (or record it missing); the result is also written when opts.results_dir is set.
+
+    One run, seeded; when its test error lies within the noise band of a threshold boundary (or ``opts.runs``
+    asks for more), more runs with the next seeds, and the run with the median test error is graded: its checks,
+    score and artifacts, as it ran. ``runs`` lists every run.
+    """
     started = now()
     sha = submission_sha256(submission)
     key = job_key(ex, sha, opts)
     if (previous := up_to_date(student, ex, key, opts)) is not None:
         return previous
-    base = {"key": key, "quick": opts.quick, "seed": opts.seed, "max_score": ex.max_score, "started_at": started,
-            "title": ex.title, "title_pt": ex.raw.get("title_pt", ex.title)}
+    base = {"key": key, "quick": opts.quick, "seed": base_seed(ex, opts), "max_score": ex.max_score,
+            "started_at": started, "title": ex.title, "title_pt": ex.raw.get("title_pt", ex.title)}
     if submission is None:
         return _not_run(student, ex, "missing", base, opts, f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
                         f"nenhum {ex.id}.py ou {ex.id}.ipynb na pasta do aluno")
@@ -144,7 +170,6 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                         f"{submission.name} has no code, only {what}: write your program in it and submit it again",
                         f"{submission.name} não tem código, só {what_pt}: escreva nele o seu programa e entregue-o "
                         "de novo")
-    t0 = time.monotonic()
     try:
         data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
     except GraderError as e:
@@ -152,8 +177,68 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                               f"o conjunto de dados {ex.dataset} não está no cache do corretor ({e}); rode "
                               "`grade data fetch` na máquina de correção", **base, finished_at=now())
         return _store(result, opts)
+    done: list[tuple[dict[str, Any], Path]] = []
+    try:
+        done.append(_run_once(student, ex, submission, evaluator, opts, base))
+        wanted, why, why_pt = runs_wanted(ex, done[0][0], opts)
+        while len(done) < wanted:
+            seed = run_seed(base["seed"], len(done))
+            done.append(_run_once(student, ex, submission, evaluator, opts, {**base, "seed": seed}))
+        result = median_run([r for r, _ in done])
+        jobdir = next(d for r, d in done if r is result)
+        if len(done) > 1:
+            result["rerun"], result["rerun_pt"] = why, why_pt
+            result["times"]["all_runs_s"] = round(sum(r["times"]["total_s"] for r, _ in done), 3)
+        result["runs"] = [{"seed": r["seed"], "test_error": r.get("test_error"), "score": r.get("score"),
+                           "status": r["status"], "run_s": r["times"]["total_s"]} for r, _ in done]
+        if opts.results_dir:
+            kept = results.artifacts_dir(opts.results_dir, student, ex.id)
+            result["artifacts"] = results.keep_artifacts(jobdir / "artifacts", kept)
+        if opts.keep_dir:
+            dest = opts.keep_dir / student / ex.id
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(jobdir), dest)
+        result["finished_at"] = now()
+        return _store(result, opts)
+    finally:
+        for _, d in done:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def runs_wanted(ex: Exercise, first: dict[str, Any], opts: Options) -> tuple[int, str | None, str | None]:
+    """How many runs the job takes in all, from its first run, and why more than one (English, Portuguese)."""
+    if opts.runs:
+        n = max(1, opts.runs)
+        return (n, f"{n} runs were asked for (--runs {n}); the median one is graded",
+                f"{n} execuções foram pedidas (--runs {n}); a mediana dá a nota")
+    err, band, thresholds = first.get("test_error"), ex.noise_band, ex.thresholds()
+    graded = any(c["status"] != "not_graded" for c in first.get("checks", []) if c["name"] in thresholds)
+    if err is None or not graded or band <= 0 or first["status"] not in ("ok", "partial", "failed"):
+        return 1, None, None
+    near = [edge for pair in thresholds.values() for edge in pair if abs(err - edge) <= band + 1e-9]
+    if not near:
+        return 1, None, None
+    n, edge = borderline_runs(), near[0]
+    return (n, f"the first run's test error ({err:.2f} %) lies within the noise band (±{band:.2f} points) of the "
+            f"boundary at {edge:.2f} %: {n} runs, the median one graded",
+            f"o erro de teste da primeira execução ({decimal(err, 2, 'pt')} %) está dentro da faixa de ruído "
+            f"(±{decimal(band, 2, 'pt')} pontos) do limite de {decimal(edge, 2, 'pt')} %: {n} execuções, a mediana "
+            "dá a nota")
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose test error is the median (the lower one of an even count; a run without one counts as worst)."""
+    ranked = sorted(runs, key=lambda r: (r.get("test_error") is None, r.get("test_error") or 0.0))
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator, opts: Options,
+              base: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """One run of the submission with base["seed"], evaluated: (result, its job dir, which the caller removes)."""
     jobdir = evaluator.job_dir(ex.id)  # where the sandboxed evaluator can read what the run left
     try:
+        t0 = time.monotonic()
         placement = opts.placement or default_placement()
         limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None, quick=opts.quick)
         limits = Limits.from_config(limit, {**ex.limits, **opts.limits})
@@ -162,7 +247,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             hidden.append(opts.results_dir)
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
-                                 seed=opts.seed, limits=limits, hidden=hidden, keras2_compat=keras2(opts)[0],
+                                 seed=base["seed"], limits=limits, hidden=hidden, keras2_compat=keras2(opts)[0],
                                  env={**placement.env(), "KERAS_BACKEND": backend(opts)}, no_sandbox=opts.no_sandbox)
         fields = {**base, "isolation": outcome.isolation, "device": placement.label, "returncode": outcome.returncode,
                   "peak_memory_mb": outcome.peak_memory_mb, "limit_hit": outcome.limit_kind,
@@ -210,22 +295,13 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             result = results.new_result(student, ex.id, status=status, score=round(score, 3), checks=checks,
                                         **fields, **evaluation, error=error, error_pt=error_pt)
         eval_s = round(time.monotonic() - t_eval, 3)  # as the grader waits for it, the pipe included
-        if opts.results_dir:
-            kept = results.artifacts_dir(opts.results_dir, student, ex.id)
-            result["artifacts"] = results.keep_artifacts(outcome.artifacts, kept)
         result.pop("eval_seconds", None)
         result["times"] = {"run_s": outcome.seconds, "eval_s": eval_s,
                            "total_s": round(time.monotonic() - t0, 3)}
-        result["finished_at"] = now()
-        return _store(result, opts)
-    finally:
-        if opts.keep_dir:
-            dest = opts.keep_dir / student / ex.id
-            shutil.rmtree(dest, ignore_errors=True)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(jobdir), dest)
-        else:
-            shutil.rmtree(jobdir, ignore_errors=True)
+        return result, jobdir
+    except BaseException:
+        shutil.rmtree(jobdir, ignore_errors=True)
+        raise
 
 
 def _not_run(student: str, ex: Exercise, status: str, base: dict[str, Any], opts: Options, error: str,

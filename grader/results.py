@@ -19,8 +19,9 @@ SCHEMA_VERSION = 1
 #: The student's process wrote them, so only regular files with these names and sizes are copied.
 KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
 KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
-#: ``grader_error``: the grader or its machine failed the job; it has no score and is graded again next time.
-STATUSES = ("ok", "failed", "error", "timeout", "resource_limit", "missing", "empty", "grader_error")
+#: ``partial``: no check failed but one earned part of its points; ``grader_error``: the grader or its machine
+#: failed the job; it has no score and is graded again next time.
+STATUSES = ("ok", "partial", "failed", "error", "timeout", "resource_limit", "missing", "empty", "grader_error")
 
 
 def file_sha256(path: Path) -> str:
@@ -28,11 +29,12 @@ def file_sha256(path: Path) -> str:
 
 
 def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int | None, backend: str,
-            variant: str = "") -> str:
-    """What a result depends on: the submission, the exercise config, the grader, the mode, the Keras backend
-    (and ``variant``: course settings that change a grade, such as the Keras 2 layer, when not the default)."""
+            runs: str = "", variant: str = "") -> str:
+    """What a result depends on: the submission, the exercise config, the grader, the mode, the Keras backend,
+    the seeds and number of runs (``runs``: the re-run policy, e.g. "3" forced or "auto/3") and ``variant``:
+    course settings that change a grade, such as the Keras 2 layer, when not the default."""
     parts = [submission_sha256, config_sha256, __version__, f"quick={quick}", f"seed={seed}", f"backend={backend}",
-             f"schema={SCHEMA_VERSION}", *([variant] if variant else [])]
+             f"schema={SCHEMA_VERSION}", f"runs={runs}", *([variant] if variant else [])]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -42,7 +44,11 @@ def new_result(student: str, exercise: str, **fields: Any) -> dict[str, Any]:
 
 
 def status_from_checks(checks: list[dict[str, Any]]) -> str:
-    return "failed" if any(c["status"] == "fail" for c in checks) else "ok"
+    """failed: a check failed (a rule broken, or nothing earned on it); partial: none failed but some earned only
+    part of their points; else ok."""
+    if any(c["status"] == "fail" for c in checks):
+        return "failed"
+    return "partial" if any(c["status"] == "partial" for c in checks) else "ok"
 
 
 def flagged_attempts(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -54,7 +54,7 @@ def test_run_json_on_a_student_repository(tmp_path):
     result = json.loads(r.stdout)
     assert result["exercise"] == "mnist_dense" and result["quick"] is True
     assert {c["name"] for c in result["checks"]} >= {"runs", "dense_only", "threshold", "honest_claim"}
-    assert r.returncode == (0 if result["status"] == "ok" else 1)
+    assert r.returncode == (0 if result["status"] in ("ok", "partial") else 1)
     (tmp_path / "broken").mkdir()  # the table, on a program that stops at once (no training to wait for)
     (tmp_path / "broken" / "mnist_dense.py").write_text("import keras\nkeras.layers.Dense(4, init='uniform')\n")
     table = grade("run", str(tmp_path / "broken" / "mnist_dense.py"), "--quick", "--lang", "en")
@@ -94,7 +94,7 @@ def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_pa
 
     scores = pd.read_csv(out / "reports" / "scores.csv")
     assert list(scores["student"]) == ["ana", "bia", "caio", "duda", "xena", "zeca"]
-    assert set(scores["mnist_dense_status"][:3]) <= {"ok", "failed"}
+    assert set(scores["mnist_dense_status"][:3]) <= {"ok", "partial", "failed"}
     assert list(scores["mnist_dense_status"][3:]) == ["missing", "error", "error"]  # xena: the kill is refused
     details = pd.read_csv(out / "reports" / "details.csv")
     assert {"runs", "dense_only", "threshold"} <= set(details["check"])

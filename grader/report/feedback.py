@@ -13,7 +13,7 @@ from typing import Any
 
 from ..results import artifacts_dir, flagged_attempts, keep_artifacts
 from . import i18n
-from .values import graded, points, threshold
+from .values import decimal, graded, points, threshold
 
 ATTENTION = ("fail", "partial", "flag")
 
@@ -36,22 +36,26 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
     ex = r["exercise"]
     title = r.get("title_pt") if lang == "pt" else r.get("title")
     out = [f"## {ex}" + (f" — {md(title)}" if title else ""), "",
-           f"**{points(r.get('score', 0))} / {points(r.get('max_score', 0))} {i18n.t('points', lang)}** · "
+           f"**{points(r.get('score', 0), lang)} / {points(r.get('max_score', 0), lang)} {i18n.t('points', lang)}** · "
            f"{i18n.status(r['status'], lang)}", ""]
     if r["status"] == "missing":
         return out + [i18n.t("missing", lang, file=f"{ex}.py"), ""]
-    if r.get("quick"):
-        out += [f"> {i18n.t('quick', lang)}", ""]
+    if r.get("quick"):  # a program that trains no longer than the cap is graded as a full run
+        out += [f"> {i18n.t('quick' if r.get('quick_capped', True) else 'quick_full', lang)}", ""]
     if r.get("test_error") is not None:
         goal = threshold(r)
-        out += [f"{i18n.t('test_error', lang)}: **{r['test_error']:.2f} %**"
-                + (f" ({i18n.t('target', lang)}: ≤ {goal.full_credit_max:.2f} %)" if goal is not None else ""), ""]
+        out += [f"{i18n.t('test_error', lang)}: **{decimal(r['test_error'], 2, lang)} %**"
+                + (f" ({i18n.t('target', lang)}: ≤ {decimal(goal.full_credit_max, 2, lang)} %)" if goal is not None
+                   else ""), ""]
+    if r.get("rerun"):
+        out += [md(i18n.runs_line(r, lang)), ""]
     checks = r.get("checks", [])
     if checks:
         out += [f"| {i18n.t('check', lang)} | {i18n.t('result', lang)} | {i18n.t('points', lang)} | "
                 f"{i18n.t('measured', lang)} |", "|---|---|---:|---|"]
         out += [f"| {md(i18n.check_title(c['name'], lang))} | {i18n.status(c['status'], lang)} | "
-                f"{points(c['points'])}/{points(c['max_points'])} | {md(i18n.message(c, lang))} |" for c in checks]
+                f"{points(c['points'], lang)}/{points(c['max_points'], lang)} | {md(i18n.message(c, lang))} |"
+                for c in checks]
         out.append("")
     todo = [f"- **{md(i18n.check_title(c['name'], lang))}**: {md(i18n.message(c, lang))}"
             for c in checks if c["status"] in ATTENTION]
@@ -81,9 +85,10 @@ def render(student: str, results: list[dict[str, Any]], lang: str,
     total = sum(float(r.get("score") or 0) for r in results if graded(r))
     max_total = sum(float(r.get("max_score", 0)) for r in results if graded(r))
     lines = [f"# {i18n.t('feedback', lang)} — {md(student)}", "",
-             f"**{i18n.t('total', lang)}: {points(total)} / {points(max_total)} {i18n.t('points', lang)}**", ""]
+             f"**{i18n.t('total', lang)}: {points(total, lang)} / {points(max_total, lang)} {i18n.t('points', lang)}**",
+             ""]
     lines += [f"| | {i18n.t('points', lang)} | {i18n.t('result', lang)} |", "|---|---:|---|"]
-    lines += [f"| {r['exercise']} | {points(r.get('score', 0))}/{points(r.get('max_score', 0))} | "
+    lines += [f"| {r['exercise']} | {points(r.get('score', 0), lang)}/{points(r.get('max_score', 0), lang)} | "
               f"{i18n.status(r['status'], lang)} |" for r in results]
     lines.append("")
     for r in results:

@@ -68,7 +68,7 @@ def summary(student: str, results: list[dict[str, Any]], lang: str = "en") -> st
 
 def failed(results: list[dict[str, Any]]) -> bool:
     """Whether the CI job should fail: a submitted exercise has a failing check or did not run."""
-    return any(r["status"] not in ("ok", "missing") for r in results)
+    return any(r["status"] not in ("ok", "partial", "missing") for r in results)
 
 
 def publish(student: str, results: list[dict[str, Any]], workspace: Path, lang: str = "en") -> list[str]:

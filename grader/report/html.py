@@ -414,6 +414,7 @@ th button:focus-visible { outline: 2px solid #4a7bd0; outline-offset: 2px; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px; font-weight: 600;
          line-height: 18px; vertical-align: 1px; }
 .st-ok { background: #dcf0e2; color: #1e5631; }
+.st-partial { background: #fff6cc; color: #6b5800; }
 .st-failed { background: #fdebc8; color: #7a4b00; }
 .st-error { background: #f9d7d3; color: #8b1e12; }
 .st-timeout, .st-resource_limit { background: #e8ddf5; color: #4b2a7a; }

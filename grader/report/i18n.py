@@ -80,6 +80,11 @@ TEXTS: dict[str, dict[str, str]] = {
                              "for the instructor. They do not change your score.",
                        "pt": "Seu programa tentou estas ações, de que nenhum exercício precisa; o corretor as "
                              "registrou para o professor. Elas não mudam sua nota."},
+    "quick_full": {"en": "Quick mode, but your program never trains longer than the quick cap: it ran as in a full "
+                         "run, so its test-error target and stated error are graded.",
+                   "pt": "Modo rápido, mas seu programa nunca treina mais do que o limite do modo rápido: ele rodou "
+                         "como numa execução completa, então a meta de erro de teste e o erro declarado são avaliados."},
+    "runs": {"en": "Runs (seed: test error)", "pt": "Execuções (semente: erro de teste)"},
     "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
               "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }
@@ -105,6 +110,15 @@ def notices(result: dict[str, Any], lang: str) -> list[str]:
         where = t("line", lang, line=n["line"]) + ": " if n.get("line") else ""
         out.append(where + t("keras2_notice", lang, write=n.get(lang) or n.get("en", "")))
     return out
+def runs_line(result: dict[str, Any], lang: str) -> str:
+    """Why a job was run more than once and every run's test error, e.g. 'Runs (seed: test error): 7: 1,58 %, ...'."""
+    from .values import decimal, number
+
+    runs = [r for r in result.get("runs") or [] if isinstance(r, dict)]
+    errors = ", ".join(f"{r.get('seed')}: " + (f"{decimal(e, 2, lang)} %" if (e := number(r.get("test_error")))
+                                               is not None else "—") for r in runs)
+    why = str((result.get("rerun_pt") if lang == "pt" else None) or result.get("rerun") or "")
+    return f"{t('runs', lang)}: {errors}" + (f" — {why}" if why else "")
 
 
 def message(item: dict[str, Any], lang: str) -> str:

@@ -20,9 +20,15 @@ def graded(result: dict[str, Any]) -> bool:
     return result.get("status") != "grader_error"
 
 
-def points(x: float | None) -> str:
-    """A score as a person writes it: at most 2 decimals, no trailing zeros (10, 7.5, 6.67); '—' for none."""
-    return "—" if x is None else f"{x:.2f}".rstrip("0").rstrip(".")
+def decimal(x: float, digits: int = 2, lang: str = "en") -> str:
+    """A number with ``digits`` decimals as the language writes it: 11.71 in English, 11,71 in Portuguese."""
+    text = f"{x:.{digits}f}"
+    return text.replace(".", ",") if lang == "pt" else text
+
+
+def points(x: float | None, lang: str = "en") -> str:
+    """A score as a person writes it: at most 2 decimals, no trailing zeros (10, 7.5, 6.67; pt: 7,5); '—' if none."""
+    return "—" if x is None else decimal(x, 2, lang).rstrip("0").rstrip(".,")
 
 
 @dataclass(frozen=True)

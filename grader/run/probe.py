@@ -202,6 +202,10 @@ class Probe:
             "keras.src.datasets.fashion_mnist": lambda m: self._patch_dataset(m, "fashion_mnist"),
             "keras.src.utils.model_visualization": self._patch_plot_model,
             "keras": self._seed_keras,
+            # each backend's deterministic mode, switched on only when the program imports that backend
+            "tensorflow": self._deterministic_tensorflow,
+            "jax": self._deterministic_jax,
+            "torch": self._deterministic_torch,
             "matplotlib": self._patch_matplotlib,
             "matplotlib.pyplot": self._patch_pyplot,
         }))
@@ -216,6 +220,31 @@ class Probe:
                 keras.utils.set_random_seed(self.seed)
             except Exception as e:  # never let the witness break the run
                 self.notice(f"could not seed Keras: {e}")
+
+    # A seed makes the run repeatable only where the backend's ops are deterministic too: GPU kernels
+    # (cuDNN, cuBLAS, XLA's GPU reductions) may sum in a different order on each run unless told not to.
+    # Each switch is cheap (a flag or an environment variable read when the device is first used).
+    def _deterministic_tensorflow(self, tf: Any) -> None:
+        if self.seed is not None:
+            try:
+                tf.random.set_seed(self.seed)  # with op determinism on, an unseeded random op is an error
+                tf.config.experimental.enable_op_determinism()
+            except Exception as e:  # an old or partial TensorFlow: the run goes on, unseeded ops and all
+                self.notice(f"could not turn on TensorFlow's op determinism: {e}")
+
+    def _deterministic_jax(self, jax: Any) -> None:
+        # read when JAX creates its first device client, which is after `import jax`
+        if self.seed is not None and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+
+    def _deterministic_torch(self, torch: Any) -> None:
+        if self.seed is not None:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when CUDA starts
+            try:
+                # warn_only: an op without a deterministic kernel warns instead of breaking the student's run
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            except Exception as e:
+                self.notice(f"could not turn on torch's deterministic algorithms: {e}")
 
     def _patch_dataset(self, module: Any, name: str) -> None:
         directory = self.data_root / name
