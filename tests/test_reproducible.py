@@ -16,6 +16,7 @@ import pytest
 from conftest import check
 from grader import exercise
 from grader.config import course_root
+from grader.executors import Evaluator
 from grader.jobs import Options, base_seed, grade
 
 PROGRAM = """{claim}
@@ -40,11 +41,12 @@ def grade_text(tmp_path_factory, evaluator):
     """Grade program text as mnist_dense (of the course in use); returns the result."""
     folder = tmp_path_factory.mktemp("reproducible")
 
-    def run(text: str, student: str, ex: exercise.Exercise | None = None, **options) -> dict:
+    def run(text: str, student: str, ex: exercise.Exercise | None = None, evaluator_: Evaluator | None = None,
+            **options) -> dict:
         path = folder / student / "mnist_dense.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        return grade(student, ex or exercise.load("mnist_dense"), path, evaluator, Options(**options))
+        return grade(student, ex or exercise.load("mnist_dense"), path, evaluator_ or evaluator, Options(**options))
 
     return run
 
@@ -125,7 +127,8 @@ def test_an_error_on_a_boundary_is_re_run_and_the_median_run_graded_with_partial
     # 15 points from full credit, inside the band of 3 x 6 points; the median of 3 runs stays in the partial range
     course = borderline_course(tmp_path / "course", measured - 15, measured + 15, std=6)
     monkeypatch.setenv("KERAS_GRADER_COURSE", str(course))
-    result = grade_text(program(), "edge", ex=exercise.load("mnist_dense"))
+    with Evaluator() as evaluator:  # its sandbox shows it the course in use when it starts: this one
+        result = grade_text(program(), "edge", ex=exercise.load("mnist_dense"), evaluator_=evaluator)
     runs = result["runs"]
     assert [r["seed"] for r in runs] == [first["seed"], first["seed"] + 1, first["seed"] + 2]
     assert runs[0]["test_error"] == measured  # the same first run as with the course's own exercise.toml

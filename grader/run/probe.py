@@ -12,6 +12,7 @@ never imports Keras costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import inspect
 import json
@@ -19,7 +20,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +218,8 @@ class Probe:
     def _seed_keras(self, keras: Any) -> None:
         if self.seed is not None:
             try:
-                keras.utils.set_random_seed(self.seed)
+                with _keras_without_tensorflow():
+                    keras.utils.set_random_seed(self.seed)
             except Exception as e:  # never let the witness break the run
                 self.notice(f"could not seed Keras: {e}")
 
@@ -562,8 +564,8 @@ class Probe:
             summary["graded_reason"] = ("the model run on the test inputs" if capture
                                         else "the last model fitted (none was run on the test inputs)")
             try:
-                _keras_without_tensorflow()
-                self.models[graded].save(self.art / "graded.keras")
+                with _keras_without_tensorflow():
+                    self.models[graded].save(self.art / "graded.keras")
                 summary["model_file"] = "graded.keras"
             except Exception as e:
                 summary["save_error"] = f"{type(e).__name__}: {str(e)[:1000]}"
@@ -579,22 +581,34 @@ class Probe:
         self._events.close()
 
 
-def _keras_without_tensorflow() -> None:
-    """Keep Keras's serializer from importing TensorFlow under another backend.
+@contextlib.contextmanager
+def _keras_without_tensorflow() -> Iterator[None]:
+    """Keep Keras from importing TensorFlow under another backend, for the calls made in this block.
 
-    ``serialize_keras_object`` asks ``tf.available`` only to test ``isinstance(obj, tf.TensorShape)``;
-    where TensorFlow is installed that import costs seconds per job (3.6 s measured under JAX).
-    A program that never imported TensorFlow holds no TensorFlow object, so the answer is no.
+    ``keras.utils.set_random_seed`` (the probe seeds every job) asks ``tf.available`` to seed TensorFlow too,
+    and ``serialize_keras_object`` asks it to test ``isinstance(obj, tf.TensorShape)``; where TensorFlow is
+    installed that import costs seconds per job (3.6 s measured under JAX). A program that has not imported
+    TensorFlow holds no TensorFlow object and no TensorFlow random state, so the answer is no; it is given
+    for the block only, so Keras still finds TensorFlow if the program imports it later (and the probe's
+    TensorFlow hook then seeds it).
     """
-    if "tensorflow" in sys.modules:
-        return
-    try:
-        from keras.src.utils import module_utils
-    except ImportError:
-        return
-    lazy = getattr(module_utils, "tensorflow", None)
-    if isinstance(lazy, module_utils.LazyModule) and lazy._available is None:
+    lazy = None
+    if "tensorflow" not in sys.modules:
+        try:
+            from keras.src.utils import module_utils
+
+            candidate = getattr(module_utils, "tensorflow", None)
+            if isinstance(candidate, module_utils.LazyModule) and candidate._available is None:
+                lazy = candidate
+        except ImportError:
+            pass
+    if lazy is not None:
         lazy._available = False
+    try:
+        yield
+    finally:
+        if lazy is not None and lazy.module is None:
+            lazy._available = None
 
 
 def _arr_info(raw: Any, a: np.ndarray | None) -> dict[str, Any]:
