@@ -158,10 +158,12 @@ def _write_output(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _check_isolation(args: argparse.Namespace) -> None:
-    """Refuse (sandbox.Unavailable) before anything starts when no sandbox works; warn about --no-sandbox."""
+def _preflight(args: argparse.Namespace) -> None:
+    """Before any student code runs: the course's libraries are installed (else a missing one would fail students
+    for the machine's fault), and a sandbox works (else sandbox.Unavailable refuses); warn about --no-sandbox."""
     from .jobs import isolation_warning
 
+    environment.check()
     if (warning := isolation_warning(args.no_sandbox)) is not None:
         _console(stderr=True).print(f"[yellow]{_styled(warning)}[/]", soft_wrap=True)
 
@@ -171,12 +173,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .jobs import Options, grade
     from .report import github, gradescope
 
-    environment.check()  # a missing course library would fail students for the machine's fault
     fmt = "json" if args.json else args.format
     lang = _lang(args)
     targets = _run_targets(args.target)
     backend = _backend(args)
-    _check_isolation(args)
+    _preflight(args)
     opts = Options(quick=args.quick, seed=args.seed, runs=args.runs, timeout=args.timeout,
                    keep_dir=Path(args.keep) if args.keep else None, backend=backend, no_sandbox=args.no_sandbox)
     where = Path(args.target[-1]).resolve()
@@ -238,8 +239,6 @@ def cmd_all(args: argparse.Namespace) -> int:
     from .report.tables import scores_frame
     from .report.values import points
 
-    environment.check()  # a missing course library would fail students for the machine's fault
-
     root = Path(args.dir)
     if not root.is_dir():
         raise GraderError(f"{root} is not a folder: give the folder holding one sub-folder per student")
@@ -254,7 +253,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     opts = Options(quick=args.quick, seed=args.seed, runs=args.runs, timeout=args.timeout, force=args.force,
                    results_dir=results_dir, keep_dir=Path(args.keep) if args.keep else None,
                    hidden=(root, out), backend=backend, no_sandbox=args.no_sandbox)
-    _check_isolation(args)
+    _preflight(args)
     err = _console(stderr=True)
     jobs = [(s.name, ex, ex.find_submission(s)) for s in students for ex in exercises]
     gpus = devices.select(args.gpus)
@@ -352,15 +351,13 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
     from .executors import Evaluator
     from .jobs import Options, grade
 
-    environment.check()  # a missing course library would fail students for the machine's fault
-
     root = course_root()
     table = Table(title="references and starters" + (" (quick mode)" if args.quick else ""))
     for col in ("exercise", "file", "status", "score", "test error", "verdict"):
         table.add_column(col)
     problems = 0
     backend = _backend(args)
-    _check_isolation(args)
+    _preflight(args)
     with Evaluator(backend=backend) as evaluator:
         for ex_id in args.exercise or exercise.exercise_ids():
             ex = exercise.load(ex_id)

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import PACKAGE_DIR, cache_dir, course_root
+from .config import cache_dir, course_root
 
 #: Importing Keras takes seconds; a worker still silent after this long is not coming up.
 STARTUP_TIMEOUT_S = 300.0
@@ -161,17 +161,13 @@ class Evaluator:
     def command(self) -> tuple[list[str], dict[str, str]]:
         """The worker's sandboxed command line and environment."""
         from .run import sandbox
-        from .run.runner import ENV_ALLOW, SECRET
+        from .run.runner import sandbox_env
 
         python = os.environ.get(PYTHON_ENV) or sys.executable
         scratch = self.root / "scratch"
-        env = {k: v for k, v in os.environ.items() if ENV_ALLOW.match(k) and not SECRET.search(k)}
-        env.update({
-            "HOME": str(scratch), "TMPDIR": str(scratch), "KERAS_HOME": str(scratch / ".keras"),
-            "MPLCONFIGDIR": str(scratch / ".matplotlib"), "PYTHONPATH": str(PACKAGE_DIR.parent),
-            "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-            "KERAS_GRADER_CACHE": str(cache_dir()), "KERAS_GRADER_COURSE": str(course_root()),
-        })
+        env = sandbox_env(scratch, scratch)
+        env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_GRADER_CACHE": str(cache_dir()),
+                    "KERAS_GRADER_COURSE": str(course_root())})
         cmd = [python, "-m", "grader.evaluate_worker", *([self.backend] if self.backend else [])]
         return sandbox.wrap(cmd, isolation=sandbox.detect(), writable=[scratch],
                             readable=[self.root / "jobs", course_root()], hidden=[]), env

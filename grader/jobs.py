@@ -242,9 +242,8 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
         placement = opts.placement or default_placement()
         limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None, quick=opts.quick)
         limits = Limits.from_config(limit, {**ex.limits, **opts.limits})
-        hidden = [course_root() / "solutions", submission.parent, *opts.hidden]
-        if opts.results_dir:
-            hidden.append(opts.results_dir)
+        private = private_folders(submission, opts)
+        hidden = [Path(p) for kind, paths in private.items() if kind != "home" for p in paths]  # the sandbox hides home
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
                                  seed=base["seed"], limits=limits, hidden=hidden, keras2_compat=keras2(opts)[0],
@@ -256,7 +255,7 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                "source": readable_source(submission), "kind": submission.suffix.lstrip("."),
                "statements": statements(submission), "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
-               "limit_hit": outcome.limit_hit, "private": private_folders(submission, opts)}
+               "limit_hit": outcome.limit_hit, "private": private}
         t_eval = time.monotonic()
         try:
             if fault := run_fault(outcome, submission):  # the run itself failed for the grader: nothing to evaluate
@@ -337,7 +336,8 @@ def has_code(submission: Path) -> bool:
 
 
 def private_folders(submission: Path, opts: Options) -> dict[str, list[str]]:
-    """What no exercise reads or writes, by name, for judging the attempts the audit hook recorded."""
+    """What no exercise reads or writes, by name: the sandbox hides it, and the attempts the audit hook recorded
+    on it are flagged."""
     home = Path.home()
     return {"solutions": [str((course_root() / "solutions").resolve())],
             "results": [str(opts.results_dir.resolve())] if opts.results_dir else [],

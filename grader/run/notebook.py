@@ -120,7 +120,7 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
             nb.cells.pop()
 
     def echo() -> None:
-        """Copy the cells' printed output to this process's stdout (the grader reads claims there)."""
+        """Copy the cells' printed output to this process's stdout (the job's output the feedback shows)."""
         nonlocal printed
         for cell in nb.cells[printed:]:
             for out in cell.get("outputs", []):

@@ -113,18 +113,22 @@ def _tail(path: Path, limit: int = OUTPUT_TAIL) -> str:
     return (f"[... {size - limit} bytes cut ...]\n" if size > limit else "") + text
 
 
+def sandbox_env(home: Path, tmp: Path) -> dict[str, str]:
+    """The environment of a sandboxed process (a student's program, the evaluator): the allowed variables of
+    ours, without secrets; its home, temp folder and Keras and matplotlib folders in its own writable place;
+    the grader importable."""
+    env = {k: v for k, v in os.environ.items() if ENV_ALLOW.match(k) and not SECRET.search(k)}
+    env.update({"HOME": str(home), "KERAS_HOME": str(home / ".keras"), "MPLCONFIGDIR": str(home / ".matplotlib"),
+                "TMPDIR": str(tmp), "PYTHONPATH": str(PACKAGE_DIR.parent), "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
+
+
 def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None,
               extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if ENV_ALLOW.match(k) and not SECRET.search(k)}
+    env = sandbox_env(workdir, workdir / ".tmp")
     env.update(extra or {})  # the job's device (CUDA_VISIBLE_DEVICES, sharing flags) and KERAS_BACKEND
     env.update({
-        "HOME": str(workdir),
-        "KERAS_HOME": str(workdir / ".keras"),
-        "MPLCONFIGDIR": str(workdir / ".matplotlib"),
         "MPLBACKEND": "Agg",
-        "TMPDIR": str(workdir / ".tmp"),
-        "PYTHONPATH": str(PACKAGE_DIR.parent),
-        "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
         "KERAS_GRADER_SCRIPT": str(script),
