@@ -30,9 +30,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import data, devices, exercise
-from grader.executors import Evaluator
+from grader.evaluation.client import Evaluator
 from grader.jobs import Options, grade
-from grader.run import sandbox
+from grader.run.host import sandbox
 
 BODY = """
 model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader import exercise
 from grader.config import course_root
-from grader.executors import Evaluator
+from grader.evaluation.client import Evaluator
 from grader.jobs import Options, grade
 
 FIELDS = ["exercise", "program", "seed", "test_error", "score", "status", "run_s", "backend", "device", "cpu"]

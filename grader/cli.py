@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, environment
-from .config import GraderError
+from .errors import GraderError
 
 STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "magenta", "info": "cyan",
                 "not_graded": "dim", "ok": "green", "failed": "red", "error": "red", "timeout": "red", "resource_limit": "red",
@@ -160,7 +160,7 @@ def _write_output(text: str, output: str | None) -> None:
 
 def _preflight(args: argparse.Namespace) -> None:
     """Before any student code runs: the course's libraries are installed (else a missing one would fail students
-    for the machine's fault), and a sandbox works (else sandbox.Unavailable refuses); warn about --no-sandbox."""
+    for the machine's fault), and a sandbox works (else SandboxUnavailable refuses); warn about --no-sandbox."""
     from .jobs import isolation_warning
 
     environment.check()
@@ -169,7 +169,7 @@ def _preflight(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .executors import Evaluator
+    from .evaluation.client import Evaluator
     from .jobs import Options, grade
     from .report import github, gradescope
 
@@ -206,8 +206,14 @@ def _students(root: Path) -> list[Path]:
 
 
 def _progress(console: Any):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("· {task.fields[running]} running · {task.fields[left]} left ·"),
@@ -233,7 +239,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from . import devices, exercise, results
-    from .executors import Evaluator
+    from .evaluation.client import Evaluator
     from .jobs import Options, grade, now
     from .report.build import write_reports
     from .report.tables import scores_frame
@@ -283,7 +289,7 @@ def cmd_all(args: argparse.Namespace) -> int:
                           f"{points(result.get('score'))}/{result.get('max_score', 0):g}", soft_wrap=True)
 
         if args.executor == "ray":
-            from .executors_ray import grade_on_ray
+            from .executors.ray import grade_on_ray
 
             grade_on_ray(jobs, opts, address=args.address, workers=concurrent,
                          gpus_per_job=(1 / args.jobs_per_gpu) if gpus else 0.0,
@@ -348,7 +354,7 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
 
     from . import exercise
     from .config import course_root
-    from .executors import Evaluator
+    from .evaluation.client import Evaluator
     from .jobs import Options, grade
 
     root = course_root()

@@ -8,11 +8,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .errors import GraderError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-class GraderError(Exception):
-    """An error the user can act on: the message says what went wrong and what to do."""
 
 
 LANGS = ("pt", "en")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import GraderError, cache_dir
+from .config import cache_dir
+from .errors import GraderError
 
 IMAGE_SETS = ("mnist", "fashion_mnist")
 ALL_SETS = (*IMAGE_SETS, "banknote", "noisynote")

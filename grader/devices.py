@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .config import GraderError
+from .errors import GraderError
 
 #: Let several processes share one GPU: allocate as needed instead of grabbing (most of) it at start.
 SHARING_ENV = {

@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib.util
 import re
 
-from .config import GraderError, course_setting
+from .config import course_setting
+from .errors import GraderError
 
 #: import name -> the pip requirement that installs it (pyproject.toml says why each is there).
 COURSE_MODULES = {

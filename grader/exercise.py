@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import GraderError, course_root
+from .config import course_root
+from .errors import GraderError
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 #: quick mode's wall clock when exercise.toml's [quick] gives none: fit is capped at a few epochs, so a

@@ -2,7 +2,7 @@
 
 The handout was written for Keras 2 (TensorFlow 2.13-2.15); grading runs Keras 3,
 where several of its idioms fail. Those whose meaning Keras 3 kept run anyway when the
-course's Keras 2 layer is on (``grader/run/keras2.py``); their entries here serve a course
+course's Keras 2 layer is on (``grader/run/child/keras2.py``); their entries here serve a course
 that turns it off, and the idioms whose meaning changed. One entry per known cause: the exception it
 raises, and the fix, in English and Portuguese. Add an entry with a test in
 ``tests/test_hints.py`` that reproduces the error for real.

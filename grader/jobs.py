@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from . import data, devices, hints, results
-from .checks import exception_location
 from .claims import statements
-from .config import GraderError, borderline_runs, course_root, course_seed, default_backend, keras2_settings
+from .config import borderline_runs, course_root, course_seed, default_backend, keras2_settings
 from .devices import CPU, Placement
-from .executors import EvaluationFailed, Evaluator
+from .errors import GraderError
+from .evaluation.checks import exception_location
+from .evaluation.client import EvaluationFailed, Evaluator
 from .exercise import Exercise
 from .report.values import decimal
-from .run import sandbox
-from .run.child import KERNEL_UNAVAILABLE
-from .run.notebook import needs_kernel
-from .run.runner import Limits, RunOutcome, run_submission
+from .run.child.main import KERNEL_UNAVAILABLE
+from .run.child.notebook import needs_kernel
+from .run.host import sandbox
+from .run.host.runner import Limits, RunOutcome, run_submission
 
 TAIL = 4000
 
@@ -320,7 +321,7 @@ def has_code(submission: Path) -> bool:
     has something: its run says what is wrong with it.
     """
     if submission.suffix == ".ipynb":
-        from .run.notebook import read
+        from .run.child.notebook import read
 
         try:
             code = "\n".join(c.source for c in read(submission).cells if c.cell_type == "code")
@@ -349,7 +350,7 @@ def readable_source(submission: Path) -> str:
     """The text a person reads: a script as it is; a notebook's code, with its Markdown as comments."""
     if submission.suffix != ".ipynb":
         return submission.read_text(errors="replace")
-    from .run.notebook import load
+    from .run.child.notebook import load
 
     try:
         nb = load(submission)
@@ -371,7 +372,7 @@ def _store(result: dict[str, Any], opts: Options) -> dict[str, Any]:
 
 
 def isolation_warning(no_sandbox: bool = False) -> str | None:
-    """What the instructor must know before student code runs; raises sandbox.Unavailable (a refusal)."""
+    """What the instructor must know before student code runs; raises SandboxUnavailable (a refusal)."""
     level = sandbox.choose(no_sandbox)
     if level == "none":
         return ("WARNING: --no-sandbox: student code runs WITHOUT isolation, with the network and your rights; "

@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 from . import __version__, exercise
-from .config import GraderError, course_root, course_setting
+from .config import course_root, course_setting
+from .errors import GraderError
 
 #: Files of assignments/<id>/ that students receive (the starter is placed at the top instead).
 STATEMENT_FILES = ("README.md", "exercise.toml")

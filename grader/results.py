@@ -52,7 +52,7 @@ def status_from_checks(checks: list[dict[str, Any]]) -> str:
 
 
 def flagged_attempts(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The attempts of a job's student process that the instructor must see (``grader/attempts.py``)."""
+    """The attempts of a job's student process that the instructor must see (``grader/evaluation/attempts.py``)."""
     return [a for a in result.get("attempts") or [] if isinstance(a, dict) and a.get("flagged")]
 
 

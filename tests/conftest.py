@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from grader import data, exercise
-from grader.executors import Evaluator
+from grader.evaluation.client import Evaluator
 from grader.jobs import Options, grade
 
 

@@ -15,8 +15,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader import exercise
-from grader.attempts import benign_command, collect
 from grader.config import course_root
+from grader.evaluation.attempts import benign_command, collect
 from grader.jobs import Options, grade
 from grader.report import feedback, html
 from grader.report.tables import details_frame

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader.checks import correspondence, leaked_rows
+from grader.evaluation.checks import correspondence, leaked_rows
 from grader.fingerprint import fingerprints
 
 
@@ -82,7 +82,7 @@ def test_no_natural_duplicates_between_mnist_train_and_test(mnist):
 
 def test_natural_duplicates_are_not_leakage_but_real_leaks_are():
     from grader import data
-    from grader.checks import natural_duplicates
+    from grader.evaluation.checks import natural_duplicates
 
     nn = data.splits("noisynote")
     ax, qx = nn["x_train"], nn["x_test"]

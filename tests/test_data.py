@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from grader import data
-from grader.config import GraderError
+from grader.errors import GraderError
 
 
 def test_mnist_known_facts(mnist):

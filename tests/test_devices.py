@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import pytest
-
-from grader.config import GraderError
-from grader.devices import CPU, Gpu, Placement, Slots, parse_nvidia_smi, select, threads_per_job
-
 from conftest import check
+
+from grader.devices import CPU, Gpu, Placement, Slots, parse_nvidia_smi, select, threads_per_job
+from grader.errors import GraderError
 
 SMI = "0, NVIDIA H100 80GB HBM3, 81559\n1, NVIDIA H100 80GB HBM3, 81559\n"
 

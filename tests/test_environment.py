@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell
-
 from conftest import check
-from grader import config, environment, hints, release
-from grader.config import GraderError
+from nbformat.v4 import new_code_cell, new_markdown_cell
 from test_notebooks import write_notebook
+
+from grader import config, environment, hints, release
+from grader.errors import GraderError
 
 OPENCV_SKLEARN_NOTEBOOK = [
     new_markdown_cell("# MNIST com imagens reduzidas pelo OpenCV"),

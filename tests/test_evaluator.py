@@ -1,6 +1,6 @@
 """The sandboxed evaluator: hostile model files fail cleanly inside it, its faults are the grader's, its sandbox holds.
 
-Every test talks to a real evaluator process (``python -m grader.evaluate_worker`` under the
+Every test talks to a real evaluator process (``python -m grader.evaluation.worker`` under the
 machine's isolation level) that loads real ``.keras`` files made here.
 """
 
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import evaluate
 from grader.config import course_root
-from grader.executors import PYTHON_ENV, EvaluationFailed, Evaluator
-from grader.run import sandbox
+from grader.evaluation import evaluator as evaluate
+from grader.evaluation.client import PYTHON_ENV, EvaluationFailed, Evaluator
+from grader.run.host import sandbox
 
 
 def keras_file(models_code: str) -> str:
@@ -206,8 +206,8 @@ def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_s
     """No start byte (the sandbox or Python failed before the child's first line) or a notebook whose kernel
     could not start: the grader's fault. A script that exits with the kernel's status itself: the student's."""
     from grader.jobs import run_fault
-    from grader.run.child import KERNEL_UNAVAILABLE
-    from grader.run.runner import RunOutcome
+    from grader.run.child.main import KERNEL_UNAVAILABLE
+    from grader.run.host.runner import RunOutcome
 
     art = tmp_path / "artifacts"
     art.mkdir()

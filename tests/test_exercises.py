@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import check
+
 from grader import exercise
 from grader.cli import judge_pair
 

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import check
+
 from grader.results import flagged_attempts
-from grader.run import sandbox
+from grader.run.host import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -253,6 +253,7 @@ def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
     assert runs["status"] == "fail" and "ran to the end but never trained a model" in runs["message"], runs
     art = keep / "s" / "mnist_dense" / "artifacts"
     import json
+
     import numpy as np
 
     figs = [json.loads((art / f"fig{k}.json").read_text()) for k in range(3)]

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 from conftest import check
+
 from grader import hints
 
 SNIPPETS = {

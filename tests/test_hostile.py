@@ -20,13 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import check
+
 from grader import cli, exercise
 from grader.jobs import Options, grade
 from grader.report.html import find_flags
-from grader.run import cgroup, sandbox
-from grader.run.runner import Limits, run_submission
+from grader.run.host import cgroup, sandbox
+from grader.run.host.runner import Limits, run_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,7 +137,7 @@ attempt("killpg(parent's group)", lambda: os.killpg(os.getpgid(os.getppid()), si
 GRADER = """
 import json, sys
 from pathlib import Path
-from grader.run.runner import Limits, run_submission
+from grader.run.host.runner import Limits, run_submission
 jobdir = Path(sys.argv[1])
 out = run_submission(jobdir / "mnist_dense.py", filename="mnist_dense.py", jobdir=jobdir / "job", dataset="mnist",
                      workdir_data=[], quick_epochs=1, seed=None, limits=Limits(wall_s=60))

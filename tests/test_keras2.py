@@ -1,4 +1,4 @@
-"""The Keras 2 layer (grader/run/keras2.py): real Keras 2 idioms run in a real student process.
+"""The Keras 2 layer (grader/run/child/keras2.py): real Keras 2 idioms run in a real student process.
 
 Each idiom whose meaning Keras 3 kept runs as Keras 2 ran it and leaves a notice at its line;
 with the layer off, each fails with its hint. The programs train tiny models on slices of MNIST.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import check
+
 from grader import hints
-from grader.config import GraderError
+from grader.errors import GraderError
 from grader.jobs import Options, keras2
 from grader.report import feedback
 
@@ -216,7 +216,7 @@ def test_ci_marks_each_notice_on_its_line(tmp_path):
 
 
 def test_the_layers_texts_fill_from_the_recorded_values_only():
-    from grader.evaluate import keras2_notices
+    from grader.evaluation.evaluator import keras2_notices
 
     events = [{"event": "keras2", "id": "lr", "line": 3, "values": {"value": "0.01"}},
               {"event": "keras2", "id": "made_up", "line": 4, "values": {}},  # not this grader's: dropped

@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import check
 
 GRADER = Path(__file__).resolve().parent.parent / "grader"
-SOURCES = [GRADER / "checks.py", GRADER / "evaluate.py", *sorted((GRADER / "exercises").glob("*.py"))]
+SOURCES = sorted((GRADER / "evaluation").rglob("*.py"))
 
 
 def _outcome_calls(path: Path) -> list[ast.Call]:
@@ -91,7 +91,7 @@ def test_to_categorical_points_at_its_first_call(grade_source):
 
 
 def test_source_line_skips_comments_and_strings():
-    from grader.checks import source_line
+    from grader.evaluation.checks import source_line
 
     src = ('# Conv2D(8, 3) in a comment\nhelp = "Conv2D(8, 3) in a string"\n'
            'x = layers.Convolution2D(8, 3)  # Conv2D(\ny = keras.layers.Conv2D (8, 3)\n')

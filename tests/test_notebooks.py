@@ -10,9 +10,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import check
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from conftest import check
 from grader.results import flagged_attempts
 
 COLAB_SETUP = """from google.colab import drive

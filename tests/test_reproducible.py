@@ -12,11 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import check
+
 from grader import exercise
 from grader.config import course_root
-from grader.executors import Evaluator
+from grader.evaluation.client import Evaluator
 from grader.jobs import Options, base_seed, grade
 
 PROGRAM = """{claim}
@@ -86,7 +86,7 @@ def test_a_claim_within_noise_passes_and_one_a_point_off_fails(first, grade_text
 
 
 def test_claim_tolerance_grows_with_the_measured_spread_but_a_half_point_lie_always_fails():
-    from grader.checks import claim_tolerance
+    from grader.evaluation.checks import claim_tolerance
 
     ex = exercise.load("mnist_dense")
     quiet = replace(ex, raw={**ex.raw, "noise": {"std": 0.01, "k": 3}})

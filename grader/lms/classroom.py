@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import GraderError
+from ..errors import GraderError
 from . import archive, layout
 
 SUFFIX = "-submissions"

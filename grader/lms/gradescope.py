@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import GraderError
+from ..errors import GraderError
 from . import archive, layout
 
 METADATA = "submission_metadata.yml"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..config import GraderError
+from ..errors import GraderError
 from . import archive, detect
 
 ROSTER = "roster.csv"

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import GraderError
+from ..errors import GraderError
 from . import archive, layout
 
 #: `<name>_<id>_assignsubmission_<plugin>` with an optional trailing `_` (folder) or `_<file>` (flat).

@@ -34,17 +34,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..config import PACKAGE_DIR, GraderError, cache_dir
+from ...config import PACKAGE_DIR, cache_dir
+from ...errors import SandboxUnavailable
 
 LEVELS = ("bwrap", "unshare")  # best first
 FORCE_ENV = "KERAS_GRADER_ISOLATION"
 COLAB_ROOT = "/content"  # Colab's working folder; the handout's recipes write there
 TMPFS_BYTES = 1 << 30    # private /tmp and /dev/shm (beyond the job's memory cgroup, when there is one)
 JAIL = Path(__file__).with_name("jail.py")
-
-
-class Unavailable(GraderError):
-    """No isolation level works on this machine and --no-sandbox was not given."""
 
 
 REFUSAL = (
@@ -73,12 +70,12 @@ def detect() -> str:
 
 
 def choose(no_sandbox: bool = False) -> str:
-    """The level to run at: ``none`` when asked (--no-sandbox), else a working level; raises Unavailable."""
+    """The level to run at: ``none`` when asked (--no-sandbox), else a working level; raises SandboxUnavailable."""
     if no_sandbox:
         return "none"
     level = detect()
     if level == "none":
-        raise Unavailable(REFUSAL + (f"\n({FORCE_ENV}={forced()} is set.)" if forced() else ""))
+        raise SandboxUnavailable(REFUSAL + (f"\n({FORCE_ENV}={forced()} is set.)" if forced() else ""))
     return level
 
 

@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from .run.audit import LOG
+from ..run.child.audit import LOG
 
 MAX_LISTED = 200
 #: Programs the handout's recipes run (download and unpack the data, look around, install) and

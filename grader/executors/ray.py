@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import GraderError
-from .exercise import Exercise
-from .jobs import Options
+from ..errors import GraderError
+from ..exercise import Exercise
+from ..jobs import Options
 
 Job = tuple[str, Exercise, "Path | None"]
 
@@ -29,14 +29,14 @@ class GradingWorker:
     """One Ray actor: grades jobs one at a time with a warm evaluator."""
 
     def __init__(self, backend: str | None):
-        from .executors import Evaluator
+        from ..evaluation.client import Evaluator
 
         self.evaluator = Evaluator(backend=backend)
 
     def placement(self) -> Any:
         import ray
 
-        from . import devices
+        from .. import devices
 
         ids = [str(i) for i in ray.get_gpu_ids()]
         if not ids:
@@ -47,8 +47,8 @@ class GradingWorker:
     def grade(self, student: str, ex: Exercise, filename: str, content: bytes, opts: Options) -> dict[str, Any]:
         from dataclasses import replace
 
-        from .jobs import grade
-        from .results import artifacts_dir
+        from ..jobs import grade
+        from ..results import artifacts_dir
 
         with tempfile.TemporaryDirectory(prefix="keras-grader-ray-") as tmp:
             sub = Path(tmp) / "submissions" / student / filename
@@ -69,9 +69,9 @@ def grade_on_ray(jobs: list[Job], opts: Options, *, address: str | None, workers
         import ray
     except ImportError as e:
         raise GraderError("--executor ray needs Ray: pip install 'ray>=2.40' (on every node of the cluster)") from e
-    from . import results
-    from .jobs import grade, job_key, submission_sha256, up_to_date
-    from .results import artifacts_dir
+    from .. import results
+    from ..jobs import grade, job_key, submission_sha256, up_to_date
+    from ..results import artifacts_dir
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray must not phone home
     address = address or os.environ.get("RAY_ADDRESS")

@@ -19,13 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from .. import data
+from .. import exercise as exercise_mod
+from ..errors import Untrusted
+from ..fingerprint import fingerprints
+from ..run.child.keras2 import notice_text
 from . import attempts as attempts_mod
 from . import checks as checks_mod
-from . import data, exercise as exercise_mod
 from .checks import Problem
 from .exercises import load_checks
-from .fingerprint import fingerprints
-from .run.keras2 import notice_text
 
 MAX_JSON_BYTES = 8 * 2**20
 MAX_ARRAY_BYTES = 1 * 2**30
@@ -33,10 +35,6 @@ MAX_MODEL_BYTES = 1 * 2**30
 #: A Keras archive holds config.json, metadata.json and the weights (plus assets for a few layers).
 MAX_MODEL_MEMBERS = 64
 MAX_MODEL_UNPACKED_BYTES = 2 * 2**30
-
-
-class Untrusted(Exception):
-    """An artifact from the student's process that cannot be used."""
 
 
 def read_json(path: Path, default: Any = None) -> Any:

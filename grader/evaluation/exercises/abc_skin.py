@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import data
+from ... import data
 from ..checks import Outcome, affine_residual, check, correspondence_check, not_reached
 
 if TYPE_CHECKING:
-    from ..evaluate import Context
+    from ..evaluator import Context
 
 TOL = 1e-3
 

@@ -1,4 +1,4 @@
-"""The evaluator process: ``python -m grader.evaluate_worker [BACKEND]``, started sandboxed by ``executors.py``.
+"""The evaluator process: ``python -m grader.evaluation.worker [BACKEND]``, started sandboxed by ``executors.py``.
 
 It imports Keras once, answers ``{"ready": true, ...}``, then reads one JSON request per line on
 stdin and writes one JSON answer per line on stdout, until end of file:
@@ -28,7 +28,7 @@ def send(channel: Any, text: str) -> None:
 
 
 def handle(request: dict[str, Any]) -> Any:
-    from . import evaluate
+    from . import evaluator as evaluate
 
     if request.get("op") == "inspect":
         return evaluate.archive_problem(Path(request["artifacts"]) / "graded.keras")
@@ -38,7 +38,7 @@ def handle(request: dict[str, Any]) -> Any:
 def main(argv: list[str]) -> int:
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray prints (fd 1) go to the log, never into an answer
-    from . import evaluate
+    from . import evaluator as evaluate
 
     evaluate.warm_up(argv[1] if len(argv) > 1 else None)
     import keras

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import data, environment
-from ..config import PACKAGE_DIR, cache_dir
+from ... import data, environment
+from ...config import PACKAGE_DIR, cache_dir
 from . import cgroup, sandbox
 
 #: Environment variables handed to student code; everything else (tokens,
@@ -146,7 +146,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
 
     ``hidden`` folders (solutions, results, other submissions) are invisible to the child. Raises
-    ``sandbox.Unavailable`` when no isolation works and ``no_sandbox`` is not set.
+    ``SandboxUnavailable`` when no isolation works and ``no_sandbox`` is not set.
     """
     isolation = sandbox.choose(no_sandbox)
     workdir, artifacts = jobdir / "work", jobdir / "artifacts"
@@ -174,7 +174,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     if isolation != "none" and (uid := sandbox.nobody()) is not None:
         _hand_to(uid, [workdir, artifacts], readable)
 
-    cmd = sandbox.wrap([sys.executable, "-m", "grader.run.child", str(spec_path)], isolation=isolation,
+    cmd = sandbox.wrap([sys.executable, "-m", "grader.run.child.main", str(spec_path)], isolation=isolation,
                        writable=[workdir, artifacts], readable=readable, hidden=list(hidden),
                        content=workdir)
     group = cgroup.create(limits.memory_mb * 2**20, limits.max_processes)

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import hints
-from .claims import Claim, find_claims
-from .report.values import decimal
+from .. import hints
+from ..claims import Claim, find_claims
+from ..report.values import decimal
 
 if TYPE_CHECKING:
-    from .evaluate import Context
+    from .evaluator import Context
 
 #: How much of a check's points each status earns (partial sets its own fraction).
 EARNS = {"pass": 1.0, "fail": 0.0, "flag": 1.0, "info": 1.0, "not_graded": 0.0, "not_reached": 0.0}
@@ -186,7 +186,7 @@ def natural_duplicates(captured: np.ndarray, raw_test: np.ndarray, raw_train: np
 
     Banknote has such rows once its noise columns are dropped: using them is not leakage.
     """
-    from .fingerprint import fingerprints
+    from ..fingerprint import fingerprints
 
     x, r = _flat(captured), _flat(raw_test)
     cols = np.arange(r.shape[1]) if x.shape[1] == r.shape[1] else np.unique(match_columns(x, r)[x.std(0) > 0])

@@ -11,7 +11,7 @@ import numpy as np
 from ..checks import Outcome, check, not_reached
 
 if TYPE_CHECKING:
-    from ..evaluate import Context
+    from ..evaluator import Context
 
 CATEGORIES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CATEGORIAS = ["Camiseta", "Calça", "Pulôver", "Vestido", "Casaco", "Sandália", "Camisa", "Tênis", "Bolsa", "Botins"]
@@ -65,7 +65,8 @@ def _similarity(img: np.ndarray, ref: np.ndarray) -> float:
 
 
 def _figures(ctx: Context) -> list[dict[str, Any]]:
-    from ..evaluate import Untrusted, read_json
+    from ...errors import Untrusted
+    from ..evaluator import read_json
 
     figs = []
     for k in range(MAX_FIGURES):
@@ -90,7 +91,8 @@ def _image_axes(fig: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]]:
     """How many of the 20 panels are right, and what is wrong with the others (in English and in Portuguese)."""
-    from ..evaluate import Untrusted, read_array
+    from ...errors import Untrusted
+    from ..evaluator import read_array
 
     axes = _image_axes(fig)[:N_IMAGES]
     problems, problems_pt, right = [], [], 0

@@ -17,14 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ...errors import KernelUnavailable
+
 MAGIC_LINE = re.compile(r"^\s*[!%]", re.M)
 
 SETUP = """
 import json as _kg_json, os as _kg_os, re as _kg_re
-from grader.run import audit as _kg_audit
+from grader.run.child import audit as _kg_audit
 _kg_spec = _kg_json.load(open({spec!r}))
 _kg_audit.install(_kg_spec, shell=get_ipython(), cells={cells!r})
-from grader.run.probe import Probe as _KgProbe
+from grader.run.child.probe import Probe as _KgProbe
 _kg_probe = _KgProbe(_kg_spec)
 _kg_probe.install()
 _kg_os.chdir({workdir!r})
@@ -50,10 +52,6 @@ del _kg_setup_shell, _kg_spec
 """
 AFTER_CELL = "_kg_probe.capture_open_figures('cell_end')"
 FINALIZE = "_kg_probe.finalize(None, '')"  # the driver records the failing cell itself
-
-
-class KernelUnavailable(Exception):
-    """The kernel could not start, or died in the grader's setup cell: no student code ran yet."""
 
 
 def needs_kernel(source: str) -> bool:

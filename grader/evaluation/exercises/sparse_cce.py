@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..checks import Outcome, check, not_reached, source_line
 
 if TYPE_CHECKING:
-    from ..evaluate import Context
+    from ..evaluator import Context
 
 
 def _is_sparse_cce(loss: Any) -> bool:

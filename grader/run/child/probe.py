@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fingerprint import fingerprints
+from ...fingerprint import fingerprints
 
 MAX_CAPTURE_BYTES = 512 * 2**20
 MAX_FIGURES = 40

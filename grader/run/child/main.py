@@ -1,4 +1,4 @@
-"""Entry point of the student's process: ``python -m grader.run.child SPEC.json``.
+"""Entry point of the student's process: ``python -m grader.run.child.main SPEC.json``.
 
 A script is run unmodified as ``__main__`` with the probe installed first; a
 notebook (or a script with Colab's ``!``/``%`` lines) is run cell by cell in an
@@ -12,6 +12,8 @@ import json
 import os
 import runpy
 import sys
+
+from ...errors import KernelUnavailable
 
 #: The exit status when a notebook's kernel cannot start (the grader's fault). Student code runs in
 #: the kernel, a child of this process, so it cannot make this process exit with it.
@@ -32,7 +34,7 @@ def main(spec_path: str) -> int:
     if script.endswith(".ipynb") or notebook.needs_kernel(_read(script)):
         try:
             failure = notebook.run(spec, script)
-        except notebook.KernelUnavailable as e:
+        except KernelUnavailable as e:
             print(f"[grader] the notebook's kernel could not start: {e}", file=sys.stderr)
             return KERNEL_UNAVAILABLE
         if failure:

@@ -1,6 +1,6 @@
 """Where the trusted evaluation runs: one long-lived, sandboxed worker process that imports Keras once.
 
-The worker (``python -m grader.evaluate_worker``) loads students' saved models, so it runs under
+The worker (``python -m grader.evaluation.worker``) loads students' saved models, so it runs under
 the same isolation as a student's program (no network, the file system read-only but for a private
 scratch folder) and speaks plain JSON over its stdin and stdout: one request per line, one answer
 per line. Its stderr goes to a log file (``keras-grader-evaluator.log`` in the temp folder).
@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import cache_dir, course_root
+from ..config import cache_dir, course_root
+from ..errors import EvaluationFailed
 
 #: Importing Keras takes seconds; a worker still silent after this long is not coming up.
 STARTUP_TIMEOUT_S = 300.0
@@ -41,15 +42,6 @@ MAX_ANSWER_BYTES = 64 * 2**20
 
 def log_path() -> Path:
     return Path(tempfile.gettempdir()) / LOG_NAME
-
-
-class EvaluationFailed(Exception):
-    """An evaluation that gave no result: ``grader_fault`` says whether the grader (or the machine) is to blame."""
-
-    def __init__(self, message: str, message_pt: str, *, grader_fault: bool):
-        super().__init__(message)
-        self.message_pt = message_pt
-        self.grader_fault = grader_fault
 
 
 class _WorkerGone(Exception):
@@ -141,8 +133,8 @@ class Evaluator:
         """Where the grader is root, the sandboxed worker runs as ``nobody``: it may cross (not list) the jobs'
         folders to read each job's artifacts (the student's process, also ``nobody``, wrote them), write its
         scratch folder, and read the data cache."""
-        from .run import sandbox
-        from .run.runner import share_cache
+        from ..run.host import sandbox
+        from ..run.host.runner import share_cache
 
         uid = sandbox.nobody()
         if uid is None or sandbox.detect() == "none":
@@ -160,15 +152,15 @@ class Evaluator:
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         """The worker's sandboxed command line and environment."""
-        from .run import sandbox
-        from .run.runner import sandbox_env
+        from ..run.host import sandbox
+        from ..run.host.runner import sandbox_env
 
         python = os.environ.get(PYTHON_ENV) or sys.executable
         scratch = self.root / "scratch"
         env = sandbox_env(scratch, scratch)
         env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_GRADER_CACHE": str(cache_dir()),
                     "KERAS_GRADER_COURSE": str(course_root())})
-        cmd = [python, "-m", "grader.evaluate_worker", *([self.backend] if self.backend else [])]
+        cmd = [python, "-m", "grader.evaluation.worker", *([self.backend] if self.backend else [])]
         return sandbox.wrap(cmd, isolation=sandbox.detect(), writable=[scratch],
                             readable=[self.root / "jobs", course_root()], hidden=[]), env
 

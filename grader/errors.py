@@ -1,0 +1,39 @@
+"""Every exception the grader raises across a module boundary, in one place.
+
+Who is to blame decides what a user reads (DESIGN §8): a ``GraderError`` is the user's to act on (a
+bad flag, a missing package) and its message says what to do; ``Untrusted`` is an artifact of the
+student's process that cannot be used (the student's fault, stated in a check); ``EvaluationFailed``
+says whether the grader or the machine is to blame (``grader_fault``); the others are refusals and
+infrastructure failures that the caller turns into one of those.
+"""
+
+from __future__ import annotations
+
+
+class GraderError(Exception):
+    """An error the user can act on: the message says what went wrong and what to do."""
+
+
+class SandboxUnavailable(GraderError):
+    """No isolation level works on this machine and --no-sandbox was not given."""
+
+
+class CheckConflict(GraderError):
+    """Two checks of one exercise share a name (its own module, or its own and a generic one)."""
+
+
+class Untrusted(Exception):
+    """An artifact from the student's process that cannot be used."""
+
+
+class EvaluationFailed(Exception):
+    """An evaluation that gave no result: ``grader_fault`` says whether the grader (or the machine) is to blame."""
+
+    def __init__(self, message: str, message_pt: str, *, grader_fault: bool):
+        super().__init__(message)
+        self.message_pt = message_pt
+        self.grader_fault = grader_fault
+
+
+class KernelUnavailable(Exception):
+    """The kernel could not start, or died in the grader's setup cell: no student code ran yet."""
