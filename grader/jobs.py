@@ -19,7 +19,7 @@ from .errors import GraderError
 from .evaluation.checks import exception_location
 from .evaluation.client import EvaluationFailed, Evaluator
 from .exercise import Exercise
-from .report.values import decimal
+from .text import decimal
 from .run.child.main import KERNEL_UNAVAILABLE
 from .run.child.notebook import needs_kernel
 from .run.host import sandbox

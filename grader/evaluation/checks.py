@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import hints
 from ..claims import Claim, find_claims
-from ..report.values import decimal
+from ..text import decimal
 
 if TYPE_CHECKING:
     from .evaluator import Context

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
+from ..text import decimal  # noqa: F401 - the reports' one way of writing numbers
+
 
 def number(value: Any) -> float | None:
     """`value` as a finite float, or None (JSON may hold null, strings or NaN where a number is expected)."""
@@ -18,12 +20,6 @@ def number(value: Any) -> float | None:
 def graded(result: dict[str, Any]) -> bool:
     """Whether a job has a score: a grader fault (``grader_error``) is not a zero, it counts in no total."""
     return result.get("status") != "grader_error"
-
-
-def decimal(x: float, digits: int = 2, lang: str = "en") -> str:
-    """A number with ``digits`` decimals as the language writes it: 11.71 in English, 11,71 in Portuguese."""
-    text = f"{x:.{digits}f}"
-    return text.replace(".", ",") if lang == "pt" else text
 
 
 def points(x: float | None, lang: str = "en") -> str:
