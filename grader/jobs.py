@@ -19,11 +19,11 @@ from .errors import GraderError
 from .evaluation.checks import exception_location
 from .evaluation.client import EvaluationFailed, Evaluator
 from .exercise import Exercise
-from .text import decimal
 from .run.child.main import KERNEL_UNAVAILABLE
 from .run.child.notebook import needs_kernel
 from .run.host import sandbox
 from .run.host.runner import Limits, RunOutcome, run_submission
+from .text import decimal
 
 TAIL = 4000
 
