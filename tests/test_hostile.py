@@ -23,6 +23,7 @@ import pytest
 from conftest import check
 
 from grader import cli, exercise
+from grader.errors import SandboxUnavailable
 from grader.jobs import Options, grade
 from grader.report.html import find_flags
 from grader.run.host import cgroup, sandbox
@@ -278,7 +279,7 @@ def test_without_a_sandbox_student_code_is_refused_unless_no_sandbox_is_given(gr
     assert cli.main(["run", str(sub), "--quick"]) == 2
     err = capsys.readouterr().err
     assert "apt-get install bubblewrap" in err and "--no-sandbox" in err and "Instale o bubblewrap" in err, err
-    with pytest.raises(sandbox.Unavailable):
+    with pytest.raises(SandboxUnavailable):
         run_submission(sub, filename=sub.name, jobdir=tmp_path / "job", dataset="mnist", workdir_data=[],
                        quick_epochs=1, seed=None, limits=Limits(wall_s=60))
     assert not (tmp_path / "job" / "stdout.txt").exists()  # nothing ran
