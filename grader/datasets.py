@@ -147,6 +147,8 @@ class DataSet:
         if self.served and not (set(self.contents) == set(SPLIT_KEYS)
                                 and all(isinstance(c, Array) for c in self.contents.values())):
             raise ValueError(f"data set {self.name}: a served set holds the arrays {', '.join(SPLIT_KEYS)}")
+        if self.served and self.split is not stored_arrays:  # the student gets the arrays the grader grades against
+            raise ValueError(f"data set {self.name}: a served set splits as stored_arrays")
         if not set(self.handout_files) <= set(self.files):
             raise ValueError(f"data set {self.name}: handout files must be files of its cache folder")
 
