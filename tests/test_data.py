@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader import data
+from grader import data, datasets
 from grader.errors import GraderError
 
 
@@ -21,23 +21,24 @@ def test_fashion_known_facts():
 
 
 def test_banknote_and_noisynote():
-    raw = (data.ensure("banknote") / data.BANKNOTE_FILE).read_text().splitlines()
+    raw = (data.ensure("banknote") / datasets.BANKNOTE_FILE).read_text().splitlines()
     assert len(raw) == 1372 and raw[0].strip() == "3.6216,8.6661,-2.8073,-0.44699,0"
     assert sum(line.strip().endswith(",0") for line in raw) == 762
-    nn = data.load_noisynote()
-    assert nn["ax"].shape == (686, 7) and nn["qx"].shape == (686, 7) and nn["qy"].shape == (686, 1)
-    assert np.allclose(nn["ax"][0, :4], [3.6216, 8.6661, -2.8073, -0.44699])      # line 0 -> train
-    assert np.allclose(nn["qx"][0, :4], [float(v) for v in raw[1].split(",")[:4]])  # line 1 -> test
-    noise = np.vstack([nn["ax"][:, 4:], nn["qx"][:, 4:]])
+    nn = data.load("noisynote")  # ax.txt, ay.txt, qx.txt, qy.txt
+    assert nn["x_train"].shape == (686, 7) and nn["x_test"].shape == (686, 7) and nn["y_test"].shape == (686, 1)
+    assert np.allclose(nn["x_train"][0, :4], [3.6216, 8.6661, -2.8073, -0.44699])      # line 0 -> train
+    assert np.allclose(nn["x_test"][0, :4], [float(v) for v in raw[1].split(",")[:4]])  # line 1 -> test
+    noise = np.vstack([nn["x_train"][:, 4:], nn["x_test"][:, 4:]])
     assert noise.min() >= -30 and noise.max() <= 30 and abs(noise.mean()) < 2
 
 
 def test_noisynote_is_deterministic(tmp_path):
     cache = data.dataset_dir("banknote").parent
     (tmp_path / "banknote").mkdir()
-    (tmp_path / "banknote" / data.BANKNOTE_FILE).write_bytes((cache / "banknote" / data.BANKNOTE_FILE).read_bytes())
-    data.build_noisynote(tmp_path)
-    for f in (*data.NOISYNOTE_FILES, data.NOISYNOTE_ZIP):
+    banknote = cache / "banknote" / datasets.BANKNOTE_FILE
+    (tmp_path / "banknote" / datasets.BANKNOTE_FILE).write_bytes(banknote.read_bytes())
+    data.fetch(["noisynote"], root=tmp_path)  # banknote is cached: noisynote is built, nothing fetched
+    for f in (*datasets.NOISYNOTE_FILES, datasets.NOISYNOTE_ZIP):
         assert (tmp_path / "noisynote" / f).read_bytes() == (cache / "noisynote" / f).read_bytes()
 
 
@@ -45,7 +46,7 @@ def test_corrupted_source_is_refused(tmp_path, mnist):
     arrays = {k: v.copy() for k, v in mnist.items()}
     arrays["x_test"][0, 0, 0] ^= 1
     with pytest.raises(GraderError, match="does not match its recorded sha256"):
-        data._store_arrays("mnist", arrays, tmp_path)
+        data._store("mnist", arrays, tmp_path)
     assert not data.is_cached("mnist", tmp_path)
 
 
@@ -76,4 +77,4 @@ def test_matrix_reader_checks_its_header(tmp_path):
     p = tmp_path / "m.txt"
     p.write_text("3 2\n1 2\n3 4\n")
     with pytest.raises(GraderError, match="header says 3x2"):
-        data.read_matrix(p)
+        datasets.read_matrix(p)

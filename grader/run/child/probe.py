@@ -13,6 +13,7 @@ never imports Keras costs nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.abc
 import inspect
 import json
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ...datasets import load_arrays
 from ...fingerprint import fingerprints
 
 MAX_CAPTURE_BYTES = 512 * 2**20
@@ -153,6 +155,9 @@ class Probe:
         self.art = Path(spec["artifacts"])
         self.art.mkdir(parents=True, exist_ok=True)
         self.data_root = Path(spec["data_root"])
+        #: the data sets served offline, from the grader's table (datasets.served): name -> {"keras": modules whose
+        #: load_data is replaced, "torchvision": the torchvision.datasets class it stands for}
+        self.datasets: dict[str, dict[str, Any]] = spec.get("datasets", {})
         self.n_test = int(spec["n_test"])
         self.quick_epochs = spec.get("quick_epochs")
         self.seed = spec.get("seed")
@@ -196,11 +201,12 @@ class Probe:
             np.random.seed(self.seed)
         stubs = str(Path(__file__).with_name("stubs"))
         sys.path.append(stubs)  # google.colab, after the real packages
+        served = {module: functools.partial(self._patch_dataset, name=name)
+                  for name, how in self.datasets.items() for module in how.get("keras", ())}
         sys.meta_path.insert(0, _PostImportFinder({
+            **served,
             "keras.src.models.model": self._patch_model,
             "keras.src.utils.numerical_utils": self._patch_numerical,
-            "keras.src.datasets.mnist": lambda m: self._patch_dataset(m, "mnist"),
-            "keras.src.datasets.fashion_mnist": lambda m: self._patch_dataset(m, "fashion_mnist"),
             "keras.src.utils.model_visualization": self._patch_plot_model,
             "keras": self._seed_keras,
             # each backend's deterministic mode, switched on only when the program imports that backend
@@ -248,14 +254,20 @@ class Probe:
             except Exception as e:
                 self.notice(f"could not turn on torch's deterministic algorithms: {e}")
 
+    def dataset(self, name: str) -> dict[str, np.ndarray]:
+        """A served data set's x_train, y_train, x_test, y_test from the verified cache, its loading recorded.
+
+        What every framework's offline loader returns (``keras.datasets``, ``torchvision.datasets``).
+        """
+        arrays = load_arrays(name, self.data_root)
+        self.event("load_data", dataset=name)
+        return arrays
+
     def _patch_dataset(self, module: Any, name: str) -> None:
-        directory = self.data_root / name
         probe = self
 
         def load_data(*args: Any, **kwargs: Any):
-            arrays = {k: np.load(directory / f"{k}.npy", allow_pickle=False)
-                      for k in ("x_train", "y_train", "x_test", "y_test")}
-            probe.event("load_data", dataset=name)
+            arrays = probe.dataset(name)
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
         load_data.__doc__ = module.load_data.__doc__

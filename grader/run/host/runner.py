@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ... import data, environment
+from ... import data, datasets, environment
 from ...config import PACKAGE_DIR, cache_dir
 from . import cgroup, sandbox
 
@@ -159,7 +159,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         data.copy_into(name, workdir / name)
     sets = data.splits(dataset)
     spec = {"script": str(script), "artifacts": str(artifacts), "data_root": str(cache_dir()),
-            "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed,
+            "datasets": datasets.served(), "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed,
             "cell_timeout": limits.cell_timeout_s or None, "keras2_compat": keras2_compat,
             "modules": environment.allowed_text()}
     readable = [jobdir / "spec.json"]
