@@ -90,8 +90,6 @@ TEXTS: dict[str, dict[str, str]] = {
                    "pt": "Modo rápido, mas seu programa nunca treina mais do que o limite do modo rápido: ele rodou "
                          "como numa execução completa, então a meta de erro de teste e o erro declarado são avaliados."},
     "runs": {"en": "Runs (seed: test error)", "pt": "Execuções (semente: erro de teste)"},
-    "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
-              "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }
 
 
