@@ -6,16 +6,23 @@ import argparse
 import json
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, environment
 from .errors import GraderError
+from .schema import CheckStatus, JobResult, JobStatus
 
-STATUS_STYLE = {"pass": "green", "partial": "yellow", "fail": "red", "flag": "magenta", "info": "cyan",
-                "not_graded": "dim", "ok": "green", "failed": "red", "error": "red", "timeout": "red", "resource_limit": "red",
-                "missing": "dim", "not_reached": "dim", "empty": "red", "grader_error": "magenta"}
+if TYPE_CHECKING:
+    from .executors import Executor
+
+#: The colour of each status (a check's ``partial`` and a job's are one string, and one colour).
+STATUS_STYLE: dict[str, str] = {
+    CheckStatus.PASS: "green", CheckStatus.PARTIAL: "yellow", CheckStatus.FAIL: "red", CheckStatus.FLAG: "magenta",
+    CheckStatus.INFO: "cyan", CheckStatus.NOT_GRADED: "dim", CheckStatus.NOT_REACHED: "dim",
+    JobStatus.OK: "green", JobStatus.FAILED: "red", JobStatus.ERROR: "red", JobStatus.TIMEOUT: "red",
+    JobStatus.RESOURCE_LIMIT: "red", JobStatus.MISSING: "dim", JobStatus.EMPTY: "red",
+    JobStatus.GRADER_ERROR: "magenta"}
 
 
 def _styled(value: object) -> str:
@@ -60,7 +67,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_result(result: dict[str, Any], lang: str = "en") -> None:
+def print_result(result: JobResult, lang: str = "en") -> None:
     from rich.table import Table
 
     from .report import i18n
@@ -68,7 +75,7 @@ def print_result(result: dict[str, Any], lang: str = "en") -> None:
 
     console = _console()
     status = result["status"]
-    if status in ("missing", "empty", "grader_error"):  # nothing was run or graded: the message says why
+    if status in (JobStatus.MISSING, JobStatus.EMPTY, JobStatus.GRADER_ERROR):  # not run or not graded: says why
         console.print(f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
                       f"{_styled(i18n.message(result, lang))}", soft_wrap=True)
         return
@@ -221,7 +228,7 @@ def _progress(console: Any):
                     disable=not console.is_terminal)
 
 
-def _summary_line(done: list[dict[str, Any]], reused: int, seconds: float) -> str:
+def _summary_line(done: list[JobResult], reused: int, seconds: float) -> str:
     from collections import Counter
 
     counts = Counter(r["status"] for r in done)
@@ -236,11 +243,9 @@ def _summary_line(done: list[dict[str, Any]], reused: int, seconds: float) -> st
 def cmd_all(args: argparse.Namespace) -> int:
     import threading
     import time
-    from dataclasses import replace
 
     from . import devices, exercise, results
-    from .evaluation.client import Evaluator
-    from .jobs import Options, grade, now
+    from .jobs import Options, now
     from .report.build import write_reports
     from .report.tables import scores_frame
     from .report.values import points
@@ -265,12 +270,22 @@ def cmd_all(args: argparse.Namespace) -> int:
     gpus = devices.select(args.gpus)
     slots = devices.Slots(gpus, args.jobs_per_gpu, cpu_jobs=args.jobs or 1)
     concurrent = args.jobs or slots.size
+    executor: Executor
+    if args.executor == "ray":
+        from .executors.ray import RayExecutor
+
+        executor = RayExecutor(address=args.address, workers=concurrent,
+                               gpus_per_job=(1 / args.jobs_per_gpu) if gpus else 0.0)
+    else:
+        from .executors.local import LocalExecutor
+
+        executor = LocalExecutor(slots, workers=concurrent, backend=backend)
     err.print(f"{len(jobs)} jobs, {concurrent} at a time on "
               + (", ".join(f"GPU {g.index} ({g.name}) x{args.jobs_per_gpu}" for g in gpus) or "the CPU")
               + f", Keras backend {backend}" + (f", executor {args.executor}" if args.executor != "local" else ""),
               soft_wrap=True)
     started, t0 = now(), time.monotonic()
-    lock, running, done = threading.Lock(), [0], []
+    lock, running, finished = threading.Lock(), [0], [0]
     with _progress(err) as bar:
         task = bar.add_task("grading", total=len(jobs), running=0, left=len(jobs))
 
@@ -279,38 +294,17 @@ def cmd_all(args: argparse.Namespace) -> int:
                 running[0] += 1
                 bar.update(task, running=running[0])
 
-        def finished_one(result: dict[str, Any]) -> None:
+        def finished_one(result: JobResult) -> None:
             with lock:
                 running[0] -= 1
-                done.append(result)
-                bar.update(task, advance=1, running=running[0], left=len(jobs) - len(done))
+                finished[0] += 1
+                bar.update(task, advance=1, running=running[0], left=len(jobs) - finished[0])
             if not err.is_terminal:
                 err.print(f"{_styled(result['student'])}/{result['exercise']}: {_styled(result['status'])} "
                           f"{points(result.get('score'))}/{result.get('max_score', 0):g}", soft_wrap=True)
 
-        if args.executor == "ray":
-            from .executors.ray import grade_on_ray
-
-            grade_on_ray(jobs, opts, address=args.address, workers=concurrent,
-                         gpus_per_job=(1 / args.jobs_per_gpu) if gpus else 0.0,
-                         on_start=started_one, on_result=finished_one)
-        else:
-            with Evaluator(backend=backend) as evaluator:
-
-                def one(job: tuple[str, Any, Path | None]) -> None:
-                    student, ex, sub = job
-                    started_one()
-                    try:
-                        with slots.acquire() as placement:
-                            result = grade(student, ex, sub, evaluator, replace(opts, placement=placement))
-                    except Exception as e:  # an internal error costs one job, never the class
-                        result = internal_error(student, ex, e)
-                        results.write(results_dir, result)
-                    finished_one(result)
-
-                with ThreadPoolExecutor(max(1, concurrent)) as pool:
-                    list(pool.map(one, jobs))
-    reused = sum(1 for r in done if r["status"] != "missing" and str(r.get("finished_at", "")) < started)
+        done = executor.grade(jobs, opts, on_start=started_one, on_result=finished_one)
+    reused = sum(1 for r in done if r["status"] != JobStatus.MISSING and str(r.get("finished_at", "")) < started)
     err.print(_summary_line(done, reused, time.monotonic() - t0), soft_wrap=True)
     names = {s.name for s in students}
     class_results = [r for r in results.read_all(results_dir) if r["student"] in names]
@@ -321,30 +315,20 @@ def cmd_all(args: argparse.Namespace) -> int:
     return 0
 
 
-def internal_error(student: str, ex: Any, e: BaseException) -> dict[str, Any]:
-    from . import results
-
-    return results.new_result(student, ex.id, status="grader_error", score=None, checks=[], max_score=ex.max_score,
-                              error=f"internal grader error: {type(e).__name__}: {e}; report it to the grader's "
-                              "maintainers with this submission",
-                              error_pt=f"erro interno do corretor: {type(e).__name__}: {e}; informe os mantenedores "
-                              "do corretor, com esta entrega")
-
-
-def judge_pair(ex: Any, role: str, result: dict[str, Any]) -> str | None:
+def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
     """What is wrong with a reference or starter result, or None."""
     checks = {c["name"]: c for c in result.get("checks", [])}
     if role == "reference":
-        failed = [n for n, c in checks.items() if c["status"] == "fail"]
-        if result["status"] != "ok" or failed:
+        failed = [n for n, c in checks.items() if c["status"] == CheckStatus.FAIL]
+        if result["status"] != JobStatus.OK or failed:
             return f"reference is {result['status']}: " + "; ".join(f"{n}: {checks[n]['message']}" for n in failed[:3]) \
                 + (result.get("error") or "")
         return None
-    if checks.get("runs", {}).get("status") != "pass":
+    if checks.get("runs", {}).get("status") != CheckStatus.PASS:
         return f"starter does not run: {checks.get('runs', {}).get('message', result.get('error'))}"
     must_fail = ex.raw.get("starter", {}).get("must_fail", [])
-    judged = [n for n in must_fail if checks.get(n, {}).get("status") not in (None, "not_graded")]
-    if judged and not any(checks[n]["status"] == "fail" for n in judged):
+    judged = [n for n in must_fail if checks.get(n, {}).get("status") not in (None, CheckStatus.NOT_GRADED)]
+    if judged and not any(checks[n]["status"] == CheckStatus.FAIL for n in judged):
         return f"starter passes {', '.join(judged)}: it should leave the student work to do"
     return None
 

@@ -23,7 +23,8 @@ from .run.child.main import KERNEL_UNAVAILABLE
 from .run.child.notebook import needs_kernel
 from .run.host import sandbox
 from .run.host.runner import Limits, RunOutcome, run_submission
-from .text import decimal
+from .schema import JUDGED, CheckStatus, JobResult, JobStatus, new_result, status_from_checks
+from .text import Text, decimal
 
 TAIL = 4000
 
@@ -68,17 +69,17 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _error_message(exc: dict[str, Any] | None, stderr: str) -> tuple[str, str]:
-    """Why a run produced no model, and what to do: (English, Portuguese)."""
+def _error_message(exc: dict[str, Any] | None, stderr: str) -> Text:
+    """Why a run produced no model, and what to do."""
     if not exc:
         last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
-        return (f"the script ended without a model; its last message: {last[0][:300]}",
-                f"o programa terminou sem um modelo; sua última mensagem: {last[0][:300]}")
+        return Text(f"the script ended without a model; its last message: {last[0][:300]}",
+                    f"o programa terminou sem um modelo; sua última mensagem: {last[0][:300]}")
     what = f"{exc['type']}{exception_location(exc)}: {str(exc.get('message', ''))[:500]}"
-    return (f"{what}. Fix it and check that your program runs from start to end (`python <file>`, or "
-            "Runtime > Run all in Colab) before submitting." + hints.text(exc),
-            f"{what}. Corrija e confira que o programa roda do início ao fim (`python <arquivo>`, ou "
-            "Ambiente de execução > Executar tudo no Colab) antes de entregar." + hints.text(exc, "pt"))
+    return Text(f"{what}. Fix it and check that your program runs from start to end (`python <file>`, or "
+                "Runtime > Run all in Colab) before submitting." + hints.text(exc),
+                f"{what}. Corrija e confira que o programa roda do início ao fim (`python <arquivo>`, ou "
+                "Ambiente de execução > Executar tudo no Colab) antes de entregar." + hints.text(exc, "pt"))
 
 
 def submission_sha256(submission: Path | None) -> str:
@@ -109,25 +110,27 @@ def job_key(ex: Exercise, sha: str, opts: Options) -> str:
                            variant=variant)
 
 
-def up_to_date(student: str, ex: Exercise, key: str, opts: Options) -> dict[str, Any] | None:
+def up_to_date(student: str, ex: Exercise, key: str, opts: Options) -> JobResult | None:
     """The stored result of this job when nothing it depends on changed (and --force is off)."""
     if not opts.results_dir or opts.force:
         return None
     previous = results.read(opts.results_dir, student, ex.id)
     # a grader fault is not a grade: the job runs again once the machine is fixed
-    return previous if previous and previous.get("key") == key and previous["status"] != "grader_error" else None
+    fresh = previous is not None and previous.get("key") == key and previous["status"] != JobStatus.GRADER_ERROR
+    return previous if fresh else None
 
 
-def grader_error(student: str, ex: Exercise, why: str, why_pt: str, **fields: Any) -> dict[str, Any]:
+def grader_error(student: str, ex: Exercise, why: Text, **fields: Any) -> JobResult:
     """The result of a job the grader (or its machine) failed: not graded, no score, graded again next time."""
-    return results.new_result(
-        student, ex.id, status="grader_error", score=None, checks=[], **fields,
-        error=f"not graded: {why}. Not the student's fault; the next `grade all` grades it again",
-        error_pt=f"não avaliado: {why_pt}. Não é culpa do aluno; o próximo `grade all` corrige de novo")
+    return new_result(student, ex.id, status=JobStatus.GRADER_ERROR, score=None, checks=[], **fields,
+                      error=Text("not graded: ", "não avaliado: ") + why
+                      + Text(". Not the student's fault; the next `grade all` grades it again",
+                             ". Não é culpa do aluno; o próximo `grade all` corrige de novo"))
 
 
 def run_fault(outcome: RunOutcome, submission: Path) -> tuple[str, str] | None:
-    """Why the student's program could not run, when the grader or the machine is to blame (English, Portuguese)."""
+    """Why the student's program could not run, when the grader or the machine is to blame: (English, Portuguese),
+    the arguments of ``EvaluationFailed`` (and what tests/test_evaluator.py reads)."""
     if outcome.sandbox_error:  # the child never wrote its start byte on a pipe student code cannot reach
         return (f"the student's program could not be started ({outcome.sandbox_error}). On the grading machine, "
                 "check the sandbox (`bwrap`, or `unshare`) and the Python environment",
@@ -145,7 +148,7 @@ def run_fault(outcome: RunOutcome, submission: Path) -> tuple[str, str] | None:
     return None
 
 
-def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> dict[str, Any]:
+def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evaluator, opts: Options) -> JobResult:
     """Grade one submission (or record it missing); the result is also written when opts.results_dir is set.
 
     One run, seeded; when its test error lies within the noise band of a threshold boundary (or ``opts.runs``
@@ -160,35 +163,39 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     base = {"key": key, "quick": opts.quick, "seed": base_seed(ex, opts), "max_score": ex.max_score,
             "started_at": started, "title": ex.title, "title_pt": ex.raw.get("title_pt", ex.title)}
     if submission is None:
-        return _not_run(student, ex, "missing", base, opts, f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
-                        f"nenhum {ex.id}.py ou {ex.id}.ipynb na pasta do aluno")
+        return _not_run(student, ex, JobStatus.MISSING, base, opts,
+                        Text(f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
+                             f"nenhum {ex.id}.py ou {ex.id}.ipynb na pasta do aluno"))
     base["submission"] = {"path": str(submission), "sha256": sha, "kind": submission.suffix.lstrip(".")}
     if not has_code(submission):  # nothing to run, so nothing earns a point
-        what, what_pt = (("Markdown and empty or comment-only cells", "Markdown e células vazias ou só com comentários")
-                         if submission.suffix == ".ipynb" else
-                         ("blank lines and comments", "linhas em branco e comentários"))
-        return _not_run(student, ex, "empty", base, opts,
-                        f"{submission.name} has no code, only {what}: write your program in it and submit it again",
-                        f"{submission.name} não tem código, só {what_pt}: escreva nele o seu programa e entregue-o "
-                        "de novo")
+        what = (Text("Markdown and empty or comment-only cells", "Markdown e células vazias ou só com comentários")
+                if submission.suffix == ".ipynb" else
+                Text("blank lines and comments", "linhas em branco e comentários"))
+        return _not_run(student, ex, JobStatus.EMPTY, base, opts,
+                        Text(f"{submission.name} has no code, only {what.en}: write your program in it and submit it "
+                             "again",
+                             f"{submission.name} não tem código, só {what.pt}: escreva nele o seu programa e "
+                             "entregue-o de novo"))
     try:
         data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
     except GraderError as e:
-        result = grader_error(student, ex, f"the data set {ex.dataset} is not in the grader's cache ({e})",
-                              f"o conjunto de dados {ex.dataset} não está no cache do corretor ({e}); rode "
-                              "`grade data fetch` na máquina de correção", **base, finished_at=now())
+        result = grader_error(student, ex, Text(f"the data set {ex.dataset} is not in the grader's cache ({e})",
+                                                f"o conjunto de dados {ex.dataset} não está no cache do corretor "
+                                                f"({e}); rode `grade data fetch` na máquina de correção"),
+                              **base, finished_at=now())
         return _store(result, opts)
-    done: list[tuple[dict[str, Any], Path]] = []
+    done: list[tuple[JobResult, Path]] = []
     try:
         done.append(_run_once(student, ex, submission, evaluator, opts, base))
-        wanted, why, why_pt = runs_wanted(ex, done[0][0], opts)
+        wanted, why = runs_wanted(ex, done[0][0], opts)
         while len(done) < wanted:
             seed = run_seed(base["seed"], len(done))
             done.append(_run_once(student, ex, submission, evaluator, opts, {**base, "seed": seed}))
         result = median_run([r for r, _ in done])
         jobdir = next(d for r, d in done if r is result)
+        if why is not None and len(done) > 1:
+            result.update(why.fields("rerun"))  # type: ignore[typeddict-item]
         if len(done) > 1:
-            result["rerun"], result["rerun_pt"] = why, why_pt
             result["times"]["all_runs_s"] = round(sum(r["times"]["total_s"] for r, _ in done), 3)
         result["runs"] = [{"seed": r["seed"], "test_error": r.get("test_error"), "score": r.get("score"),
                            "status": r["status"], "run_s": r["times"]["total_s"]} for r, _ in done]
@@ -207,35 +214,35 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             shutil.rmtree(d, ignore_errors=True)
 
 
-def runs_wanted(ex: Exercise, first: dict[str, Any], opts: Options) -> tuple[int, str | None, str | None]:
-    """How many runs the job takes in all, from its first run, and why more than one (English, Portuguese)."""
+def runs_wanted(ex: Exercise, first: JobResult, opts: Options) -> tuple[int, Text | None]:
+    """How many runs the job takes in all, from its first run, and why more than one."""
     if opts.runs:
         n = max(1, opts.runs)
-        return (n, f"{n} runs were asked for (--runs {n}); the median one is graded",
-                f"{n} execuções foram pedidas (--runs {n}); a mediana dá a nota")
+        return n, Text(f"{n} runs were asked for (--runs {n}); the median one is graded",
+                       f"{n} execuções foram pedidas (--runs {n}); a mediana dá a nota")
     err, band, thresholds = first.get("test_error"), ex.noise_band, ex.thresholds()
-    graded = any(c["status"] != "not_graded" for c in first.get("checks", []) if c["name"] in thresholds)
-    if err is None or not graded or band <= 0 or first["status"] not in ("ok", "partial", "failed"):
-        return 1, None, None
+    graded = any(c["status"] != CheckStatus.NOT_GRADED for c in first.get("checks", []) if c["name"] in thresholds)
+    if err is None or not graded or band <= 0 or first["status"] not in JUDGED:
+        return 1, None
     near = [edge for pair in thresholds.values() for edge in pair if abs(err - edge) <= band + 1e-9]
     if not near:
-        return 1, None, None
+        return 1, None
     n, edge = borderline_runs(), near[0]
-    return (n, f"the first run's test error ({err:.2f} %) lies within the noise band (±{band:.2f} points) of the "
-            f"boundary at {edge:.2f} %: {n} runs, the median one graded",
-            f"o erro de teste da primeira execução ({decimal(err, 2, 'pt')} %) está dentro da faixa de ruído "
-            f"(±{decimal(band, 2, 'pt')} pontos) do limite de {decimal(edge, 2, 'pt')} %: {n} execuções, a mediana "
-            "dá a nota")
+    return n, Text(f"the first run's test error ({decimal(err)} %) lies within the noise band (±{decimal(band)} "
+                   f"points) of the boundary at {decimal(edge)} %: {n} runs, the median one graded",
+                   f"o erro de teste da primeira execução ({decimal(err, 2, 'pt')} %) está dentro da faixa de ruído "
+                   f"(±{decimal(band, 2, 'pt')} pontos) do limite de {decimal(edge, 2, 'pt')} %: {n} execuções, a "
+                   "mediana dá a nota")
 
 
-def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def median_run(runs: list[JobResult]) -> JobResult:
     """The run whose test error is the median (the lower one of an even count; a run without one counts as worst)."""
     ranked = sorted(runs, key=lambda r: (r.get("test_error") is None, r.get("test_error") or 0.0))
     return ranked[(len(ranked) - 1) // 2]
 
 
 def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator, opts: Options,
-              base: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+              base: dict[str, Any]) -> tuple[JobResult, Path]:
     """One run of the submission with base["seed"], evaluated: (result, its job dir, which the caller removes)."""
     jobdir = evaluator.job_dir(ex.id)  # where the sandboxed evaluator can read what the run left
     try:
@@ -263,37 +270,37 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                 raise EvaluationFailed(*fault, grader_fault=True)
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:
+            why = Text(str(e), e.message_pt)
             if e.grader_fault:
-                result = grader_error(student, ex, str(e), e.message_pt, **fields)
+                result = grader_error(student, ex, why, **fields)
             else:
-                result = results.new_result(student, ex.id, status="error", score=0.0, checks=[], **fields,
-                                            error=f"{e}; the instructor should look at this submission",
-                                            error_pt=f"{e.message_pt}; o professor vai examinar esta entrega")
+                result = new_result(student, ex.id, status=JobStatus.ERROR, score=0.0, checks=[], **fields,
+                                    error=why + Text("; the instructor should look at this submission",
+                                                     "; o professor vai examinar esta entrega"))
         else:
             checks = evaluation.pop("checks")
-            status = results.status_from_checks(checks)
-            error = error_pt = None
+            status = status_from_checks(checks)
+            error: Text | None = None
             if outcome.timed_out:
-                status, error, error_pt = "timeout", (
+                status, error = JobStatus.TIMEOUT, Text(
                     f"the script was still running after {limit:.0f} s and was stopped: "
-                    "train for fewer epochs or use a larger batch"), (
+                    "train for fewer epochs or use a larger batch",
                     f"o programa ainda rodava após {limit:.0f} s e foi interrompido: "
                     "treine por menos épocas ou use um batch maior")
             elif outcome.limit_hit:
-                status, error, error_pt = "resource_limit", (
+                status, error = JobStatus.RESOURCE_LIMIT, Text(
                     f"the script was stopped by a limit ({outcome.limit_hit}): "
-                    "use less memory, fewer processes or smaller files"), (
+                    "use less memory, fewer processes or smaller files",
                     f"o programa foi interrompido por um limite ({outcome.limit_hit}): "
                     "use menos memória, menos processos ou arquivos menores")
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
-                status = "error"
-                error, error_pt = _error_message(evaluation["exception"], outcome.stderr)
+                status, error = JobStatus.ERROR, _error_message(evaluation["exception"], outcome.stderr)
             penalty = keras2(opts)[1] if evaluation.get("notices") else 0.0
             if penalty:
                 fields["keras2_penalty"] = penalty
             score = max(0.0, sum(c["points"] for c in checks) - penalty)
-            result = results.new_result(student, ex.id, status=status, score=round(score, 3), checks=checks,
-                                        **fields, **evaluation, error=error, error_pt=error_pt)
+            result = new_result(student, ex.id, status=status, score=round(score, 3), checks=checks, **fields,
+                                **evaluation, error=error)
         eval_s = round(time.monotonic() - t_eval, 3)  # as the grader waits for it, the pipe included
         result.pop("eval_seconds", None)
         result["times"] = {"run_s": outcome.seconds, "eval_s": eval_s,
@@ -304,13 +311,12 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
         raise
 
 
-def _not_run(student: str, ex: Exercise, status: str, base: dict[str, Any], opts: Options, error: str,
-             error_pt: str) -> dict[str, Any]:
+def _not_run(student: str, ex: Exercise, status: JobStatus, base: dict[str, Any], opts: Options,
+             error: Text) -> JobResult:
     """The result of a submission with nothing to run (missing or empty): no checks, no points."""
     if opts.results_dir:  # a previous submission's figures no longer belong to this one
         shutil.rmtree(results.artifacts_dir(opts.results_dir, student, ex.id), ignore_errors=True)
-    result = results.new_result(student, ex.id, status=status, score=0.0, checks=[], **base, error=error,
-                                error_pt=error_pt, finished_at=now())
+    result = new_result(student, ex.id, status=status, score=0.0, checks=[], **base, error=error, finished_at=now())
     return _store(result, opts)
 
 
@@ -365,7 +371,7 @@ def readable_source(submission: Path) -> str:
     return "\n".join(parts)
 
 
-def _store(result: dict[str, Any], opts: Options) -> dict[str, Any]:
+def _store(result: JobResult, opts: Options) -> JobResult:
     if opts.results_dir:
         results.write(opts.results_dir, result)
     return result

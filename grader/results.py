@@ -1,4 +1,4 @@
-"""One result JSON per (student, exercise): the schema, its cache key and atomic storage."""
+"""One result JSON per (student, exercise): its cache key, atomic storage and reading back (``schema.py``: its form)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,14 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from . import __version__
+from .schema import SCHEMA_VERSION, Attempt, JobResult, job_result
 
-SCHEMA_VERSION = 1
 #: What of the student process's artifacts the reports show: its figures and its executed notebook.
 #: The student's process wrote them, so only regular files with these names and sizes are copied.
 KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
 KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
-#: ``partial``: no check failed but one earned part of its points; ``grader_error``: the grader or its machine
-#: failed the job; it has no score and is graded again next time.
-STATUSES = ("ok", "partial", "failed", "error", "timeout", "resource_limit", "missing", "empty", "grader_error")
 
 
 def file_sha256(path: Path) -> str:
@@ -38,20 +34,7 @@ def job_key(submission_sha256: str, config_sha256: str, quick: bool, seed: int |
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def new_result(student: str, exercise: str, **fields: Any) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "grader_version": __version__, "student": student,
-            "exercise": exercise, **fields}
-
-
-def status_from_checks(checks: list[dict[str, Any]]) -> str:
-    """failed: a check failed (a rule broken, or nothing earned on it); partial: none failed but some earned only
-    part of their points; else ok."""
-    if any(c["status"] == "fail" for c in checks):
-        return "failed"
-    return "partial" if any(c["status"] == "partial" for c in checks) else "ok"
-
-
-def flagged_attempts(result: dict[str, Any]) -> list[dict[str, Any]]:
+def flagged_attempts(result: JobResult) -> list[Attempt]:
     """The attempts of a job's student process that the instructor must see (``grader/evaluation/attempts.py``)."""
     return [a for a in result.get("attempts") or [] if isinstance(a, dict) and a.get("flagged")]
 
@@ -60,7 +43,7 @@ def result_path(results_dir: Path, student: str, exercise: str) -> Path:
     return results_dir / student / f"{exercise}.json"
 
 
-def write(results_dir: Path, result: dict[str, Any]) -> Path:
+def write(results_dir: Path, result: JobResult) -> Path:
     """Write atomically (temp file + rename): a killed grader never leaves half a result."""
     path = result_path(results_dir, result["student"], result["exercise"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,25 +60,20 @@ def write(results_dir: Path, result: dict[str, Any]) -> Path:
     return path
 
 
-def read(results_dir: Path, student: str, exercise: str) -> dict[str, Any] | None:
-    path = result_path(results_dir, student, exercise)
+def read_file(path: Path) -> JobResult | None:
+    """The result stored at ``path``, well formed (``schema.job_result``), or None: unreadable, or not a result."""
     try:
-        result = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return job_result(json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return result if isinstance(result, dict) and result.get("schema_version") == SCHEMA_VERSION else None
 
 
-def read_all(results_dir: Path) -> list[dict[str, Any]]:
-    out = []
-    for path in sorted(results_dir.glob("*/*.json")):
-        try:
-            result = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(result, dict) and result.get("schema_version") == SCHEMA_VERSION:
-            out.append(result)
-    return out
+def read(results_dir: Path, student: str, exercise: str) -> JobResult | None:
+    return read_file(result_path(results_dir, student, exercise))
+
+
+def read_all(results_dir: Path) -> list[JobResult]:
+    return [r for path in sorted(results_dir.glob("*/*.json")) if (r := read_file(path)) is not None]
 
 
 def artifacts_dir(results_dir: Path, student: str, exercise_id: str) -> Path:

@@ -216,7 +216,7 @@ def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_s
     script.write_text("print('hi')\n")
 
     def outcome(returncode: int, stderr: str, sandbox_error: str | None = None) -> RunOutcome:
-        return RunOutcome(returncode=returncode, timed_out=False, seconds=0.1, workdir=tmp_path, artifacts=art,
+        return RunOutcome(returncode=returncode, timed_out=False, seconds=0.1, artifacts=art,
                           stdout="", stderr=stderr, isolation=sandbox.detect(), sandbox_error=sandbox_error)
 
     never = run_fault(outcome(1, "", "bwrap: Can't mount tmpfs on /newroot/tmp: Permission denied"), script)

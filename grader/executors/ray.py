@@ -16,13 +16,21 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import GraderError
 from ..exercise import Exercise
 from ..jobs import Options
+from ..schema import JobResult, JobStatus, new_result
+from ..text import Text
+from . import Job
 
-Job = tuple[str, Exercise, "Path | None"]
+
+class Graded(TypedDict):
+    """What a worker sends back: the result, and the artifacts it kept (name -> bytes), for the driver to store."""
+
+    result: JobResult
+    artifacts: dict[str, bytes]
 
 
 class GradingWorker:
@@ -44,7 +52,7 @@ class GradingWorker:
         names = {g.index: g.name for g in devices.gpus()}
         return devices.Placement(devices.Gpu(",".join(ids), names.get(ids[0], "GPU")))
 
-    def grade(self, student: str, ex: Exercise, filename: str, content: bytes, opts: Options) -> dict[str, Any]:
+    def grade(self, student: str, ex: Exercise, filename: str, content: bytes, opts: Options) -> Graded:
         from dataclasses import replace
 
         from ..jobs import grade
@@ -58,76 +66,87 @@ class GradingWorker:
                             placement=self.placement())
             result = grade(student, ex, sub, self.evaluator, local)
             kept = artifacts_dir(local.results_dir, student, ex.id)
-            return {"result": result,
-                    "artifacts": {name: (kept / name).read_bytes() for name in result.get("artifacts", [])}}
+            return Graded(result=result,
+                          artifacts={name: (kept / name).read_bytes() for name in result.get("artifacts", [])})
 
 
-def grade_on_ray(jobs: list[Job], opts: Options, *, address: str | None, workers: int, gpus_per_job: float,
-                 on_start: Callable[[], None], on_result: Callable[[dict[str, Any]], None]) -> None:
-    """Grade ``jobs`` on ``workers`` Ray actors; store each result as the local executor does."""
-    try:
-        import ray
-    except ImportError as e:
-        raise GraderError("--executor ray needs Ray: pip install 'ray>=2.40' (on every node of the cluster)") from e
-    from .. import results
-    from ..jobs import grade, job_key, submission_sha256, up_to_date
-    from ..results import artifacts_dir
+class RayExecutor:
+    """``workers`` Ray actors, each job holding ``gpus_per_job`` of a GPU (``address``: the cluster, else
+    ``$RAY_ADDRESS``, else a Ray instance started here on loopback)."""
 
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray must not phone home
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:  # a local instance, on loopback only
-        ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
-    try:
-        actor = ray.remote(num_cpus=1, num_gpus=gpus_per_job)(GradingWorker)
-        idle = [actor.remote(opts.backend) for _ in range(max(1, workers))]
-        todo = list(jobs)
-        pending: dict[Any, tuple[Any, Job]] = {}
+    def __init__(self, *, address: str | None, workers: int, gpus_per_job: float):
+        self.address, self.workers, self.gpus_per_job = address, max(1, workers), gpus_per_job
 
-        def finish(job: Job, result: dict[str, Any]) -> None:
-            if opts.results_dir:
-                results.write(opts.results_dir, result)
-            on_result(result)
+    def grade(self, jobs: list[Job], opts: Options, *, on_start: Callable[[], None],
+              on_result: Callable[[JobResult], None]) -> list[JobResult]:
+        """Grade ``jobs`` on the actors; store each result as the local executor does."""
+        try:
+            import ray
+        except ImportError as e:
+            raise GraderError("--executor ray needs Ray: pip install 'ray>=2.40' (on every node of the cluster)") from e
+        from .. import results
+        from ..jobs import grade, job_key, submission_sha256, up_to_date
+        from ..results import artifacts_dir
 
-        while todo or pending:
-            while todo and idle:
-                job = todo.pop(0)
-                student, ex, sub = job
-                on_start()
-                if sub is None or (done := up_to_date(student, ex, job_key(ex, submission_sha256(sub), opts), opts)) is not None:
-                    finish(job, grade(student, ex, None, None, opts) if sub is None else done)  # type: ignore[arg-type]
-                    continue
-                worker = idle.pop()
-                ref = worker.grade.remote(student, ex, sub.name, sub.read_bytes(), opts)
-                pending[ref] = (worker, job)
-            if not pending:
-                continue
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            worker, job = pending.pop(ready[0])
-            student, ex, sub = job
-            try:
-                out = ray.get(ready[0])
-            except Exception as e:  # the actor died (or the node): this job is an error, a new actor takes over
-                ray.kill(worker)
-                worker = actor.remote(opts.backend)
-                result = results.new_result(student, ex.id, status="grader_error", score=None, checks=[],
-                                            max_score=ex.max_score,
-                                            error=f"the Ray worker failed while grading: {type(e).__name__}: {e}",
-                                            error_pt="o worker do Ray falhou durante a correção: "
-                                            f"{type(e).__name__}: {e}")
-            else:
-                result = out["result"]
-                result["submission"]["path"] = str(sub)
-                result["executor"] = "ray"
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray must not phone home
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:  # a local instance, on loopback only
+            ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
+                     _node_ip_address="127.0.0.1")
+        done: list[JobResult] = []
+        try:
+            actor = ray.remote(num_cpus=1, num_gpus=self.gpus_per_job)(GradingWorker)
+            idle = [actor.remote(opts.backend) for _ in range(self.workers)]
+            todo = list(jobs)
+            pending: dict[Any, tuple[Any, Job]] = {}
+
+            def finish(result: JobResult) -> None:
                 if opts.results_dir:
-                    dest = artifacts_dir(opts.results_dir, student, ex.id)
-                    shutil.rmtree(dest, ignore_errors=True)
-                    dest.mkdir(parents=True, exist_ok=True)
-                    for name, blob in out["artifacts"].items():
-                        (dest / name).write_bytes(blob)
-            idle.append(worker)
-            finish(job, result)
-    finally:
-        ray.shutdown()
+                    results.write(opts.results_dir, result)
+                done.append(result)
+                on_result(result)
+
+            while todo or pending:
+                while todo and idle:
+                    job = todo.pop(0)
+                    student, ex, sub = job
+                    on_start()
+                    if sub is None or (previous := up_to_date(student, ex, job_key(ex, submission_sha256(sub), opts),
+                                                              opts)) is not None:
+                        finish(grade(student, ex, None, None, opts) if sub is None else previous)  # type: ignore[arg-type]
+                        continue
+                    worker = idle.pop()
+                    ref = worker.grade.remote(student, ex, sub.name, sub.read_bytes(), opts)
+                    pending[ref] = (worker, job)
+                if not pending:
+                    continue
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                worker, job = pending.pop(ready[0])
+                student, ex, sub = job
+                try:
+                    out: Graded = ray.get(ready[0])
+                except Exception as e:  # the actor died (or the node): this job is an error, a new actor takes over
+                    ray.kill(worker)
+                    worker = actor.remote(opts.backend)
+                    result = new_result(student, ex.id, status=JobStatus.GRADER_ERROR, score=None, checks=[],
+                                        max_score=ex.max_score,
+                                        error=Text(f"the Ray worker failed while grading: {type(e).__name__}: {e}",
+                                                   "o worker do Ray falhou durante a correção: "
+                                                   f"{type(e).__name__}: {e}"))
+                else:
+                    result = out["result"]
+                    result["submission"]["path"] = str(sub)
+                    result["executor"] = "ray"
+                    if opts.results_dir:
+                        dest = artifacts_dir(opts.results_dir, student, ex.id)
+                        shutil.rmtree(dest, ignore_errors=True)
+                        dest.mkdir(parents=True, exist_ok=True)
+                        for name, blob in out["artifacts"].items():
+                            (dest / name).write_bytes(blob)
+                idle.append(worker)
+                finish(result)
+        finally:
+            ray.shutdown()
+        return done

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GraderError
+from ..schema import JobResult, JobStatus
 from . import archive, layout
 
 #: `<name>_<id>_assignsubmission_<plugin>` with an optional trailing `_` (folder) or `_<file>` (flat).
@@ -99,7 +100,7 @@ def moodle_date(when: datetime) -> str:
             f"{when.strftime('%I:%M %p')}")
 
 
-def grade_of(results: list[dict[str, Any]], scale: float, lang: str) -> tuple[str, str]:
+def grade_of(results: list[JobResult], scale: float, lang: str) -> tuple[str, str]:
     """(grade on the scale, '' when there is none to give yet; a one-line comment in `lang`).
 
     The grade is the student's total over the results' maximum, as in scores.csv (an exercise not
@@ -114,13 +115,14 @@ def grade_of(results: list[dict[str, Any]], scale: float, lang: str) -> tuple[st
     pt = lang == "pt"
     if not results:
         return "", "Nada entregue." if pt else "Nothing submitted."
-    if any(r["status"] == "grader_error" for r in results):
+    if any(r["status"] == JobStatus.GRADER_ERROR for r in results):
         return "", ("Ainda sem nota: o corretor falhou (não é culpa sua) e vai corrigir de novo." if pt else
                     "Not graded yet: the grader failed (not your fault) and will grade it again.")
     score = sum(float(r.get("score") or 0) for r in results)
     top = sum(float(r.get("max_score") or 0) for r in results)
     parts = "; ".join(f"{r['exercise']} {num(r.get('score'))}/{num(r.get('max_score'))}"
-                      + (f" {i18n.status('missing', lang)}" if r["status"] == "missing" else "") for r in results)
+                      + (f" {i18n.status(JobStatus.MISSING, lang)}" if r["status"] == JobStatus.MISSING else "")
+                      for r in results)
     comment = (f"{num(score)} / {num(top)} pontos ({parts}). Detalhes em feedback.html." if pt else
                f"{num(score)} / {num(top)} points ({parts}). Details in feedback.html.")
     return f"{round(scale * score / top, 2) if top else 0.0:.2f}", comment
@@ -140,7 +142,7 @@ def export(class_dir: Path, results_dir: Path, reports_dir: Path, out: Path, sca
         raise GraderError(f"{results_dir} does not exist: run `grade all {class_dir}` first, or give its --out "
                           f"with --results / {results_dir} não existe: rode `grade all {class_dir}` antes, ou dê o "
                           "--out dele em --results")
-    by_student: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_student: dict[str, list[JobResult]] = defaultdict(list)
     for r in results_mod.read_all(results_dir):
         by_student[r["student"]].append(r)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
+from ..schema import JobResult
 from . import feedback, gradescope
 from .html import write_html
 from .tables import write_tables
 
 
-def write_reports(results: list[dict[str, Any]], reports_dir: Path, results_dir: Path | None,
+def write_reports(results: list[JobResult], reports_dir: Path, results_dir: Path | None,
                   lang: str) -> dict[str, Path]:
     """Write reports_dir/{scores.csv, details.csv, scores.xlsx?, report.html, <student>/...}; returns the main paths."""
     paths = write_tables(results, reports_dir)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from ..results import artifacts_dir, flagged_attempts, keep_artifacts
+from ..schema import CheckStatus, JobResult, JobStatus
 from . import i18n
 from .values import decimal, graded, points, threshold
 
-ATTENTION = ("fail", "partial", "flag")
+#: The checks listed under "What to do next".
+ATTENTION = (CheckStatus.FAIL, CheckStatus.PARTIAL, CheckStatus.FLAG)
 
 
 def md(text: object) -> str:
@@ -24,21 +25,21 @@ def md(text: object) -> str:
     return re.sub(r"\s*\n\s*", " ", s).replace("|", "\\|")
 
 
-def by_student(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def by_student(results: list[JobResult]) -> dict[str, list[JobResult]]:
+    grouped: dict[str, list[JobResult]] = defaultdict(list)
     for r in results:
         grouped[r["student"]].append(r)
     return {s: sorted(rs, key=lambda r: r["exercise"]) for s, rs in sorted(grouped.items())}
 
 
-def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list[str]:
+def exercise_section(r: JobResult, lang: str, artifacts: list[str]) -> list[str]:
     """The Markdown of one exercise: verdict, table of checks, what to do, figures."""
     ex = r["exercise"]
     title = r.get("title_pt") if lang == "pt" else r.get("title")
     out = [f"## {ex}" + (f" — {md(title)}" if title else ""), "",
            f"**{points(r.get('score', 0), lang)} / {points(r.get('max_score', 0), lang)} {i18n.t('points', lang)}** · "
            f"{i18n.status(r['status'], lang)}", ""]
-    if r["status"] == "missing":
+    if r["status"] == JobStatus.MISSING:
         return out + [i18n.t("missing", lang, file=f"{ex}.py"), ""]
     if r.get("quick"):  # a program that trains no longer than the cap is graded as a full run
         out += [f"> {i18n.t('quick' if r.get('quick_capped', True) else 'quick_full', lang)}", ""]
@@ -59,7 +60,7 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
         out.append("")
     todo = [f"- **{md(i18n.check_title(c['name'], lang))}**: {md(i18n.message(c, lang))}"
             for c in checks if c["status"] in ATTENTION]
-    if r.get("error") and not any(c["status"] == "fail" for c in checks):  # else a failed check says it
+    if r.get("error") and not any(c["status"] == CheckStatus.FAIL for c in checks):  # else a failed check says it
         todo.insert(0, f"- **{i18n.status(r['status'], lang)}**: {md(i18n.message(r, lang))}")
     out += [f"### {i18n.t('next', lang)}", ""] + (todo or [i18n.t("all_good", lang)]) + [""]
     if r.get("notices"):
@@ -78,7 +79,7 @@ def exercise_section(r: dict[str, Any], lang: str, artifacts: list[str]) -> list
     return out
 
 
-def render(student: str, results: list[dict[str, Any]], lang: str,
+def render(student: str, results: list[JobResult], lang: str,
            kept: dict[str, list[str]] | None = None) -> str:
     """The feedback page of one student (``kept``: exercise -> artifact names copied beside it)."""
     kept = kept or {}
@@ -93,7 +94,7 @@ def render(student: str, results: list[dict[str, Any]], lang: str,
     lines.append("")
     for r in results:
         lines += exercise_section(r, lang, kept.get(r["exercise"], []))
-    ran = [r for r in results if r["status"] not in ("missing", "empty")]  # graded on a machine
+    ran = [r for r in results if r["status"] not in (JobStatus.MISSING, JobStatus.EMPTY)]  # graded on a machine
     if ran:
         last = max(ran, key=lambda r: str(r.get("finished_at", "")))
         lines.append("_" + i18n.t("graded_by", lang, version=last.get("grader_version", "?"),
@@ -102,7 +103,7 @@ def render(student: str, results: list[dict[str, Any]], lang: str,
     return "\n".join(lines) + "\n"
 
 
-def write_feedback(results: list[dict[str, Any]], reports_dir: Path, results_dir: Path | None,
+def write_feedback(results: list[JobResult], reports_dir: Path, results_dir: Path | None,
                    lang: str) -> dict[str, Path]:
     """Write ``reports_dir/<student>/feedback.md`` for every student; returns student -> path."""
     written = {}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
+from ..schema import CheckStatus, JobResult, JobStatus
 from . import i18n
 from .feedback import render
 
-ERROR, WARNING = ("fail",), ("partial", "flag")
+#: The annotation level of a check's status; the other statuses get none.
+ERROR, WARNING = (CheckStatus.FAIL,), (CheckStatus.PARTIAL, CheckStatus.FLAG)
 
 
 def _data(text: str) -> str:
@@ -24,7 +25,7 @@ def _prop(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _file(result: dict[str, Any], workspace: Path) -> str | None:
+def _file(result: JobResult, workspace: Path) -> str | None:
     path = (result.get("submission") or {}).get("path")
     if not path:
         return None
@@ -34,7 +35,7 @@ def _file(result: dict[str, Any], workspace: Path) -> str | None:
         return str(path)
 
 
-def annotations(results: list[dict[str, Any]], workspace: Path, lang: str = "en") -> list[str]:
+def annotations(results: list[JobResult], workspace: Path, lang: str = "en") -> list[str]:
     """One workflow command per failed (error) or partial/flagged (warning) check, at its line when known."""
     lines = []
     for r in results:
@@ -61,20 +62,16 @@ def annotations(results: list[dict[str, Any]], workspace: Path, lang: str = "en"
     return lines
 
 
-def summary(student: str, results: list[dict[str, Any]], lang: str = "en") -> str:
-    """The Markdown job summary: the same page as feedback.md (figures stay in the artifacts)."""
-    return render(student, results, lang)
-
-
-def failed(results: list[dict[str, Any]]) -> bool:
+def failed(results: list[JobResult]) -> bool:
     """Whether the CI job should fail: a submitted exercise has a failing check or did not run."""
-    return any(r["status"] not in ("ok", "partial", "missing") for r in results)
+    return any(r["status"] not in (JobStatus.OK, JobStatus.PARTIAL, JobStatus.MISSING) for r in results)
 
 
-def publish(student: str, results: list[dict[str, Any]], workspace: Path, lang: str = "en") -> list[str]:
-    """Append the summary to ``$GITHUB_STEP_SUMMARY`` (when set); return the annotation lines to print."""
+def publish(student: str, results: list[JobResult], workspace: Path, lang: str = "en") -> list[str]:
+    """Append the job summary (the page of feedback.md; its figures stay in the artifacts) to
+    ``$GITHUB_STEP_SUMMARY`` when set; return the annotation lines to print."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
         with open(target, "a", encoding="utf-8") as f:
-            f.write(summary(student, results, lang) + "\n")
+            f.write(render(student, results, lang) + "\n")
     return annotations(results, workspace, lang)

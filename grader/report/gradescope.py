@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..schema import CheckStatus, JobResult, JobStatus
 from . import i18n
 from .values import graded, points
 
-PASSED = ("pass", "flag", "info", "not_graded")   # a flag costs no points: the instructor reviews it
+#: The check statuses Gradescope shows as passed (a flag costs no points: the instructor reviews it).
+PASSED = (CheckStatus.PASS, CheckStatus.FLAG, CheckStatus.INFO, CheckStatus.NOT_GRADED)
 
 
 def _round(x: float) -> float:
     return round(float(x), 4)
 
 
-def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, Any]:
+def results_json(results: list[JobResult], lang: str = "en") -> dict[str, Any]:
     """One student's results as a Gradescope ``results.json`` document."""
     tests: list[dict[str, Any]] = []
     output: list[str] = []
@@ -32,7 +34,7 @@ def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, A
             tests.append({"name": f"{ex}: {i18n.status(r['status'], lang)}", "number": f"{i}", "status": "failed",
                           "output": i18n.message(r, lang), "visibility": "visible"})
             continue
-        if r["status"] == "missing" or not r.get("checks"):
+        if r["status"] == JobStatus.MISSING or not r.get("checks"):
             why = i18n.message(r, lang) or i18n.status(r["status"], lang)
             tests.append({"name": f"{ex}: {i18n.status(r['status'], lang)}", "number": f"{i}",
                           "score": _round(r.get("score", 0)), "max_score": _round(r.get("max_score", 0)),
@@ -50,7 +52,7 @@ def results_json(results: list[dict[str, Any]], lang: str = "en") -> dict[str, A
                 "score": _round(c["points"]),
                 "max_score": _round(c["max_points"]),
                 "status": "passed" if c["status"] in PASSED else "failed",
-                "output": (i18n.message(c, lang) if c["status"] == "not_reached"  # "not reached: <cause>"
+                "output": (i18n.message(c, lang) if c["status"] == CheckStatus.NOT_REACHED  # "not reached: <cause>"
                            else f"[{i18n.status(c['status'], lang)}] {i18n.message(c, lang)}"),
                 "visibility": "visible",
             })

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ..results import STATUSES, flagged_attempts
-from .values import Threshold, graded, number, points, threshold
+from ..results import flagged_attempts
+from ..schema import CheckResult, CheckStatus, JobResult, JobStatus, well_formed
+from . import i18n
+from .values import Threshold, graded, points, threshold
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,7 +39,8 @@ _DPI = 100
 _WIDTH_IN = 11  # the page's text width (1116 px) at _DPI: plots are shown unscaled
 
 #: (check name, status) that the instructor must look at; the check's message says what happened.
-_CHECK_FLAGS = {("leakage", "fail"), ("consistency", "flag"), ("test_as_validation", "flag"), ("honest_claim", "fail")}
+_CHECK_FLAGS = {("leakage", CheckStatus.FAIL), ("consistency", CheckStatus.FLAG),
+                ("test_as_validation", CheckStatus.FLAG), ("honest_claim", CheckStatus.FAIL)}
 
 
 @dataclass(frozen=True)
@@ -50,16 +53,16 @@ class Flag:
     message: str
 
 
-def write_html(results: list[dict[str, Any]], path: Path, *, title: str = "keras-grader report") -> Path:
-    """Write the report page for these result dicts to `path` (folders created) and return `path`."""
+def write_html(results: list[JobResult], path: Path, *, title: str = "keras-grader report") -> Path:
+    """Write the report page for these results to `path` (folders created) and return `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(results, title), encoding="utf-8")
     return path
 
 
-def render_html(results: list[dict[str, Any]], title: str = "keras-grader report") -> str:
-    """The whole page as a string."""
-    results = _usable(results)
+def render_html(results: list[JobResult], title: str = "keras-grader report") -> str:
+    """The whole page as a string (results read as ``schema.well_formed``: the last one per job)."""
+    results = well_formed(results)
     exercises = sorted({r["exercise"] for r in results})
     totals = _student_totals(results)
     body = "\n".join([
@@ -87,22 +90,6 @@ def render_html(results: list[dict[str, Any]], title: str = "keras-grader report
             f"<script>{_SCRIPT}</script>\n</body>\n</html>\n")
 
 
-def _usable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Results that name a student and an exercise, with a status and numeric scores; the last one per pair wins.
-
-    Any key of a result may be absent (missing jobs carry few); normalising once keeps every section simple.
-    """
-    kept: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in results:
-        if not isinstance(r, dict) or not isinstance(r.get("student"), str) or not isinstance(r.get("exercise"), str):
-            continue
-        kept[(r["student"], r["exercise"])] = {
-            **r, "status": str(r.get("status") or "error"), "score": number(r.get("score")) or 0.0,
-            "max_score": number(r.get("max_score")) or 0.0, "test_error": number(r.get("test_error")),
-            "checks": [c for c in r.get("checks") or [] if isinstance(c, dict)]}
-    return list(kept.values())
-
-
 def _fmt_error(x: float | None) -> str:
     return "—" if x is None else f"{x:.2f} %"
 
@@ -120,7 +107,7 @@ class _Total:
         return 100 * self.total / self.max_total if self.max_total > 0 else None
 
 
-def _student_totals(results: list[dict[str, Any]]) -> list[_Total]:
+def _student_totals(results: list[JobResult]) -> list[_Total]:
     """Per-student totals from the same frame as ``scores.csv``, so the page and the CSV agree."""
     from .tables import scores_frame
 
@@ -131,11 +118,10 @@ def _student_totals(results: list[dict[str, Any]]) -> list[_Total]:
 
 # --- summary -------------------------------------------------------------------------------------------------------
 
-def _summary_html(results: list[dict[str, Any]], totals: list[_Total]) -> str:
+def _summary_html(results: list[JobResult], totals: list[_Total]) -> str:
     """The class at a glance: who, how many jobs ended how, typical score, and how it was graded."""
     counts = Counter(r["status"] for r in results)
-    statuses = [*STATUSES, *sorted(set(counts) - set(STATUSES))]
-    jobs = " ".join(f'{_badge(s)} {counts[s]}' for s in statuses)
+    jobs = " ".join(f'{_badge(s)} {counts[s]}' for s in JobStatus)
     max_total = max((t.max_total for t in totals), default=0.0)
     scores = [t.total for t in totals]
     typical = (f"mean {points(statistics.mean(scores))}, median {points(statistics.median(scores))} "
@@ -158,15 +144,14 @@ def _summary_html(results: list[dict[str, Any]], totals: list[_Total]) -> str:
     return f'<table class="summary">\n{cells}\n</table>'
 
 
-def _distinct(results: list[dict[str, Any]], key: str) -> str:
+def _distinct(results: list[JobResult], key: str) -> str:
     """The distinct values of `key` over the results, escaped; jobs that never ran (missing) have none."""
-    values = sorted({str(r[key]) for r in results if r.get(key) not in (None, "")})
+    values = sorted({str(r[key]) for r in results if r.get(key) not in (None, "")})  # type: ignore[literal-required]
     return escape(", ".join(values)) if values else "—"
 
 
-def _badge(status: str) -> str:
-    css = status if status in STATUSES else "other"
-    return f'<span class="badge st-{css}">{escape(status)}</span>'
+def _badge(status: JobStatus) -> str:
+    return f'<span class="badge st-{status}">{escape(status)}</span>'
 
 
 # --- plots ---------------------------------------------------------------------------------------------------------
@@ -215,19 +200,19 @@ def _score_histogram(totals: list[_Total]) -> Figure:
 
 
 
-def exercise_threshold(results: list[dict[str, Any]], exercise: str) -> Threshold | None:
+def exercise_threshold(results: list[JobResult], exercise: str) -> Threshold | None:
     """The exercise's threshold as its results recorded it, or None."""
     return next((t for r in results if r.get("exercise") == exercise and (t := threshold(r)) is not None), None)
 
 
-def _error_panels(results: list[dict[str, Any]], exercises: list[str]) -> Figure:
+def _error_panels(results: list[JobResult], exercises: list[str]) -> Figure:
     """One strip of dots per exercise: where each student's test error lies against the threshold."""
     fig = _figure(_WIDTH_IN, 0.4 + 1.45 * max(len(exercises), 1))
     axes = fig.subplots(max(len(exercises), 1), 1, squeeze=False)[:, 0]
     if not exercises:
         _note(axes[0], "no results")
     for ax, ex in zip(axes, exercises):
-        errors = [r["test_error"] for r in results if r["exercise"] == ex and r["test_error"] is not None]
+        errors = [e for r in results if r["exercise"] == ex and (e := r.get("test_error")) is not None]
         _error_strip(ax, ex, errors, exercise_threshold(results, ex))
     return fig
 
@@ -299,36 +284,36 @@ def _tidy(ax: Axes) -> None:
 
 # --- flags ---------------------------------------------------------------------------------------------------------
 
-def _suspicious(result: dict[str, Any], check: dict[str, Any]) -> bool:
+def _suspicious(result: JobResult, check: CheckResult) -> bool:
     """A failed leakage or honest_claim check is worth a look only when it found something, not when
     the program never produced a model (then the job's own status already says so)."""
-    details = check.get("details") if isinstance(check.get("details"), dict) else {}
-    if check.get("name") == "leakage":
+    details = check["details"]
+    if check["name"] == "leakage":
         return bool(details.get("leaked_rows"))
-    if check.get("name") == "honest_claim":
-        return number(result.get("test_error")) is not None and bool(details.get("claims"))
+    if check["name"] == "honest_claim":
+        return result.get("test_error") is not None and bool(details.get("claims"))
     return True
 
 
-def find_flags(results: list[dict[str, Any]]) -> list[Flag]:
+def find_flags(results: list[JobResult]) -> list[Flag]:
     """What the instructor must look at by hand: suspected leakage or dishonesty, what the sandbox stopped,
-    unsandboxed runs, grader trouble."""
+    unsandboxed runs, grader trouble (results read as ``schema.well_formed``)."""
     flags = []
-    for r in _usable(results):
+    for r in well_formed(results):
         student, ex = r["student"], r["exercise"]
         for c in r["checks"]:
-            if (c.get("name"), c.get("status")) in _CHECK_FLAGS and _suspicious(r, c):
-                flags.append(Flag(student, ex, f"check {c['name']}: {c['status']}", str(c.get("message") or "")))
+            if (c["name"], c["status"]) in _CHECK_FLAGS and _suspicious(r, c):
+                flags.append(Flag(student, ex, f"check {c['name']}: {c['status']}", i18n.message(c, "en")))
         if r.get("isolation") == "none":
             flags.append(Flag(student, ex, "isolation: none",
                               "the student's code ran without a sandbox, with the network open"))
         if blocked := flagged_attempts(r):
             flags.append(Flag(student, ex, f"sandbox: {len(blocked)} attempt{'s' * (len(blocked) > 1)}",
-                              "\n".join(str(a.get("message") or "") for a in blocked)))
-        error = str(r.get("error") or "")
-        if r["status"] == "error" and "instructor" in error:
-            flags.append(Flag(student, ex, "grading error", str(r["error"])))
-        if r["status"] == "grader_error":
+                              "\n".join(i18n.message(a, "en") for a in blocked)))
+        error = i18n.message(r, "en")
+        if r["status"] == JobStatus.ERROR and "instructor" in error:
+            flags.append(Flag(student, ex, "grading error", error))
+        if r["status"] == JobStatus.GRADER_ERROR:
             flags.append(Flag(student, ex, "grader fault: not graded", error))
     return sorted(flags, key=lambda f: (f.student, f.exercise))
 
@@ -350,10 +335,10 @@ def _student_link(student: str) -> str:
 
 # --- students table ------------------------------------------------------------------------------------------------
 
-def _students_table(results: list[dict[str, Any]], exercises: list[str], totals: list[_Total]) -> str:
+def _students_table(results: list[JobResult], exercises: list[str], totals: list[_Total]) -> str:
     """One row per student; `data-sort` holds each cell's sort key so the script needs no parsing."""
     by_pair = {(r["student"], r["exercise"]): r for r in results}
-    max_score = {ex: max(r["max_score"] for r in results if r["exercise"] == ex) for ex in exercises}
+    max_score = {ex: max(r.get("max_score", 0.0) for r in results if r["exercise"] == ex) for ex in exercises}
     heads = ['<th data-key="student" data-type="text" scope="col"><button type="button">Student</button></th>']
     heads += [f'<th data-key="{escape(ex)}" data-type="num" scope="col"><button type="button">{escape(ex)}'
               f'<span class="max">/{points(max_score[ex])}</span></button></th>' for ex in exercises]
@@ -372,14 +357,15 @@ def _students_table(results: list[dict[str, Any]], exercises: list[str], totals:
             f'<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>')
 
 
-def _exercise_cell(r: dict[str, Any] | None) -> str:
+def _exercise_cell(r: JobResult | None) -> str:
     """Score, status and measured test error of one job; a student without this job sorts below 0."""
     if r is None:
         return '<td class="num" data-sort="-1">—</td>'
     if not graded(r):
         return f'<td class="num" data-sort="-1">— {_badge(r["status"])}</td>'
-    err = f'<span class="err">{_fmt_error(r["test_error"])}</span>' if r["test_error"] is not None else ""
-    return f'<td class="num" data-sort="{r["score"]}">{points(r["score"])} {_badge(r["status"])}{err}</td>'
+    score, error = r["score"] or 0.0, r.get("test_error")
+    err = f'<span class="err">{_fmt_error(error)}</span>' if error is not None else ""
+    return f'<td class="num" data-sort="{score}">{points(score)} {_badge(r["status"])}{err}</td>'
 
 
 _STYLE = """
@@ -418,7 +404,7 @@ th button:focus-visible { outline: 2px solid #4a7bd0; outline-offset: 2px; }
 .st-failed { background: #fdebc8; color: #7a4b00; }
 .st-error { background: #f9d7d3; color: #8b1e12; }
 .st-timeout, .st-resource_limit { background: #e8ddf5; color: #4b2a7a; }
-.st-missing, .st-empty, .st-other { background: #e6e8ec; color: #4a515c; }
+.st-missing, .st-empty { background: #e6e8ec; color: #4a515c; }
 .st-grader_error { background: #fff3b0; color: #6b5400; }
 a { color: #2456a6; }
 """

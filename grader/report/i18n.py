@@ -6,7 +6,11 @@ this module names the checks and statuses and holds the reports' fixed sentences
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from ..schema import CheckStatus, JobResult, JobStatus
+from ..text import Text
 
 CHECKS: dict[str, dict[str, str]] = {
     "runs": {"en": "runs to the end and trains a model", "pt": "executa até o fim e treina um modelo"},
@@ -26,24 +30,25 @@ CHECKS: dict[str, dict[str, str]] = {
     "figure": {"en": "figure of 20 test images", "pt": "figura com 20 imagens de teste"},
 }
 
-STATUSES: dict[str, dict[str, str]] = {
+#: Every status's name in the reports (a check's ``partial`` and a job's are one string, named once).
+STATUSES: dict[str, Text] = {
     # checks
-    "pass": {"en": "pass", "pt": "ok"},
-    "fail": {"en": "fail", "pt": "falhou"},
-    "partial": {"en": "partial", "pt": "parcial"},
-    "flag": {"en": "flag", "pt": "alerta"},
-    "info": {"en": "info", "pt": "informativo"},
-    "not_graded": {"en": "not graded", "pt": "não avaliado"},
-    "not_reached": {"en": "not reached", "pt": "não alcançada"},  # an earlier root cause, stated once
+    CheckStatus.PASS: Text("pass", "ok"),
+    CheckStatus.FAIL: Text("fail", "falhou"),
+    CheckStatus.PARTIAL: Text("partial", "parcial"),
+    CheckStatus.FLAG: Text("flag", "alerta"),
+    CheckStatus.INFO: Text("info", "informativo"),
+    CheckStatus.NOT_GRADED: Text("not graded", "não avaliado"),
+    CheckStatus.NOT_REACHED: Text("not reached", "não alcançada"),  # an earlier root cause, stated once
     # jobs
-    "ok": {"en": "ok", "pt": "ok"},
-    "failed": {"en": "failed checks", "pt": "com falhas"},
-    "error": {"en": "error", "pt": "erro"},
-    "timeout": {"en": "time limit", "pt": "tempo esgotado"},
-    "resource_limit": {"en": "resource limit", "pt": "limite de recursos"},
-    "missing": {"en": "not submitted", "pt": "não entregue"},
-    "empty": {"en": "empty submission", "pt": "entrega vazia"},
-    "grader_error": {"en": "not graded (grader fault)", "pt": "não avaliado (falha do corretor)"},
+    JobStatus.OK: Text("ok", "ok"),
+    JobStatus.FAILED: Text("failed checks", "com falhas"),
+    JobStatus.ERROR: Text("error", "erro"),
+    JobStatus.TIMEOUT: Text("time limit", "tempo esgotado"),
+    JobStatus.RESOURCE_LIMIT: Text("resource limit", "limite de recursos"),
+    JobStatus.MISSING: Text("not submitted", "não entregue"),
+    JobStatus.EMPTY: Text("empty submission", "entrega vazia"),
+    JobStatus.GRADER_ERROR: Text("not graded (grader fault)", "não avaliado (falha do corretor)"),
 }
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -85,8 +90,6 @@ TEXTS: dict[str, dict[str, str]] = {
                    "pt": "Modo rápido, mas seu programa nunca treina mais do que o limite do modo rápido: ele rodou "
                          "como numa execução completa, então a meta de erro de teste e o erro declarado são avaliados."},
     "runs": {"en": "Runs (seed: test error)", "pt": "Execuções (semente: erro de teste)"},
-    "rerun": {"en": "Check your work before pushing: `grade run {exercise} {file} --quick`.",
-              "pt": "Confira antes de enviar: `grade run {exercise} {file} --quick`."},
 }
 
 
@@ -100,29 +103,31 @@ def check_title(name: str, lang: str) -> str:
 
 
 def status(value: str, lang: str) -> str:
-    return STATUSES.get(value, {}).get(lang) or value
+    label = STATUSES.get(value)
+    return label.get(lang) if label is not None else str(value)
 
 
-def notices(result: dict[str, Any], lang: str) -> list[str]:
+def notices(result: JobResult, lang: str) -> list[str]:
     """The Keras 2 notices of a result, one sentence each: "line 14: graded as Keras 2 ran it; ..."."""
     out = []
     for n in result.get("notices") or []:
         where = t("line", lang, line=n["line"]) + ": " if n.get("line") else ""
         out.append(where + t("keras2_notice", lang, write=n.get(lang) or n.get("en", "")))
     return out
-def runs_line(result: dict[str, Any], lang: str) -> str:
+
+
+def runs_line(result: JobResult, lang: str) -> str:
     """Why a job was run more than once and every run's test error, e.g. 'Runs (seed: test error): 7: 1,58 %, ...'."""
     from .values import decimal, number
 
     runs = [r for r in result.get("runs") or [] if isinstance(r, dict)]
     errors = ", ".join(f"{r.get('seed')}: " + (f"{decimal(e, 2, lang)} %" if (e := number(r.get("test_error")))
                                                is not None else "—") for r in runs)
-    why = str((result.get("rerun_pt") if lang == "pt" else None) or result.get("rerun") or "")
-    return f"{t('runs', lang)}: {errors}" + (f" — {why}" if why else "")
+    why = Text.read(result, "rerun")
+    return f"{t('runs', lang)}: {errors}" + (f" — {why.get(lang)}" if why else "")
 
 
-def message(item: dict[str, Any], lang: str) -> str:
-    """A check's (or a job error's) text in ``lang``: ``message_pt``/``error_pt`` when present."""
-    if "message" in item:
-        return str((item.get("message_pt") if lang == "pt" else None) or item.get("message") or "")
-    return str((item.get("error_pt") if lang == "pt" else None) or item.get("error") or "")
+def message(item: Mapping[str, Any], lang: str) -> str:
+    """A check's or an attempt's ``message``, else a job's ``error``, in ``lang`` ('' when it has none)."""
+    text = Text.read(item, "message" if "message" in item else "error")
+    return text.get(lang) if text is not None else ""

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..schema import JobResult, JobStatus
+
 
 def measured(details: Any) -> str:
     """A check's measured figures as ``name=value; ...`` (scalars only, floats to 4 significant digits)."""
@@ -28,7 +30,7 @@ def measured(details: Any) -> str:
     return "; ".join(parts)
 
 
-def details_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
+def details_frame(results: list[JobResult]) -> pd.DataFrame:
     rows = [
         {"student": r["student"], "exercise": r["exercise"], "check": c["name"], "status": c["status"],
          "points": c["points"], "max_points": c["max_points"], "message": c["message"],
@@ -44,7 +46,7 @@ def details_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).sort_values(["student", "exercise"], kind="stable", ignore_index=True)
 
 
-def scores_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
+def scores_frame(results: list[JobResult]) -> pd.DataFrame:
     if not results:
         return pd.DataFrame(columns=["student", "total", "max_total"])
     df = pd.DataFrame([{"student": r["student"], "exercise": r["exercise"], "score": r.get("score", 0.0),
@@ -57,7 +59,7 @@ def scores_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
     for col in wide.columns:  # the pivot leaves objects; scores and errors read best with 2 decimals
         if not col.endswith("_status"):
             wide[col] = pd.to_numeric(wide[col], errors="coerce").round(2)
-    df.loc[df["status"] == "grader_error", "max_score"] = 0.0  # not graded: no zero, and not in the total's max
+    df.loc[df["status"] == JobStatus.GRADER_ERROR, "max_score"] = 0.0  # not graded: no zero, and not in the total's max
     totals = df.groupby("student")[["score", "max_score"]].sum()
     wide["total"] = totals["score"].round(2)
     wide["max_total"] = totals["max_score"]
@@ -69,15 +71,15 @@ def scores_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
 
 def student_status(statuses: pd.Series) -> str:
     """'ok' when every exercise is ok, else what needs a look, e.g. '2 missing, 1 error'."""
-    counts = statuses[statuses != "ok"].value_counts()
-    return ", ".join(f"{n} {s}" for s, n in counts.items()) or "ok"
+    counts = statuses[statuses != JobStatus.OK].value_counts()
+    return ", ".join(f"{n} {s}" for s, n in counts.items()) or JobStatus.OK
 
 
 def excel_engine() -> str | None:
     return next((e for e in ("openpyxl", "xlsxwriter") if importlib.util.find_spec(e) is not None), None)
 
 
-def write_tables(results: list[dict[str, Any]], reports_dir: Path) -> dict[str, Path]:
+def write_tables(results: list[JobResult], reports_dir: Path) -> dict[str, Path]:
     reports_dir.mkdir(parents=True, exist_ok=True)
     paths = {"scores": reports_dir / "scores.csv", "details": reports_dir / "details.csv"}
     scores_frame(results).to_csv(paths["scores"], index=False, float_format="%.2f")

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from numbers import Real
-from typing import Any
 
+from ..schema import JobResult, JobStatus, number  # noqa: F401 - number: the reports read numbers as results.py does
 from ..text import decimal  # noqa: F401 - the reports' one way of writing numbers
 
 
-def number(value: Any) -> float | None:
-    """`value` as a finite float, or None (JSON may hold null, strings or NaN where a number is expected)."""
-    if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value)):
-        return float(value)
-    return None
-
-
-def graded(result: dict[str, Any]) -> bool:
+def graded(result: JobResult) -> bool:
     """Whether a job has a score: a grader fault (``grader_error``) is not a zero, it counts in no total."""
-    return result.get("status") != "grader_error"
+    return result.get("status") != JobStatus.GRADER_ERROR
 
 
 def points(x: float | None, lang: str = "en") -> str:
@@ -35,7 +26,7 @@ class Threshold:
     zero_credit_min: float
 
 
-def threshold(result: dict[str, Any]) -> Threshold | None:
+def threshold(result: JobResult) -> Threshold | None:
     """The threshold a result was graded against (its "threshold" check's details), or None.
 
     Read from the result, not from the exercise config, so a report shows what the grading used.

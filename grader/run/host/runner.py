@@ -61,7 +61,6 @@ class RunOutcome:
     returncode: int | None
     timed_out: bool
     seconds: float
-    workdir: Path
     artifacts: Path
     stdout: str
     stderr: str
@@ -250,7 +249,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     stderr = _tail(err_path)
     return RunOutcome(
         returncode=None if stopped else proc.returncode, timed_out=timed_out,
-        seconds=round(time.monotonic() - t0, 3), workdir=workdir, artifacts=artifacts,
+        seconds=round(time.monotonic() - t0, 3), artifacts=artifacts,
         stdout=_tail(out_path), stderr=stderr, isolation=isolation, limit_hit=limit_hit,
         peak_memory_mb=round(peak / 2**20, 1), limit_kind=limit_kind,
         sandbox_error=None if started else sandbox.failure(stderr),
