@@ -27,7 +27,7 @@ def _calls(source: str, *names: str) -> list[ast.Call]:
 def _only_english(node: ast.expr) -> bool:
     """A message written as a plain string (a literal, an f-string, their sums, a str method's result) or as
     ``Text.same``: one language only."""
-    if isinstance(node, ast.Constant) or isinstance(node, ast.JoinedStr):
+    if isinstance(node, (ast.Constant, ast.JoinedStr)):
         return True
     if isinstance(node, ast.BinOp):
         return _only_english(node.left) and _only_english(node.right)
