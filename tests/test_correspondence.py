@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from grader.evaluation.checks import correspondence, leaked_rows
+from grader.evaluation.correspondence import correspondence_texts, leaked_rows
 from grader.fingerprint import fingerprints
+
+
+def correspondence(captured, raw):
+    """The verdict as these tests read it: (ok, the English text, details)."""
+    ok, what, details = correspondence_texts(captured, raw)
+    return ok, what.en, details
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +88,7 @@ def test_no_natural_duplicates_between_mnist_train_and_test(mnist):
 
 def test_natural_duplicates_are_not_leakage_but_real_leaks_are():
     from grader import data
-    from grader.evaluation.checks import natural_duplicates
+    from grader.evaluation.correspondence import natural_duplicates
 
     nn = data.splits("noisynote")
     ax, qx = nn["x_train"], nn["x_test"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader.config import course_root
-from grader.evaluation import evaluator as evaluate
+from grader.evaluation import artifacts
 from grader.evaluation.client import PYTHON_ENV, EvaluationFailed, Evaluator
 from grader.run.host import sandbox
 
@@ -74,7 +74,7 @@ def job(evaluator: Evaluator, model: bytes | int) -> dict:
 
 CONFIG = json.dumps({"class_name": "Sequential", "config": {"layers": []}}).encode()
 HOSTILE = {
-    "oversized": (evaluate.MAX_MODEL_BYTES + 1, "larger than 1024 MiB"),
+    "oversized": (artifacts.MAX_MODEL_BYTES + 1, "larger than 1024 MiB"),
     "zip bomb": (archive({"config.json": b" " * (64 * 2**20), "model.weights.h5": b""}),
                  "config.json is larger than 8 MiB"),
     "garbage config": (archive({"config.json": b"\x00{not json", "model.weights.h5": b""}), "config.json is not JSON"),

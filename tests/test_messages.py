@@ -5,32 +5,89 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from conftest import check
 
 GRADER = Path(__file__).resolve().parent.parent / "grader"
 SOURCES = sorted((GRADER / "evaluation").rglob("*.py"))
 
 
-def _outcome_calls(path: Path) -> list[ast.Call]:
+def _calls(source: str, *names: str) -> list[ast.Call]:
+    """The calls of ``names`` (``Outcome(...)``, ``checks.Outcome(...)``) in Python source."""
     calls = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-            if name == "Outcome":
+            if name in names:
                 calls.append(node)
     return calls
 
 
-def test_every_outcome_has_a_portuguese_text():
-    missing, total = [], 0
+def _only_english(node: ast.expr) -> bool:
+    """A message written as a plain string (a literal, an f-string, their sums, a str method's result) or as
+    ``Text.same``: one language only."""
+    if isinstance(node, (ast.Constant, ast.JoinedStr)):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _only_english(node.left) and _only_english(node.right)
+    if isinstance(node, ast.IfExp):
+        return _only_english(node.body) or _only_english(node.orelse)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return isinstance(node.func.value, (ast.Constant, ast.JoinedStr)) or node.func.attr == "same"
+    return False
+
+
+def _messages(call: ast.Call) -> list[ast.expr]:
+    """The arguments of an ``Outcome(status, message, ...)`` or ``Problem(message, short)`` that the student reads."""
+    f = call.func
+    name = f.id if isinstance(f, ast.Name) else f.attr
+    positional = call.args[1:2] if name == "Outcome" else call.args[:2]
+    return [*positional, *(kw.value for kw in call.keywords if kw.arg in ("message", "short"))]
+
+
+def test_every_outcome_and_problem_is_a_text_in_both_languages():
+    english_only, total = [], 0
     for path in SOURCES:
-        for call in _outcome_calls(path):
+        for call in _calls(path.read_text(), "Outcome", "Problem"):
             total += 1
-            if not any(kw.arg == "pt" for kw in call.keywords):
-                missing.append(f"{path.relative_to(GRADER.parent)}:{call.lineno}")
-    assert total > 50, f"only {total} Outcome(...) calls found: has the code moved?"
-    assert not missing, "Outcome(...) without pt=: " + ", ".join(missing)
+            if any(kw.arg == "pt" for kw in call.keywords) or any(map(_only_english, _messages(call))):
+                english_only.append(f"{path.relative_to(GRADER.parent)}:{call.lineno}")
+    assert total > 50, f"only {total} Outcome(...)/Problem(...) calls found: has the code moved?"
+    assert not english_only, "a message that is not a Text(English, Portuguese): " + ", ".join(english_only)
+
+
+def test_every_text_has_its_portuguese():
+    """``Text(en, pt)``: both written, and the Portuguese not a copy of the English (``Text.same`` says so)."""
+    bad = []
+    for path in SOURCES:
+        for call in _calls(path.read_text(), "Text"):
+            args = [*call.args, *(kw.value for kw in call.keywords)]
+            literals = [a.value for a in args if isinstance(a, ast.Constant)]
+            if len(args) != 2 or "" in literals or (len(literals) == 2 and literals[0] == literals[1]):
+                bad.append(f"{path.relative_to(GRADER.parent)}:{call.lineno}")
+    assert not bad, "Text(...) without its own Portuguese: " + ", ".join(bad)
+
+
+def test_an_english_only_outcome_is_refused():
+    """What the source scan cannot see (a message built in a variable) is refused when it is built."""
+    from grader.evaluation.checks import Outcome
+    from grader.evaluation.context import Problem
+    from grader.schema import CheckStatus
+    from grader.text import Text
+
+    with pytest.raises(TypeError):
+        Outcome(CheckStatus.PASS, "the program ran to the end")
+    with pytest.raises(TypeError):
+        Problem(Text("no model to grade", "nenhum modelo para avaliar"), "no model to grade")
+    # and the scan flags English written alone, whatever its form
+    for english in ('"only English"', 'f"{x} in English"', '"a" + f"{b}"', '"; ".join(parts)', 'Text.same("x")',
+                    '"yes" if ok else Text("no", "não")'):
+        (call,) = _calls(f"Outcome(CheckStatus.FAIL, {english}, details)", "Outcome")
+        assert any(map(_only_english, _messages(call))), english
+    for both in ('Text("yes", "sim")', 'problem.message', 'Text("a ", "um ") + what'):
+        (call,) = _calls(f"Outcome(CheckStatus.PASS, {both})", "Outcome")
+        assert not any(map(_only_english, _messages(call))), both
 
 
 # A convolutional layer at a known line (3), after a comment that names Conv2D( (line 2), which must not count.
@@ -91,7 +148,7 @@ def test_to_categorical_points_at_its_first_call(grade_source):
 
 
 def test_source_line_skips_comments_and_strings():
-    from grader.evaluation.checks import source_line
+    from grader.evaluation.source import source_line
 
     src = ('# Conv2D(8, 3) in a comment\nhelp = "Conv2D(8, 3) in a string"\n'
            'x = layers.Convolution2D(8, 3)  # Conv2D(\ny = keras.layers.Conv2D (8, 3)\n')

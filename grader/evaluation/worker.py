@@ -4,7 +4,7 @@ It imports Keras once, answers ``{"ready": true, ...}``, then reads one JSON req
 stdin and writes one JSON answer per line on stdout, until end of file:
 
 - ``{"id": N, "op": "evaluate", "job": {...}}`` -> ``{"id": N, "ok": true, "result": {...}}``
-  (``evaluate.evaluate_job``: the checks of one finished run);
+  (``evaluator.evaluate_job``: the checks of one finished run);
 - ``{"id": N, "op": "inspect", "artifacts": DIR}`` -> ``{"id": N, "ok": true, "result": null | [en, pt]}``
   (what makes ``DIR/graded.keras`` an invalid Keras file, read as a plain archive, without Keras);
 - an exception in the grader's own code -> ``{"id": N, "ok": false, "error": "Type: message"}``.
@@ -28,11 +28,14 @@ def send(channel: Any, text: str) -> None:
 
 
 def handle(request: dict[str, Any]) -> Any:
-    from . import evaluator as evaluate
-
     if request.get("op") == "inspect":
-        return evaluate.archive_problem(Path(request["artifacts"]) / "graded.keras")
-    return evaluate.evaluate_job(request["job"])
+        from .artifacts import archive_problem
+
+        problem = archive_problem(Path(request["artifacts"]) / "graded.keras")
+        return None if problem is None else [problem.en, problem.pt]
+    from .evaluator import evaluate_job
+
+    return evaluate_job(request["job"])
 
 
 def main(argv: list[str]) -> int:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ... import data
-from ..checks import Outcome, affine_residual, check, correspondence_check, not_reached
+from ...schema import CheckStatus
+from ...text import Text
+from ..checks import CheckSet, Outcome, correspondence_check, not_reached
+from ..context import Context
+from ..correspondence import affine_residual
 
-if TYPE_CHECKING:
-    from ..evaluator import Context
-
+CHECKS = CheckSet("abc_skin")
 TOL = 1e-3
 
 
@@ -42,14 +44,13 @@ def _train_mapping(ctx: Context) -> tuple[np.ndarray, np.ndarray] | None:
     for perm in itertools.permutations(range(6)):
         if (mapping := _affine(x, data.ABC["ax"][list(perm)])) is not None:
             return mapping
-    return None
 
 
-@check("abc_correspondence")
+@CHECKS.check("abc_correspondence")
 def abc_correspondence(ctx: Context, params: dict[str, Any]) -> Outcome:
     """The 3 test rows, checked against the preprocessing the student applied to the training rows."""
     generic = correspondence_check(ctx, params)
-    if generic.status == "pass" or ctx.test_x is None or (mapping := _train_mapping(ctx)) is None:
+    if generic.status == CheckStatus.PASS or ctx.test_x is None or (mapping := _train_mapping(ctx)) is None:
         return generic
     a, b = mapping
     x = np.asarray(ctx.test_x, np.float64).reshape(len(ctx.test_x), -1)
@@ -61,45 +62,50 @@ def abc_correspondence(ctx: Context, params: dict[str, Any]) -> Outcome:
                      f"({data.ABC['qx'][i][0]:g}, {data.ABC['qx'][i][1]:g})" for i in wrong)
     rows_pt = "; ".join(f"a linha {i} é ({raw[i][0]:g}, {raw[i][1]:g}), o exercício dá "
                         f"({data.ABC['qx'][i][0]:g}, {data.ABC['qx'][i][1]:g})" for i in wrong)
-    return Outcome("fail", f"the test rows differ from the exercise's ({rows}): check the numbers you typed",
-                   {"wrong_rows": wrong},
-                   pt=f"as linhas de teste diferem das do exercício ({rows_pt}): confira os números que você digitou")
+    return Outcome(CheckStatus.FAIL, Text(f"the test rows differ from the exercise's ({rows}): check the numbers you "
+                                          "typed",
+                                          f"as linhas de teste diferem das do exercício ({rows_pt}): confira os "
+                                          "números que você digitou"), {"wrong_rows": wrong})
 
 
-@check("two_inputs")
+@CHECKS.check("two_inputs")
 def two_inputs(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.model is None:
         return not_reached(ctx, ctx.model_problem)
-    try:
-        shape = tuple(ctx.model.inputs[0].shape)
-    except Exception:
-        return Outcome("fail", "the graded model has no defined input shape: give it keras.Input((2,))",
-                       pt="o modelo avaliado não tem o formato da entrada definido: dê a ele keras.Input((2,))")
-    if len(ctx.model.inputs) == 1 and shape[-1] == 2:
-        return Outcome("pass", "the network takes 2 inputs: weight and skin colour", {"input_shape": str(shape)},
-                       pt="a rede recebe 2 entradas: peso e cor da pele")
-    return Outcome("fail", f"the network's input has shape {shape}: it must take 2 attributes, weight (kg) and "
-                   "skin colour (0..100)", {"input_shape": str(shape)},
-                   pt=f"a entrada da rede tem formato {shape}: ela deve receber 2 atributos, peso (kg) e cor da pele "
-                   "(0..100)")
+    shapes = ctx.model.input_shapes()
+    if not shapes:
+        return Outcome(CheckStatus.FAIL, Text("the graded model has no defined input shape: give it keras.Input((2,))",
+                                              "o modelo avaliado não tem o formato da entrada definido: dê a ele "
+                                              "keras.Input((2,))"))
+    shape = shapes[0]
+    if len(shapes) == 1 and shape[-1] == 2:
+        return Outcome(CheckStatus.PASS, Text("the network takes 2 inputs: weight and skin colour",
+                                              "a rede recebe 2 entradas: peso e cor da pele"),
+                       {"input_shape": str(shape)})
+    return Outcome(CheckStatus.FAIL, Text(f"the network's input has shape {shape}: it must take 2 attributes, weight "
+                                          "(kg) and skin colour (0..100)",
+                                          f"a entrada da rede tem formato {shape}: ela deve receber 2 atributos, peso "
+                                          "(kg) e cor da pele (0..100)"), {"input_shape": str(shape)})
 
 
-@check("train_rows")
+@CHECKS.check("train_rows")
 def train_rows(ctx: Context, params: dict[str, Any]) -> Outcome:
     fits = ctx.events_of_graded("fit_start") or [ev for ev in ctx.events if ev["event"] == "fit_start"]
     if not fits:  # runs says why
         return not_reached(ctx, ctx.run_problem)
     x, y = ctx.fit_arrays(fits[-1]["fit"])
     if x is None:
-        return Outcome("fail", "the training data could not be read back (give fit NumPy arrays)",
-                       pt="os dados de treino não puderam ser lidos de volta (passe arrays NumPy para o fit)")
+        return Outcome(CheckStatus.FAIL, Text("the training data could not be read back (give fit NumPy arrays)",
+                                              "os dados de treino não puderam ser lidos de volta (passe arrays NumPy "
+                                              "para o fit)"))
     ref = data.ABC
     x = np.asarray(x, np.float64).reshape(len(x), -1)
     if x.shape != ref["ax"].shape:
-        return Outcome("fail", f"fit got {x.shape[0]} rows of {x.shape[1]} attributes; the exercise's table has "
-                       "6 rows of 2 (weight, skin colour)", {"shape": list(x.shape)},
-                       pt=f"o fit recebeu {x.shape[0]} linhas de {x.shape[1]} atributos; a tabela do exercício tem "
-                       "6 linhas de 2 (peso, cor da pele)")
+        return Outcome(CheckStatus.FAIL, Text(f"fit got {x.shape[0]} rows of {x.shape[1]} attributes; the exercise's "
+                                              "table has 6 rows of 2 (weight, skin colour)",
+                                              f"o fit recebeu {x.shape[0]} linhas de {x.shape[1]} atributos; a tabela "
+                                              "do exercício tem 6 linhas de 2 (peso, cor da pele)"),
+                       {"shape": list(x.shape)})
     labels = _labels(y)
     near: list[tuple[int, tuple[int, ...]]] = []
     for perm in itertools.permutations(range(6)):
@@ -107,32 +113,35 @@ def train_rows(ctx: Context, params: dict[str, Any]) -> Outcome:
         if affine_residual(x, r).max() <= TOL:
             if labels is not None and not np.array_equal(labels, ref["ay"][list(perm)]):
                 wrong = int(np.flatnonzero(labels != ref["ay"][list(perm)])[0])
-                return Outcome("fail", f"training row {wrong} is labelled {data.ABC_CLASSES[labels[wrong]]}, the "
-                               f"table says {data.ABC_CLASSES[ref['ay'][perm[wrong]]]}: check the labels you typed",
-                               pt=f"a linha de treino {wrong} tem o rótulo {data.ABC_CLASSES[labels[wrong]]}, a "
-                               f"tabela diz {data.ABC_CLASSES[ref['ay'][perm[wrong]]]}: confira os rótulos que você "
-                               "digitou")
-            return Outcome("pass", "trained on exactly the table's 6 rows (any order, any per-feature scaling)",
-                           pt="treinou exatamente com as 6 linhas da tabela (em qualquer ordem, com qualquer escala "
-                           "por atributo)")
+                given, table = data.ABC_CLASSES[labels[wrong]], data.ABC_CLASSES[ref["ay"][perm[wrong]]]
+                return Outcome(CheckStatus.FAIL, Text(f"training row {wrong} is labelled {given}, the table says "
+                                                      f"{table}: check the labels you typed",
+                                                      f"a linha de treino {wrong} tem o rótulo {given}, a tabela diz "
+                                                      f"{table}: confira os rótulos que você digitou"))
+            return Outcome(CheckStatus.PASS, Text("trained on exactly the table's 6 rows (any order, any per-feature "
+                                                  "scaling)",
+                                                  "treinou exatamente com as 6 linhas da tabela (em qualquer ordem, "
+                                                  "com qualquer escala por atributo)"))
         for i in range(6):
             if affine_residual(np.delete(x, i, 0), np.delete(r, i, 0)).max() <= TOL:
                 near.append((i, perm))
     if near:
         i, perm = near[0]
         expected = ref["ax"][perm[i]]
-        return Outcome("fail", f"training row {i} does not match the table: it should be weight {expected[0]:g} kg, "
-                       f"skin colour {expected[1]:g} (before preprocessing): check the numbers you typed",
-                       {"row": i},
-                       pt=f"a linha de treino {i} não coincide com a tabela: deveria ser peso {expected[0]:g} kg, cor "
-                       f"da pele {expected[1]:g} (antes do pré-processamento): confira os números que você digitou")
-    return Outcome("fail", "the training rows are not the table's 6 rows (weight, skin colour) under any per-feature "
-                   "scaling: train on exactly the data given in the exercise",
-                   pt="as linhas de treino não são as 6 linhas da tabela (peso, cor da pele) sob nenhuma mudança de "
-                   "escala por atributo: treine exatamente com os dados fornecidos no exercício")
+        return Outcome(CheckStatus.FAIL, Text(f"training row {i} does not match the table: it should be weight "
+                                              f"{expected[0]:g} kg, skin colour {expected[1]:g} (before "
+                                              "preprocessing): check the numbers you typed",
+                                              f"a linha de treino {i} não coincide com a tabela: deveria ser peso "
+                                              f"{expected[0]:g} kg, cor da pele {expected[1]:g} (antes do "
+                                              "pré-processamento): confira os números que você digitou"), {"row": i})
+    return Outcome(CheckStatus.FAIL, Text("the training rows are not the table's 6 rows (weight, skin colour) under "
+                                          "any per-feature scaling: train on exactly the data given in the exercise",
+                                          "as linhas de treino não são as 6 linhas da tabela (peso, cor da pele) sob "
+                                          "nenhuma mudança de escala por atributo: treine exatamente com os dados "
+                                          "fornecidos no exercício"))
 
 
-@check("skin_invariance")
+@CHECKS.check("skin_invariance")
 def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.model is None:
         return not_reached(ctx, ctx.model_problem)
@@ -140,15 +149,16 @@ def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
     if mapping is None:
         mapping = _train_mapping(ctx)
     if mapping is None:
-        return Outcome("info", "not measured: the preprocessing of the inputs could not be inferred as a per-feature "
-                       "scaling of (weight, skin colour)",
-                       pt="não medido: não foi possível reconhecer o pré-processamento das entradas como uma mudança "
-                       "de escala por atributo de (peso, cor da pele)")
+        return Outcome(CheckStatus.INFO, Text("not measured: the preprocessing of the inputs could not be inferred as "
+                                              "a per-feature scaling of (weight, skin colour)",
+                                              "não medido: não foi possível reconhecer o pré-processamento das "
+                                              "entradas como uma mudança de escala por atributo de (peso, cor da "
+                                              "pele)"))
     a, b = mapping
     weights = np.arange(0, 101, params.get("weight_step", 1), dtype=np.float64)
     colours = np.arange(0, 101, params.get("colour_step", 5), dtype=np.float64)
     grid = np.array([[w, c] for w in weights for c in colours]) * a + b
-    classes = ctx.decode(np.asarray(ctx.model.predict(grid.astype(np.float32), verbose=0))).reshape(len(weights), -1)
+    classes = ctx.decode(ctx.model.predict(grid.astype(np.float32))).reshape(len(weights), -1)
     invariant_weights = float(np.mean((classes == classes[:, :1]).all(1)))
     invariant_points = float(np.mean(classes == np.array([np.bincount(row).argmax() for row in classes])[:, None]))
     learned = invariant_weights >= params.get("learned_min", 0.9)
@@ -158,9 +168,11 @@ def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
               "no: for many weights the class changes with skin colour")
     answer_pt = ("sim: para quase todo peso a classe não depende da cor da pele" if learned else
                  "não: para muitos pesos a classe muda com a cor da pele")
-    return Outcome("info", f"Did the network learn that skin colour is noise? Measured {answer} "
-                   f"({invariant_weights:.0%} of weights 0..100 kg keep their class for every colour 0..100; "
-                   f"{invariant_points:.0%} of the grid's points agree with their weight's usual class)", details,
-                   pt=f"A rede aprendeu que a cor da pele é ruído? Medido: {answer_pt} ({invariant_weights:.0%} dos "
-                   f"pesos de 0..100 kg mantêm a classe para toda cor 0..100; {invariant_points:.0%} dos pontos da "
-                   "grade concordam com a classe mais comum do seu peso)")
+    return Outcome(CheckStatus.INFO, Text(f"Did the network learn that skin colour is noise? Measured {answer} "
+                                          f"({invariant_weights:.0%} of weights 0..100 kg keep their class for every "
+                                          f"colour 0..100; {invariant_points:.0%} of the grid's points agree with "
+                                          "their weight's usual class)",
+                                          f"A rede aprendeu que a cor da pele é ruído? Medido: {answer_pt} "
+                                          f"({invariant_weights:.0%} dos pesos de 0..100 kg mantêm a classe para toda "
+                                          f"cor 0..100; {invariant_points:.0%} dos pontos da grade concordam com a "
+                                          "classe mais comum do seu peso)"), details)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..checks import Outcome, check, not_reached
+from ...errors import Untrusted
+from ...schema import CheckStatus
+from ...text import Text
+from ..artifacts import read_array, read_json
+from ..checks import CheckSet, Outcome, not_reached
+from ..context import Context
 
-if TYPE_CHECKING:
-    from ..evaluator import Context
-
+CHECKS = CheckSet("fashion_mnist")
 CATEGORIES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CATEGORIAS = ["Camiseta", "Calça", "Pulôver", "Vestido", "Casaco", "Sandália", "Camisa", "Tênis", "Bolsa", "Botins"]
 ALIASES = {"t-shirt": 0, "tshirt": 0, "t shirt": 0, "top": 0, "trousers": 1, "pants": 1, "boot": 9, "ankle-boot": 9,
@@ -65,9 +68,6 @@ def _similarity(img: np.ndarray, ref: np.ndarray) -> float:
 
 
 def _figures(ctx: Context) -> list[dict[str, Any]]:
-    from ...errors import Untrusted
-    from ..evaluator import read_json
-
     figs = []
     for k in range(MAX_FIGURES):
         try:
@@ -91,9 +91,6 @@ def _image_axes(fig: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]]:
     """How many of the 20 panels are right, and what is wrong with the others (in English and in Portuguese)."""
-    from ...errors import Untrusted
-    from ..evaluator import read_array
-
     axes = _image_axes(fig)[:N_IMAGES]
     problems, problems_pt, right = [], [], 0
     for i, ax in enumerate(axes):
@@ -132,27 +129,29 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]
     return right, problems, problems_pt
 
 
-@check("figure")
+@CHECKS.check("figure")
 def figure(ctx: Context, params: dict[str, Any]) -> Outcome:
     if ctx.test_classes is None:
         return not_reached(ctx, ctx.model_problem)
     candidates = [f for f in _figures(ctx) if len(_image_axes(f)) >= N_IMAGES]
     if not candidates:
-        return Outcome("fail", "no figure with 20 images was drawn: show the first 20 test images in a 4x5 grid "
-                       "(plt.subplot), each with its true class in blue and the predicted class in red, and "
-                       "save it (plt.savefig) or show it (plt.show)",
-                       pt="nenhuma figura com 20 imagens foi desenhada: mostre as 20 primeiras imagens de teste numa "
-                       "grade 4x5 (plt.subplot), cada uma com a classe verdadeira em azul e a classe prevista em "
-                       "vermelho, e salve a figura (plt.savefig) ou mostre-a (plt.show)")
+        return Outcome(CheckStatus.FAIL, Text("no figure with 20 images was drawn: show the first 20 test images in a "
+                                              "4x5 grid (plt.subplot), each with its true class in blue and the "
+                                              "predicted class in red, and save it (plt.savefig) or show it "
+                                              "(plt.show)",
+                                              "nenhuma figura com 20 imagens foi desenhada: mostre as 20 primeiras "
+                                              "imagens de teste numa grade 4x5 (plt.subplot), cada uma com a classe "
+                                              "verdadeira em azul e a classe prevista em vermelho, e salve a figura "
+                                              "(plt.savefig) ou mostre-a (plt.show)"))
     best = max((_judge(ctx, f) + (f,) for f in candidates), key=lambda r: r[0])
     right, problems, problems_pt, fig = best
     details = {"figure": fig.get("figure"), "panels_right": right, "problems": problems[:20]}
     if right == N_IMAGES:
-        return Outcome("pass", "the figure shows test images 0-19 with their true (blue) and predicted (red) "
-                       "classes", details,
-                       pt="a figura mostra as imagens de teste 0-19 com as classes verdadeiras (azul) e previstas "
-                       "(vermelho)")
-    return Outcome("fail", f"{right}/20 panels are right; " + "; ".join(problems[:4])
-                   + ("; ..." if len(problems) > 4 else ""), details,
-                   pt=f"{right}/20 painéis estão certos; " + "; ".join(problems_pt[:4])
-                   + ("; ..." if len(problems_pt) > 4 else ""))
+        return Outcome(CheckStatus.PASS, Text("the figure shows test images 0-19 with their true (blue) and "
+                                              "predicted (red) classes",
+                                              "a figura mostra as imagens de teste 0-19 com as classes verdadeiras "
+                                              "(azul) e previstas (vermelho)"), details)
+    more = "; ..." if len(problems) > 4 else ""
+    return Outcome(CheckStatus.FAIL, Text(f"{right}/20 panels are right; " + "; ".join(problems[:4]) + more,
+                                          f"{right}/20 painéis estão certos; " + "; ".join(problems_pt[:4]) + more),
+                   details)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..checks import Outcome, check, not_reached, source_line
+from ...schema import CheckStatus
+from ...text import Text
+from ..checks import CheckSet, Outcome, not_reached
+from ..context import Context
+from ..source import source_line
 
-if TYPE_CHECKING:
-    from ..evaluator import Context
+CHECKS = CheckSet("sparse_cce")
 
 
 def _is_sparse_cce(loss: Any) -> bool:
@@ -19,28 +22,32 @@ def _is_sparse_cce(loss: Any) -> bool:
     return False
 
 
-@check("sparse_loss")
+@CHECKS.check("sparse_loss")
 def sparse_loss(ctx: Context, params: dict[str, Any]) -> Outcome:
     compiles = ctx.events_of_graded("compile")
     if not compiles and ctx.run_problem is not None:
         return not_reached(ctx, ctx.run_problem)
     if not compiles:
-        return Outcome("fail", "the graded model was never compiled", pt="o modelo avaliado nunca foi compilado")
+        return Outcome(CheckStatus.FAIL, Text("the graded model was never compiled",
+                                              "o modelo avaliado nunca foi compilado"))
     loss = compiles[-1].get("loss")
     line = (compiles[-1].get("caller") or {}).get("line")
     where = f" (compile at line {line})" if line else ""
     where_pt = f" (compile na linha {line})" if line else ""
     if _is_sparse_cce(loss):
-        return Outcome("pass", f"the loss is sparse categorical cross-entropy{where}", {"loss": loss},
-                       pt=f"a função de perda é a entropia cruzada categórica esparsa{where_pt}")
+        return Outcome(CheckStatus.PASS, Text(f"the loss is sparse categorical cross-entropy{where}",
+                                              "a função de perda é a entropia cruzada categórica "
+                                              f"esparsa{where_pt}"), {"loss": loss})
     shown = loss if isinstance(loss, str) else (loss or {}).get("class") or (loss or {}).get("name")
-    return Outcome("fail", f"the loss is {shown!r}{where}: use loss='sparse_categorical_crossentropy' or "
-                   "keras.losses.SparseCategoricalCrossentropy()", {"loss": loss},
-                   pt=f"a função de perda é {shown!r}{where_pt}: use loss='sparse_categorical_crossentropy' ou "
-                   "keras.losses.SparseCategoricalCrossentropy()")
+    return Outcome(CheckStatus.FAIL, Text(f"the loss is {shown!r}{where}: use "
+                                          "loss='sparse_categorical_crossentropy' or "
+                                          "keras.losses.SparseCategoricalCrossentropy()",
+                                          f"a função de perda é {shown!r}{where_pt}: use "
+                                          "loss='sparse_categorical_crossentropy' ou "
+                                          "keras.losses.SparseCategoricalCrossentropy()"), {"loss": loss})
 
 
-@check("no_to_categorical")
+@CHECKS.check("no_to_categorical")
 def no_to_categorical(ctx: Context, params: dict[str, Any]) -> Outcome:
     calls = [ev for ev in ctx.events if ev["event"] == "to_categorical"]
     if calls:
@@ -52,24 +59,25 @@ def no_to_categorical(ctx: Context, params: dict[str, Any]) -> Outcome:
             line = source_line(ctx.source, "to_categorical") or (lines[0] if lines else None)  # `as` alias: the call
             if line is not None:
                 details["line"] = line
-        return Outcome("fail", f"to_categorical is still called{where}: give fit the integer labels as they come "
-                       "from load_data", details,
-                       pt=f"to_categorical ainda é chamado{where_pt}: passe ao fit os rótulos inteiros, como vêm de "
-                       "load_data")
+        return Outcome(CheckStatus.FAIL, Text(f"to_categorical is still called{where}: give fit the integer labels "
+                                              "as they come from load_data",
+                                              f"to_categorical ainda é chamado{where_pt}: passe ao fit os rótulos "
+                                              "inteiros, como vêm de load_data"), details)
     fits = ctx.events_of_graded("fit_start")
     if not fits and ctx.run_problem is not None:
         return not_reached(ctx, ctx.run_problem)
     if not fits:
-        return Outcome("fail", "the graded model was never trained", pt="o modelo avaliado nunca foi treinado")
+        return Outcome(CheckStatus.FAIL, Text("the graded model was never trained",
+                                              "o modelo avaliado nunca foi treinado"))
     y = fits[-1].get("y") or {}
     shape = y.get("shape")
     if not shape:
-        return Outcome("info", "the labels given to fit could not be inspected", {"y": y},
-                       pt="os rótulos passados ao fit não puderam ser inspecionados")
+        return Outcome(CheckStatus.INFO, Text("the labels given to fit could not be inspected",
+                                              "os rótulos passados ao fit não puderam ser inspecionados"), {"y": y})
     if (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) and y.get("integer_valued", True):
-        return Outcome("pass", f"fit receives class ids of shape {tuple(shape)}", {"y": y},
-                       pt=f"o fit recebe índices de classe de formato {tuple(shape)}")
-    return Outcome("fail", f"fit receives labels of shape {tuple(shape)}: give it the class ids (shape (N,)), "
-                   "not one-hot vectors", {"y": y},
-                   pt=f"o fit recebe rótulos de formato {tuple(shape)}: passe os índices de classe (formato (N,)), "
-                   "não vetores one-hot")
+        return Outcome(CheckStatus.PASS, Text(f"fit receives class ids of shape {tuple(shape)}",
+                                              f"o fit recebe índices de classe de formato {tuple(shape)}"), {"y": y})
+    return Outcome(CheckStatus.FAIL, Text(f"fit receives labels of shape {tuple(shape)}: give it the class ids "
+                                          "(shape (N,)), not one-hot vectors",
+                                          f"o fit recebe rótulos de formato {tuple(shape)}: passe os índices de "
+                                          "classe (formato (N,)), não vetores one-hot"), {"y": y})

@@ -1,0 +1,108 @@
+"""The ``GradedModel`` of a Keras program: the ``.keras`` archive the probe saved, loaded without running Python.
+
+Keras is imported inside the methods: the CLI imports the evaluation's modules (for their names) and must
+start without TensorFlow; the evaluator process imports Keras once (``evaluator.warm_up``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..text import Text
+from .artifacts import archive_config, archive_problem
+from .context import Problem
+
+
+class KerasModel:
+    """A Keras model loaded in safe mode (no Lambda layer, no custom class), seen through ``GradedModel``."""
+
+    framework = "keras"
+
+    def __init__(self, model: Any, config: dict[str, Any] | None = None):
+        self.model = model
+        self.config = config or {}  # the archive's config.json, read as plain JSON
+
+    @classmethod
+    def load(cls, path: Path) -> KerasModel | Problem:
+        """The model the probe saved at ``path``, or why it cannot be graded.
+
+        The archive is read as a plain zip first (``artifacts.archive_problem``): the student's process
+        may have written over it. Keras then loads it with ``safe_mode=True`` and without compiling it.
+        """
+        if not path.is_file():
+            return Problem(Text("the graded model file is missing", "o arquivo do modelo avaliado não existe"),
+                           Text("the graded model file is missing", "o arquivo do modelo avaliado não existe"))
+        if problem := archive_problem(path):
+            return Problem(Text("the graded model file is not a valid Keras file: ",
+                                "o arquivo do modelo avaliado não é um arquivo Keras válido: ") + problem,
+                           Text("the graded model file is not a valid Keras file",
+                                "o arquivo do modelo avaliado não é um arquivo Keras válido"))
+        import keras
+
+        try:
+            model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as e:
+            msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+            unsafe = "safe_mode" in str(e) or "Lambda" in str(e) or "custom" in str(e).lower()
+            hint = (Text("Lambda layers and custom Python classes cannot be loaded safely: use built-in Keras layers",
+                         "Camadas Lambda e classes Python próprias não podem ser carregadas com segurança: use "
+                         "camadas nativas do Keras") if unsafe
+                    else Text("use built-in Keras layers and a standard Sequential or functional model",
+                              "Use camadas nativas do Keras e um modelo Sequential ou funcional padrão"))
+            return Problem(Text(f"the graded model could not be loaded ({type(e).__name__}: {msg}). ",
+                                f"o modelo avaliado não pôde ser carregado ({type(e).__name__}: {msg}). ") + hint,
+                           Text("the graded model could not be loaded", "o modelo avaliado não pôde ser carregado"))
+        return cls(model, archive_config(path))
+
+    def predict(self, x: np.ndarray, batch: int = 2000) -> np.ndarray:
+        """The model's outputs on ``x``, called eagerly in batches.
+
+        ``model.predict`` traces (TensorFlow) or compiles (JAX) a new function for every model it
+        meets, 0.2-0.5 s per job here, where each job brings a new model; a dense network's forward
+        pass on 10,000 rows takes milliseconds eagerly. Models that cannot be called that way
+        (several inputs or outputs) still go through ``predict``.
+        """
+        from keras import ops
+
+        try:
+            parts = [ops.convert_to_numpy(self.model(x[i:i + batch], training=False))
+                     for i in range(0, len(x), batch)]
+            if parts and all(isinstance(p, np.ndarray) for p in parts):
+                return np.concatenate(parts)
+        except Exception:  # noqa: BLE001 - the general path below says what is wrong
+            pass
+        return np.asarray(self.model.predict(x, batch_size=1000, verbose=0))
+
+    def layer_kinds(self) -> list[str]:
+        return [type(layer).__name__ for layer in _all_layers(self.model)]
+
+    def input_shapes(self) -> list[tuple[int | None, ...]]:
+        """Each input's shape; [] for a model whose inputs were never defined (a subclassed model never built)."""
+        try:
+            return [tuple(tensor.shape) for tensor in self.model.inputs]
+        except Exception:  # noqa: BLE001 - Keras raises AttributeError or ValueError, by model kind and version
+            return []
+
+    def loss(self) -> str | None:
+        """The loss in the archive's compile config: its name, or its class for a loss object."""
+        compiled = self.config.get("compile_config")
+        loss = compiled.get("loss") if isinstance(compiled, dict) else None
+        if isinstance(loss, dict):
+            loss = loss.get("class_name")
+        return loss if isinstance(loss, str) else None
+
+
+def _all_layers(model: Any) -> list[Any]:
+    """Every layer, nested models' layers included, in order."""
+    try:
+        return list(model._flatten_layers(include_self=False, recursive=True))
+    except Exception:
+        out, stack = [], list(getattr(model, "layers", []))
+        while stack:
+            layer = stack.pop(0)
+            out.append(layer)
+            stack.extend(getattr(layer, "layers", []))
+        return out
