@@ -108,7 +108,7 @@ def notebook_statements(nb: Any) -> list[tuple[str, int, str]]:
 def statements(submission: Path) -> list[dict[str, Any]]:
     """The statements of a submitted file that can hold a claim, as the evaluator receives them (plain JSON)."""
     if submission.suffix == ".ipynb":
-        from .run.child.notebook import read
+        from .notebooks import read
 
         try:
             found = notebook_statements(read(submission))

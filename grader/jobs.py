@@ -19,8 +19,8 @@ from .errors import GraderError
 from .evaluation.checks import exception_location
 from .evaluation.client import EvaluationFailed, Evaluator
 from .exercise import Exercise
+from .notebooks import needs_kernel
 from .run.child.main import KERNEL_UNAVAILABLE
-from .run.child.notebook import needs_kernel
 from .run.host import sandbox
 from .run.host.runner import Limits, RunOutcome, run_submission
 from .schema import JUDGED, CheckStatus, JobResult, JobStatus, new_result, status_from_checks
@@ -327,7 +327,7 @@ def has_code(submission: Path) -> bool:
     has something: its run says what is wrong with it.
     """
     if submission.suffix == ".ipynb":
-        from .run.child.notebook import read
+        from .notebooks import read
 
         try:
             code = "\n".join(c.source for c in read(submission).cells if c.cell_type == "code")
@@ -356,7 +356,7 @@ def readable_source(submission: Path) -> str:
     """The text a person reads: a script as it is; a notebook's code, with its Markdown as comments."""
     if submission.suffix != ".ipynb":
         return submission.read_text(errors="replace")
-    from .run.child.notebook import load
+    from .notebooks import load
 
     try:
         nb = load(submission)

@@ -29,9 +29,11 @@ def main(spec_path: str) -> int:
         spec = json.load(f)
     script = os.path.abspath(spec["script"])
     os.environ["KERAS_GRADER_SCRIPT"] = script
-    from . import notebook
+    from ...notebooks import needs_kernel
 
-    if script.endswith(".ipynb") or notebook.needs_kernel(_read(script)):
+    if script.endswith(".ipynb") or needs_kernel(_read(script)):
+        from . import notebook
+
         try:
             failure = notebook.run(spec, script)
         except KernelUnavailable as e:

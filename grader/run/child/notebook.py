@@ -11,15 +11,13 @@ not installed.
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from ...errors import KernelUnavailable
-
-MAGIC_LINE = re.compile(r"^\s*[!%]", re.M)
+from ...notebooks import load
 
 SETUP = """
 import json as _kg_json, os as _kg_os, re as _kg_re
@@ -52,37 +50,6 @@ del _kg_setup_shell, _kg_spec
 """
 AFTER_CELL = "_kg_probe.capture_open_figures('cell_end')"
 FINALIZE = "_kg_probe.finalize(None, '')"  # the driver records the failing cell itself
-
-
-def needs_kernel(source: str) -> bool:
-    """A .py file with shell or magic lines left by a Colab export needs IPython to run."""
-    return bool(MAGIC_LINE.search(source))
-
-
-def load(path: Path) -> Any:
-    """The notebook as nbformat v4, with code to run; raises ValueError with a message for the student."""
-    nb = read(path)
-    if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
-        raise ValueError("the notebook has no code cells: submit the notebook with your program")
-    return nb
-
-
-def read(path: Path) -> Any:
-    """The notebook as nbformat v4, as submitted; raises ValueError with a message for the student."""
-    import nbformat
-
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"the notebook is not UTF-8 text (byte {e.start}): save it again from Colab or Jupyter") from e
-    if path.suffix == ".py":
-        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(raw)])
-    try:
-        nb = nbformat.reads(raw, as_version=4)  # upgrades v3 notebooks
-    except Exception as e:  # NotJSONError, validation errors
-        raise ValueError(f"the notebook cannot be read ({type(e).__name__}: {str(e)[:200]}): it may be truncated; "
-                         "download it again (File > Download > .ipynb)") from e
-    return nb
 
 
 def _first_line(source: str) -> str:
