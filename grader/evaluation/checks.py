@@ -431,7 +431,8 @@ def dense_only(ctx: Context, params: dict[str, Any]) -> Outcome:
         return not_reached(ctx, ctx.model_problem)
     forbidden = "|".join(map(re.escape, params.get("forbidden", ["Conv", "Pool"])))
     pattern = re.compile(forbidden)
-    names = [type(layer).__name__ for layer in all_layers(ctx.model)]
+    names = (ctx.model.layer_kinds() if hasattr(ctx.model, "layer_kinds")  # an ONNX graph's operators
+             else [type(layer).__name__ for layer in all_layers(ctx.model)])
     bad = sorted({n for n in names if pattern.search(n)})
     details: dict[str, Any] = {"layers": names}
     if bad:

@@ -28,6 +28,7 @@ from . import attempts as attempts_mod
 from . import checks as checks_mod
 from .checks import Problem
 from .exercises import load_checks
+from .frameworks import framework_problem
 
 MAX_JSON_BYTES = 8 * 2**20
 MAX_ARRAY_BYTES = 1 * 2**30
@@ -197,6 +198,10 @@ def build_context(job: dict[str, Any]) -> Context:
             except Untrusted as e:
                 problems.append(str(e))
     ctx.test_source, ctx.test_source_pt, ctx.test_source_kind = _describe_source(ctx.summary)
+    if (refused := framework_problem(ctx)) is not None:  # a framework the exercise does not accept: nothing to grade
+        ctx.run_problem = ctx.model_problem = ctx.test_inputs_problem = refused
+        ctx.events, ctx.train_fingerprints, ctx.val_fingerprints = [], [], {}
+        return ctx
 
     # the test inputs, as the student prepared them
     try:
@@ -249,6 +254,14 @@ def build_context(job: dict[str, Any]) -> Context:
 def _load_model(ctx: Context, art: Path, problems: list[str]) -> Problem | None:
     """Load the graded model into ctx.model; return what went wrong, if anything."""
     summary = ctx.summary
+    if summary.get("framework") == "torch":  # a PyTorch program: its module, exported to ONNX (onnx_model.py)
+        from .onnx_model import export_problem, load_onnx
+
+        if summary.get("model_file") == "graded.onnx":
+            ctx.model, problem = load_onnx(art / "graded.onnx")
+            return problem
+        if isinstance(summary.get("save_error"), str):
+            return export_problem(summary["save_error"])
     if "model_file" not in summary:
         if summary.get("save_error"):
             return Problem(f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in Keras "
@@ -414,6 +427,8 @@ def predict(model: Any, x: np.ndarray, batch: int = 2000) -> np.ndarray:
     pass on 10,000 rows takes milliseconds eagerly. Models that cannot be called that way
     (several inputs or outputs) still go through ``predict``.
     """
+    if getattr(model, "framework", "keras") != "keras":  # a GradedModel of another framework (onnx_model.py)
+        return model.predict(x)
     from keras import ops
 
     try:

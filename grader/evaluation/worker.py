@@ -31,6 +31,10 @@ def handle(request: dict[str, Any]) -> Any:
     from . import evaluator as evaluate
 
     if request.get("op") == "inspect":
+        if (onnx_file := Path(request["artifacts"]) / "graded.onnx").is_file():  # a PyTorch program's model
+            from .onnx_model import file_problem
+
+            return file_problem(onnx_file)
         return evaluate.archive_problem(Path(request["artifacts"]) / "graded.keras")
     return evaluate.evaluate_job(request["job"])
 

@@ -170,6 +170,7 @@ class Probe:
         self.n_figures = 0
         self.originals: dict[str, Callable[..., Any]] = {}  # unwrapped Keras/matplotlib functions
         self.busy = 0  # > 0 while inside a wrapped Keras call (inner calls are Keras's own)
+        self.torch: Any = None  # the PyTorch side (torch_probe.TorchProbe), once the program imports torch
         self._events = open(self.art / "events.jsonl", "a", buffering=1)
 
     # --- recording ------------------------------------------------------------------
@@ -206,7 +207,8 @@ class Probe:
             # each backend's deterministic mode, switched on only when the program imports that backend
             "tensorflow": self._deterministic_tensorflow,
             "jax": self._deterministic_jax,
-            "torch": self._deterministic_torch,
+            "torch": self._hook_torch,
+            "torchvision.datasets.mnist": lambda m: self.torch is not None and self.torch.patch_torchvision(m),
             "matplotlib": self._patch_matplotlib,
             "matplotlib.pyplot": self._patch_pyplot,
         }))
@@ -238,6 +240,18 @@ class Probe:
         # read when JAX creates its first device client, which is after `import jax`
         if self.seed is not None and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+
+    def _hook_torch(self, torch: Any) -> None:
+        """Plain PyTorch programs are watched by torch_probe.py (Keras's torch backend imports torch too)."""
+        self._deterministic_torch(torch)
+        from .torch_probe import TorchProbe
+
+        try:
+            probe = TorchProbe(self)
+            probe.install(torch)
+            self.torch = probe
+        except Exception as e:  # an old or partial torch: the run goes on, unwatched
+            self.notice(f"could not watch PyTorch: {type(e).__name__}: {e}")
 
     def _deterministic_torch(self, torch: Any) -> None:
         if self.seed is not None:
@@ -552,6 +566,20 @@ class Probe:
                            "line": frames[-1].lineno if frames else getattr(exc, "lineno", None),
                            "traceback": "".join(traceback.format_exception(exc))[-8000:]}, f)
         summary: dict[str, Any] = {"models": len(self.models), "fits": self.n_fit, "figures": self.n_figures}
+        if self.torch is not None and self.torch.trained and self.n_fit == len(self.torch.fits):
+            try:
+                self.torch.finalize(summary)  # a PyTorch program: its trained module, exported to ONNX
+            except Exception as e:  # the witness never breaks the run; the evaluator says what is missing
+                summary.setdefault("save_error", f"{type(e).__name__}: {str(e)[:1000]}")
+        else:
+            self._finalize_keras(summary)
+        if self.torch is not None and "framework" not in summary and "keras" not in sys.modules:
+            summary["framework"] = "torch"  # it imported PyTorch, not Keras, and stopped before training
+        with open(self.art / "summary.json", "w") as f:
+            json.dump(_jsonable(summary), f)
+        self._events.close()
+
+    def _finalize_keras(self, summary: dict[str, Any]) -> None:
         capture = self.test_call or self.val_candidate
         graded = capture["model"] if capture else self.last_fit
         if "keras" in sys.modules:
@@ -576,9 +604,6 @@ class Probe:
                 np.save(self.art / "test_x.npy", capture["x"], allow_pickle=False)
                 if capture["pred"] is not None and capture["pred"].dtype.kind in "biuf":
                     np.save(self.art / "test_pred.npy", capture["pred"], allow_pickle=False)
-        with open(self.art / "summary.json", "w") as f:
-            json.dump(_jsonable(summary), f)
-        self._events.close()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,198 @@
+"""PyTorch submissions, graded as Keras ones are: real torch training on the real data, in quick mode.
+
+Each program trains a small net for one pass over its data (quick mode cuts the later passes short) and
+goes through the whole path: the probe in the sandboxed child, the ONNX export, the evaluator's
+ONNX Runtime. The hostile cases feed the evaluator ONNX files a program could have written instead.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import check
+
+from grader.config import course_root
+from grader.evaluation import onnx_model
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+#: The data, as torchvision gives it (served from the grader's cache), as tensors; then a dense net.
+PROGRAM = """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import datasets
+
+train = datasets.MNIST("data", train=True, download=True)
+test = datasets.MNIST("data", train=False, download=True)
+x_train, x_test = train.data.float() / 255, test.data.float() / 255
+{training_set}
+loader = DataLoader(TensorDataset(x_train, y_train), batch_size=256, shuffle=True)
+model = {model}
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+loss_fn = nn.CrossEntropyLoss()
+for epoch in range(5):
+    model.train()
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+    print(f"epoch {{epoch}}: loss {{loss.item():.3f}}")
+model.eval()
+with torch.no_grad():
+    wrong = sum((model(xb).argmax(1) != yb).sum().item()
+                for xb, yb in DataLoader(TensorDataset(x_test, test.targets), batch_size=1000))
+print(f"test error: {{wrong / 100:.2f}} %")
+# erro de teste: 2,5 %
+"""
+TRAIN = "y_train = train.targets"
+DENSE = "nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 10))"
+
+
+def program(model: str = DENSE, training_set: str = TRAIN) -> str:
+    return PROGRAM.format(model=model, training_set=training_set)
+
+
+def statuses(result: dict) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in result["checks"]}
+
+
+def test_a_dense_torch_net_is_graded_like_a_keras_one(grade_source):
+    result = grade_source(program(), quick=True)
+    got = statuses(result)
+    assert result["status"] == "ok", result
+    for name in ("runs", "correspondence", "leakage", "consistency", "dense_only", "test_as_validation"):
+        assert got[name] == "pass", (name, check(result, name))
+    assert got["threshold"] == "not_graded"  # quick mode cut the 5 passes to 1 (and 2 batches of each other)
+    assert "Gemm" in check(result, "dense_only")["details"]["layers"]
+    assert check(result, "consistency")["details"]["agreement"] >= 0.995
+    assert result["test_error"] < 10
+    assert "epoch 4" in result["stdout_tail"]  # the program's loop ran to its end
+
+
+def test_a_torch_cnn_fails_dense_only(grade_source):
+    cnn = ("nn.Sequential(nn.Unflatten(1, (1, 28)), nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), "
+           "nn.Linear(144, 10))")
+    source = program(cnn, "x_train, y_train = x_train[:3000], train.targets[:3000]")
+    result = grade_source(source, quick=True)
+    dense = check(result, "dense_only")
+    assert dense["status"] == "fail", dense
+    assert "Conv" in dense["message"] and "MaxPool" in dense["message"], dense
+    assert "Conv" in dense["message_pt"]
+    assert dense["details"]["line"] == source.splitlines().index(f"model = {cnn}") + 1  # where it is built
+    assert check(result, "runs")["status"] == "pass"
+
+
+def test_a_torch_net_trained_on_the_test_set_fails_leakage(grade_source):
+    result = grade_source(program(training_set="x_train, y_train = torch.cat([x_train, x_test]), "
+                                               "torch.cat([train.targets, test.targets])"), quick=True)
+    leak = check(result, "leakage")
+    assert leak["status"] == "fail" and leak["details"]["leaked_rows"] == 10000, leak
+    assert check(result, "threshold")["status"] == "fail"  # requires leakage
+
+
+def test_a_module_that_cannot_be_exported_fails_with_what_to_change(grade_source):
+    spectral = """
+class Spectral(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return torch.fft.fft(self.linear(x.flatten(1))).real  # no ONNX operator for an FFT
+
+model = Spectral()"""
+    source = program("Spectral()", "x_train, y_train = x_train[:2000], train.targets[:2000]")
+    source = source.replace("model = Spectral()", spectral)
+    result = grade_source(source, quick=True)
+    runs = check(result, "runs")
+    assert runs["status"] == "fail", runs
+    assert "could not be exported to ONNX" in runs["message"] and "fft" in runs["message"], runs
+    assert "não pôde ser exportado para ONNX" in runs["message_pt"]
+    assert "standard torch.nn layers" in runs["message"]
+    assert result["status"] != "grader_error"
+
+
+def test_a_torch_program_for_a_keras_only_exercise_is_told_it_requires_keras(grade_source):
+    source = program(training_set="x_train, y_train = x_train[:1000], train.targets[:1000]")
+    result = grade_source(source, exercise_id="sparse_cce", quick=True)
+    runs = check(result, "runs")
+    assert runs["status"] == "fail", runs
+    assert "requires Keras" in runs["message"] and "PyTorch" in runs["message"]
+    assert "exige Keras" in runs["message_pt"]
+    others = [c for c in result["checks"] if c["name"] != "runs"]
+    assert all(c["status"] == "not_reached" for c in others), others
+
+
+# --- the hostile suite's model-file cases, for an ONNX graph -------------------------------------
+
+def _graph(nodes: int = 1, op: tuple[str, str] = ("Relu", ""), external: bool = False) -> bytes:
+    from onnx import TensorProto, helper
+    from onnx.external_data_helper import set_external_data
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])
+    chain = [helper.make_node(op[0], [f"v{i}" if i else "x"], [f"v{i + 1}" if i + 1 < nodes else "y"],
+                              domain=op[1]) for i in range(nodes)]
+    weights = []
+    if external:
+        w = helper.make_tensor("w", TensorProto.FLOAT, [2], bytes(8), raw=True)
+        set_external_data(w, location="/etc/passwd")  # also marks it EXTERNAL
+        w.ClearField("raw_data")
+        weights.append(w)
+    model = helper.make_model(helper.make_graph(chain, "g", [x], [y], weights),
+                              opset_imports=[helper.make_opsetid("", 17)] + (
+                                  [helper.make_opsetid(op[1], 1)] if op[1] else []))
+    return model.SerializeToString()
+
+
+HOSTILE = {
+    "oversized": (onnx_model.MAX_ONNX_BYTES + 1, "larger than 256 MiB"),
+    "not onnx": (b"\x08\x07\x12\xff garbage", "not an ONNX model"),
+    "custom operator": (_graph(op=("Steal", "evil.domain")), "outside ONNX's standard set"),
+    "external weights": (_graph(external=True), "external data"),
+    "too many nodes": (_graph(nodes=onnx_model.MAX_NODES + 1), "operators (at most"),
+}
+
+
+def onnx_job(evaluator, model: bytes | int) -> dict:
+    """A finished mnist_dense run of a PyTorch program whose exported model is ``model`` (bytes, or a size)."""
+    art = evaluator.job_dir("mnist_dense") / "artifacts"
+    art.mkdir()
+    (art / "summary.json").write_text(json.dumps({"framework": "torch", "model_file": "graded.onnx",
+                                                  "graded_model": 0}))
+    (art / "events.jsonl").write_text(json.dumps({"event": "fit_start", "fit": 0, "model": 0}) + "\n")
+    np.save(art / "test_x.npy", np.zeros((10000, 2), np.float32))
+    with open(art / "graded.onnx", "wb") as f:
+        if isinstance(model, int):
+            f.truncate(model)
+        else:
+            f.write(model)
+    return {"exercise": "mnist_dense", "course_root": str(course_root()), "artifacts": str(art), "source": "",
+            "kind": "py", "stdout": "", "quick": False, "returncode": 0, "timed_out": False, "limit_s": 60.0,
+            "limit_hit": None}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_onnx_file_fails_cleanly_inside_the_evaluator(case, evaluator):
+    model, expected = HOSTILE[case]
+    evaluation = evaluator.evaluate(onnx_job(evaluator, model))
+    pid = evaluator._worker.proc.pid
+    messages = " | ".join(c["message"] for c in evaluation["checks"])
+    assert expected in messages and "not a valid ONNX model" in messages, messages
+    assert "não é um modelo ONNX válido" in " | ".join(c["message_pt"] for c in evaluation["checks"])
+    assert evaluator.evaluate(onnx_job(evaluator, model))["checks"] and evaluator._worker.proc.pid == pid
+
+
+def test_a_valid_graph_runs_in_the_evaluator(evaluator):
+    """The twin that passes: a standard graph is loaded and predicts (not a refusal of every graph)."""
+    evaluation = evaluator.evaluate(onnx_job(evaluator, _graph(nodes=3)))
+    dense = check(evaluation, "dense_only")
+    assert dense["status"] == "pass" and dense["details"]["layers"] == ["Relu"] * 3, dense
+    assert evaluation["test_error"] is not None
