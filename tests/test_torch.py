@@ -197,3 +197,19 @@ def test_a_valid_graph_runs_in_the_evaluator(evaluator):
     dense = check(evaluation, "dense_only")
     assert dense["status"] == "pass" and dense["details"]["layers"] == ["Relu"] * 3, dense
     assert evaluation["test_error"] is not None
+
+
+def test_the_test_set_checked_every_epoch_is_flagged_as_validation_data(grade_source):
+    """Evaluating on the test set between optimizer steps chooses with it: flagged, as Keras's validation_data is."""
+    source = program(training_set="x_train, y_train = x_train[:2000], train.targets[:2000]")
+    every_epoch = '''    print(f"epoch {epoch}: loss {loss.item():.3f}")
+    model.eval()
+    with torch.no_grad():
+        print("test accuracy", (model(x_test).argmax(1) == test.targets).float().mean().item())
+'''
+    source = source.replace('''    print(f"epoch {epoch}: loss {loss.item():.3f}")\n''', every_epoch)
+    result = grade_source(source, quick=True)
+    flagged = check(result, "test_as_validation")
+    assert flagged["status"] == "flag", flagged
+    assert "validação" in flagged["message_pt"]
+    assert check(result, "correspondence")["status"] == "pass"  # graded on the last run on the test set
