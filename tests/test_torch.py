@@ -213,3 +213,33 @@ def test_the_test_set_checked_every_epoch_is_flagged_as_validation_data(grade_so
     assert flagged["status"] == "flag", flagged
     assert "validação" in flagged["message_pt"]
     assert check(result, "correspondence")["status"] == "pass"  # graded on the last run on the test set
+
+
+def test_a_loop_of_its_own_over_tensors_is_seen_and_graded_as_run(grade_source):
+    """No DataLoader: batches sliced by hand, the test set in one call. Nothing is cut short, so nothing is quick."""
+    source = """
+import torch
+from torch import nn
+from torchvision import datasets
+
+train = datasets.MNIST("data", train=True, download=True)
+test = datasets.MNIST("data", train=False, download=True)
+x_train, y_train = train.data[:2000].float().flatten(1) / 255, train.targets[:2000]
+x_test = test.data.float().flatten(1) / 255
+model = nn.Sequential(nn.Linear(784, 64), nn.Sigmoid(), nn.Linear(64, 10), nn.LogSoftmax(dim=1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+for epoch in range(3):
+    for i in range(0, len(x_train), 100):
+        optimizer.zero_grad()
+        loss = nn.functional.nll_loss(model(x_train[i:i + 100]), y_train[i:i + 100])
+        loss.backward()
+        optimizer.step()
+model.eval()
+print("test error", (model(x_test).argmax(1) != test.targets).float().mean().item())
+"""
+    result = grade_source(source, quick=True)
+    got = statuses(result)
+    for name in ("runs", "correspondence", "leakage", "consistency", "dense_only"):
+        assert got[name] == "pass", (name, check(result, name))
+    assert not result["quick_capped"]  # 3 passes asked, 3 run: graded as a full run
+    assert got["threshold"] == "fail" and result["test_error"] > 2  # 2,000 rows cannot reach 1.6 %

@@ -27,6 +27,7 @@ import os
 import sys
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -109,14 +110,17 @@ class TorchProbe:
         self.probe = probe
         self.fits: dict[int, _Fit] = {}          # id(module) -> its fit
         self.pending: dict[int, tuple[Any, list[dict[str, Any]]]] = {}  # id(module) -> (module, calls since a step)
-        self.updates: dict[tuple[int, int], bool] = {}   # (id(optimizer), id(module)) -> the optimizer trains it
+        self.updates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # optimizer -> {id(module): trains it}
         self.group: _Group | None = None
         self.candidates: dict[int, dict[str, Any]] = {}  # id(module) -> its latest run on the test set's rows
         self.seq = 0                                  # orders calls and steps
         self.depth = 0                                # > 0 inside a module's call: inner calls are its own
         self.exporting = False
         self.loader_pass: dict[str, Any] | None = None   # the DataLoader pass that yielded the latest batch
-        self.loader_full: dict[int, int] = {}   # id(DataLoader) -> its full passes that trained a module
+        self.passes = 0                                  # DataLoader passes begun, to tell them apart
+        # id(data set) -> (the data set, its loaders' full passes that trained a module): a loader made anew for
+        # each epoch over the same data set counts as one
+        self.full_passes: dict[int, tuple[Any, int]] = {}
         self.keras_types: dict[type, bool] = {}
         self.last_target: Any = None
         self.cut_notice = False
@@ -191,9 +195,11 @@ class TorchProbe:
     # --- data loaders ---------------------------------------------------------------------------
     def _loader_pass(self, loader: Any, iterator: Any):
         """One pass over a DataLoader; a training loader's later passes are cut short in quick mode."""
-        state: dict[str, Any] = {"trained": set(), "cut": False}
+        self.passes += 1
+        state: dict[str, Any] = {"pass": self.passes, "trained": set(), "cut": False}
+        data = getattr(loader, "dataset", loader)
         quick = self.probe.quick_epochs
-        capped = quick is not None and self.loader_full.get(id(loader), 0) >= int(quick)
+        capped = quick is not None and self.full_passes.get(id(data), (None, 0))[1] >= int(quick)
         n = 0
         try:
             for batch in iterator:
@@ -215,7 +221,7 @@ class TorchProbe:
                     fit.passes += 1
                     fit.full_passes += not state["cut"]
             if state["trained"] and not state["cut"]:
-                self.loader_full[id(loader)] = self.loader_full.get(id(loader), 0) + 1
+                self.full_passes[id(data)] = (data, self.full_passes.get(id(data), (None, 0))[1] + 1)
 
     # --- module calls ---------------------------------------------------------------------------
     def _is_keras(self, module: Any) -> bool:
@@ -255,7 +261,7 @@ class TorchProbe:
         """A call outside training: part of a group of calls that may add up to the test set."""
         n_test, rows = self.probe.n_test, int(x.shape[0])
         if self.loader_pass is not None:
-            key: Any = ("loader", id(self.loader_pass))
+            key: Any = ("loader", self.loader_pass["pass"])
         elif x._base is not None:  # a slice of a larger tensor: its batches share that tensor's storage
             key = ("tensor", x.untyped_storage().data_ptr())
         else:
@@ -308,11 +314,11 @@ class TorchProbe:
             self.probe.notice(f"could not record an optimizer step: {type(e).__name__}: {e}")
 
     def _trains(self, optimizer: Any, module: Any) -> bool:
-        key = (id(optimizer), id(module))
-        if key not in self.updates:
+        known = self.updates.setdefault(optimizer, {})
+        if id(module) not in known:
             params = {id(p) for g in optimizer.param_groups for p in g["params"]}
-            self.updates[key] = any(id(p) in params for p in module.parameters())
-        return self.updates[key]
+            known[id(module)] = any(id(p) in params for p in module.parameters())
+        return known[id(module)]
 
     def _record_step(self, optimizer: Any) -> None:
         self.seq += 1
