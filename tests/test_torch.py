@@ -216,7 +216,10 @@ def test_the_test_set_checked_every_epoch_is_flagged_as_validation_data(grade_so
 
 
 def test_a_loop_of_its_own_over_tensors_is_seen_and_graded_as_run(grade_source):
-    """No DataLoader: batches sliced by hand, the test set in one call. Nothing is cut short, so nothing is quick."""
+    """No DataLoader: batches sliced by hand, the test set in one call. Nothing is cut short, so nothing is quick.
+
+    The untrained net is run on the test set with gradients on: no gradient flows back through those rows,
+    so they are not training rows (leakage passes)."""
     source = """
 import torch
 from torch import nn
@@ -228,6 +231,7 @@ x_train, y_train = train.data[:2000].float().flatten(1) / 255, train.targets[:20
 x_test = test.data.float().flatten(1) / 255
 model = nn.Sequential(nn.Linear(784, 64), nn.Sigmoid(), nn.Linear(64, 10), nn.LogSoftmax(dim=1))
 optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+print("untrained", (model(x_test).argmax(1) != test.targets).float().mean().item())  # gradients on: no training
 for epoch in range(3):
     for i in range(0, len(x_train), 100):
         optimizer.zero_grad()

@@ -208,7 +208,7 @@ class Probe:
             "tensorflow": self._deterministic_tensorflow,
             "jax": self._deterministic_jax,
             "torch": self._hook_torch,
-            "torchvision.datasets.mnist": lambda m: self.torch is not None and self.torch.patch_torchvision(m),
+            "torchvision.datasets.mnist": self._hook_torchvision,
             "matplotlib": self._patch_matplotlib,
             "matplotlib.pyplot": self._patch_pyplot,
         }))
@@ -252,6 +252,10 @@ class Probe:
             self.torch = probe
         except Exception as e:  # an old or partial torch: the run goes on, unwatched
             self.notice(f"could not watch PyTorch: {type(e).__name__}: {e}")
+
+    def _hook_torchvision(self, datasets_mnist: Any) -> None:
+        if self.torch is not None:  # torchvision imports torch first
+            self.torch.patch_torchvision(datasets_mnist)
 
     def _deterministic_torch(self, torch: Any) -> None:
         if self.seed is not None:

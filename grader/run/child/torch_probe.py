@@ -5,7 +5,8 @@ what every training loop must do, and leaves the same artifacts the Keras side l
 
 - **training**: ``Optimizer.step`` (a global post-step hook) says which module is trained: the one
   whose parameters the optimizer updates. The batches that module was called on since the previous
-  step are its training rows (fingerprinted for the leakage check); each pass of a ``DataLoader`` that
+  step, and whose outputs a gradient flowed back through, are its training rows (fingerprinted for the
+  leakage check); each pass of a ``DataLoader`` that
   fed it is an epoch, and without a loader, epochs are the rows trained over the distinct rows.
 - **the test set**: the calls of a trained module outside training (eval mode or ``no_grad``, not followed
   by a step) are grouped by where their batches come from (one pass of a ``DataLoader``, or one tensor
@@ -245,8 +246,11 @@ class TorchProbe:
         self.seq += 1
         grad = torch.is_grad_enabled() and y is not None and y.requires_grad
         call = {"seq": self.seq, "rows": int(x.shape[0]), "x": x.detach(), "training": module.training and grad,
-                "loader": self.loader_pass}
-        if grad:  # a step of this module's optimizer may follow: then these were training rows
+                "loader": self.loader_pass, "backward": False}
+        if grad:
+            # training rows are those whose outputs a gradient flowed back through before a step of this
+            # module's optimizer: not a test set checked with gradients on before or between epochs
+            y.register_hook(lambda _grad, call=call: call.update(backward=True))
             pending = self.pending.setdefault(id(module), (module, []))[1]
             pending.append(call)
             del pending[:-MAX_PENDING]
@@ -323,9 +327,12 @@ class TorchProbe:
     def _record_step(self, optimizer: Any) -> None:
         self.seq += 1
         for key, (module, calls) in list(self.pending.items()):
-            if not calls or not self._trains(optimizer, module):
+            if not self._trains(optimizer, module):
                 continue
             del self.pending[key]
+            calls = [c for c in calls if c["backward"]]
+            if not calls:
+                continue
             fit = self.fits.get(key) or self._new_fit(module, optimizer)
             for call in calls:
                 self._train_rows(fit, call)
