@@ -247,3 +247,53 @@ print("test error", (model(x_test).argmax(1) != test.targets).float().mean().ite
         assert got[name] == "pass", (name, check(result, name))
     assert not result["quick_capped"]  # 3 passes asked, 3 run: graded as a full run
     assert got["threshold"] == "fail" and result["test_error"] > 2  # 2,000 rows cannot reach 1.6 %
+
+
+def test_a_torch_fashion_mnist_program_with_its_figure_passes_the_figure_check(grade_source):
+    """The figure is drawn from the student's own predictions; the evaluator's, from the ONNX graph, must agree."""
+    source = """
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import datasets
+
+train = datasets.FashionMNIST("data", train=True, download=True)
+test = datasets.FashionMNIST("data", train=False, download=True)
+x_train, x_test = train.data[:5000].float() / 255, test.data.float() / 255
+loader = DataLoader(TensorDataset(x_train, train.targets[:5000]), batch_size=128, shuffle=True)
+model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+for epoch in range(3):
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(xb), yb).backward()
+        optimizer.step()
+model.eval()
+with torch.no_grad():
+    predicted = model(x_test).argmax(1)
+plt.figure(figsize=(10, 9))
+for i in range(20):
+    plt.subplot(4, 5, i + 1)
+    plt.imshow(test.data[i], cmap="gray")
+    plt.xticks([])
+    plt.yticks([])
+    plt.title(test.classes[test.targets[i]], color="blue")
+    plt.xlabel(test.classes[predicted[i]], color="red")
+plt.savefig("fashion.png")
+"""
+    result = grade_source(source, exercise_id="fashion_mnist", quick=True)
+    figure = check(result, "figure")
+    assert figure["status"] == "pass", figure
+    assert check(result, "consistency")["status"] == "pass"
+
+
+def test_a_worker_that_died_on_an_onnx_file_has_the_file_inspected(tmp_path):
+    """The client blames the student only for an invalid model file: for a PyTorch program, its ONNX graph."""
+    from grader.evaluation import worker
+
+    (tmp_path / "graded.onnx").write_bytes(HOSTILE["custom operator"][0])
+    en, pt = worker.handle({"op": "inspect", "artifacts": str(tmp_path)})
+    assert "outside ONNX's standard set" in en and "fora do conjunto padrão do ONNX" in pt
+    (tmp_path / "graded.onnx").write_bytes(_graph(nodes=2))
+    assert worker.handle({"op": "inspect", "artifacts": str(tmp_path)}) is None
