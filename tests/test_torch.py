@@ -297,3 +297,13 @@ def test_a_worker_that_died_on_an_onnx_file_has_the_file_inspected(tmp_path):
     assert "outside ONNX's standard set" in en and "fora do conjunto padrão do ONNX" in pt
     (tmp_path / "graded.onnx").write_bytes(_graph(nodes=2))
     assert worker.handle({"op": "inspect", "artifacts": str(tmp_path)}) is None
+
+
+def test_a_data_loader_with_worker_processes_runs_in_the_sandbox(grade_source):
+    """Workers hand batches back over a Unix socket, whose path must fit in 107 bytes: not in the work dir's TMPDIR."""
+    source = program(training_set="x_train, y_train = x_train[:1000], train.targets[:1000]")
+    source = source.replace("batch_size=256, shuffle=True)", "batch_size=256, shuffle=True, num_workers=2)")
+    result = grade_source(source, quick=True)
+    assert result["status"] != "timeout", result["stderr_tail"][-2000:]
+    assert check(result, "runs")["status"] == "pass", check(result, "runs")
+    assert check(result, "leakage")["status"] == "pass"

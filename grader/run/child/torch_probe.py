@@ -134,6 +134,7 @@ class TorchProbe:
         if self.probe.seed is not None:
             torch.manual_seed(self.probe.seed)  # every device's generator; Keras seeds it again alike
         register_optimizer_step_post_hook(self._after_step)
+        _short_socket_dir()
         orig_call, probe = torch.nn.Module.__call__, self
 
         def __call__(module, *args, **kwargs):
@@ -463,6 +464,28 @@ class TorchProbe:
             self.probe.event("onnx_export", seconds=round(time.perf_counter() - t0, 3))
         finally:
             self.exporting = False
+
+
+def _short_socket_dir() -> None:
+    """Give multiprocessing a temporary folder short enough for a Unix socket's path (107 bytes at most).
+
+    DataLoader workers (``num_workers > 0``) hand each batch back by passing file descriptors over a socket that
+    multiprocessing makes in TMPDIR; the sandbox's TMPDIR, inside the job's work dir, is too long a path for
+    one, so the workers fail and the loader waits for them until the time limit.
+    """
+    import multiprocessing.process
+    import multiprocessing.util
+    import shutil
+    import tempfile
+
+    config = multiprocessing.process.current_process()._config
+    if len(tempfile.gettempdir()) <= 60 or "tempdir" in config:  # multiprocessing adds about 40 bytes
+        return
+    try:
+        config["tempdir"] = tempfile.mkdtemp(prefix="kg-mp-", dir="/tmp")  # the sandbox's private /tmp
+    except OSError:
+        return
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(config["tempdir"], True), exitpriority=-100)
 
 
 @contextlib.contextmanager
