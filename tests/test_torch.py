@@ -8,6 +8,7 @@ ONNX Runtime. The hostile cases feed the evaluator ONNX files a program could ha
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -307,3 +308,32 @@ def test_a_data_loader_with_worker_processes_runs_in_the_sandbox(grade_source):
     assert result["status"] != "timeout", result["stderr_tail"][-2000:]
     assert check(result, "runs")["status"] == "pass", check(result, "runs")
     assert check(result, "leakage")["status"] == "pass"
+
+
+def test_attention_exported_as_plain_matmuls_is_named_and_refused(tmp_path, mnist_dense):
+    """ONNX (before opset 23) has no attention operator: a MatMul of two computed tensors is reported as one."""
+    from torch import nn
+
+    class SelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = nn.MultiheadAttention(28, 4, batch_first=True)
+            self.out = nn.Linear(28, 10)
+
+        def forward(self, x):
+            return self.out(self.attention(x, x, x)[0].mean(1))
+
+    nets = {"attention": SelfAttention(), "dense": nn.Sequential(nn.Linear(28, 16), nn.ReLU(), nn.Flatten(),
+                                                                 nn.Linear(448, 10))}
+    kinds = {}
+    for name, net in nets.items():
+        with warnings.catch_warnings():  # the tracer's, about the export (as the probe keeps them from students)
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net.eval(), (torch.zeros(2, 28, 28),), str(tmp_path / f"{name}.onnx"), dynamo=False,
+                              input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+        model, problem = onnx_model.load_onnx(tmp_path / f"{name}.onnx")
+        assert problem is None and model.predict(np.zeros((3, 28, 28))).shape == (3, 10)
+        assert model.input_shapes() == [(None, 28, 28)]
+        kinds[name] = set(model.layer_kinds())
+    assert "Attention" in kinds["attention"] and "Attention" in mnist_dense.checks["dense_only"]["forbidden"]
+    assert "Attention" not in kinds["dense"] and "MatMul" in kinds["dense"]  # a Linear on 3-D inputs: x times weights

@@ -176,8 +176,27 @@ def load_onnx(path: Path) -> tuple[OnnxModel | None, Problem | None]:
                              f"o modelo avaliado não pôde ser carregado pelo ONNX Runtime ({msg}): use camadas "
                              "padrão de torch.nn e operações de tensores no forward",
                              "the graded model could not be loaded", "o modelo avaliado não pôde ser carregado")
-    ops = [node.op_type for graph in _graphs(model.graph) for node in graph.node]
-    return OnnxModel(session, ops), None
+    return OnnxModel(session, operator_kinds(model.graph)), None
+
+
+def operator_kinds(graph: Any) -> list[str]:
+    """The graph's operator types in order, subgraphs included, with attention named where it hides.
+
+    The exporter writes ``nn.MultiheadAttention`` and transformer layers as plain MatMul, Softmax and Reshape:
+    ONNX's opsets before 23 have no attention operator. What gives attention away is a matrix product of two
+    tensors both computed from the input (queries times keys, weights times values), where a dense layer
+    multiplies by weights; such a MatMul is reported as ``Attention``.
+    """
+    constant = {t.name for t in graph.initializer}
+    kinds = []
+    for node in graph.node:
+        inputs = [i for i in node.input if i]
+        if node.op_type == "Constant" or (inputs and all(i in constant for i in inputs)):
+            constant.update(node.output)  # folded weights: a transposed or cast initializer is still a weight
+        computed = node.op_type in ("MatMul", "Einsum") and len(inputs) >= 2 and not any(i in constant
+                                                                                          for i in inputs)
+        kinds.append("Attention" if computed else node.op_type)
+    return kinds + [k for sub in list(_graphs(graph))[1:] for k in operator_kinds(sub)]
 
 
 def export_problem(reason: str) -> Problem:
