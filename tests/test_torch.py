@@ -310,8 +310,9 @@ def test_a_data_loader_with_worker_processes_runs_in_the_sandbox(grade_source):
     assert check(result, "leakage")["status"] == "pass"
 
 
-def test_attention_exported_as_plain_matmuls_is_named_and_refused(tmp_path, mnist_dense):
-    """ONNX (before opset 23) has no attention operator: a MatMul of two computed tensors is reported as one."""
+def test_recurrent_and_attention_modules_show_in_the_graphs_operators(tmp_path, mnist_dense):
+    """Recurrent layers export to their own operators; attention, which ONNX before opset 23 lacks, to plain
+    MatMuls, and a MatMul of two computed tensors is reported as ``Attention``."""
     from torch import nn
 
     class SelfAttention(nn.Module):
@@ -323,8 +324,17 @@ def test_attention_exported_as_plain_matmuls_is_named_and_refused(tmp_path, mnis
         def forward(self, x):
             return self.out(self.attention(x, x, x)[0].mean(1))
 
-    nets = {"attention": SelfAttention(), "dense": nn.Sequential(nn.Linear(28, 16), nn.ReLU(), nn.Flatten(),
-                                                                 nn.Linear(448, 10))}
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(28, 16, batch_first=True)
+            self.out = nn.Linear(16, 10)
+
+        def forward(self, x):
+            return self.out(self.gru(x)[0][:, -1])
+
+    nets = {"attention": SelfAttention(), "recurrent": Recurrent(),
+            "dense": nn.Sequential(nn.Linear(28, 16), nn.ReLU(), nn.Flatten(), nn.Linear(448, 10))}
     kinds = {}
     for name, net in nets.items():
         with warnings.catch_warnings():  # the tracer's, about the export (as the probe keeps them from students)
@@ -335,5 +345,7 @@ def test_attention_exported_as_plain_matmuls_is_named_and_refused(tmp_path, mnis
         assert problem is None and model.predict(np.zeros((3, 28, 28))).shape == (3, 10)
         assert model.input_shapes() == [(None, 28, 28)]
         kinds[name] = set(model.layer_kinds())
-    assert "Attention" in kinds["attention"] and "Attention" in mnist_dense.checks["dense_only"]["forbidden"]
+    forbidden = mnist_dense.checks["dense_only"]["forbidden"]
+    assert "Attention" in kinds["attention"] and "Attention" in forbidden
+    assert "GRU" in kinds["recurrent"] and "GRU" in forbidden  # nn.RNN, nn.LSTM: the RNN and LSTM operators
     assert "Attention" not in kinds["dense"] and "MatMul" in kinds["dense"]  # a Linear on 3-D inputs: x times weights
