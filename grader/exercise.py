@@ -15,6 +15,8 @@ SUBMISSION_SUFFIXES = (".py", ".ipynb")
 #: quick mode's wall clock when exercise.toml's [quick] gives none: fit is capped at a few epochs, so a
 #: program still running after this is stuck (a `while True`), and CI feedback should not wait 30 minutes
 QUICK_WALL_CLOCK_S = 300.0
+#: what a program may be written with (exercise.toml's ``frameworks``): Keras, or plain PyTorch
+FRAMEWORKS = ("keras", "torch")
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,6 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
         raise GraderError(f"{path} is invalid ({type(e).__name__}: {e}); fix the file and run again") from e
-
-
-FRAMEWORKS = ("keras", "torch")
 
 
 def _frameworks(value: Any) -> tuple[str, ...]:
