@@ -195,15 +195,34 @@ GRADER = Path(__file__).resolve().parent.parent / "grader"
 FORBIDDEN = {
     "grader.evaluation": ("grader.report", "grader.jobs", "grader.cli", "grader.results", "grader.executors",
                           "grader.lms"),
+    # the student's process: it must run with the probe and its own modules alone
+    "grader.run.child": ("grader.run.host", "grader.evaluation", "grader.jobs", "grader.results", "grader.report",
+                         "grader.executors", "grader.lms", "grader.cli", "grader.data", "grader.config"),
 }
 #: Packages whose modules import one another without a circle.
-ACYCLIC = ("grader.evaluation",)
+ACYCLIC = ("grader.evaluation", "grader")
 #: Inside a package, its modules from the bottom up: each imports only from its own layer or those below.
 LAYERS = {
+    # the whole package, from the bottom up (grader/README.md draws it)
+    "grader": (
+        ("grader.errors", "grader.text", "grader.schema", "grader.fingerprint"),
+        ("grader.config",),
+        ("grader.datasets", "grader.devices", "grader.exercise", "grader.environment", "grader.notebooks"),
+        ("grader.data", "grader.hints", "grader.claims"),
+        ("grader.run",),  # run.child (the student's process) and run.host (what launches it)
+        ("grader.evaluation",),
+        ("grader.results",),
+        ("grader.jobs",),
+        ("grader.executors",),
+        ("grader.report",),
+        ("grader.lms", "grader.release"),
+        ("grader.cli",),
+    ),
     "grader.evaluation": (
         ("grader.evaluation.model", "grader.evaluation.artifacts", "grader.evaluation.attempts"),
         ("grader.evaluation.context",),
-        ("grader.evaluation.correspondence", "grader.evaluation.source", "grader.evaluation.keras_model"),
+        ("grader.evaluation.correspondence", "grader.evaluation.source", "grader.evaluation.keras_model",
+         "grader.evaluation.onnx_model", "grader.evaluation.frameworks"),
         ("grader.evaluation.checks",),
         ("grader.evaluation.exercises",),  # the loader and the built-in exercises' modules
         ("grader.evaluation.evaluator",),

@@ -24,6 +24,7 @@ from .artifacts import read_array, read_events, read_json
 from .checks import Outcome, run_problem
 from .context import Context, Problem
 from .exercises import checks_for
+from .frameworks import framework_problem
 from .keras_model import KerasModel
 
 
@@ -78,6 +79,10 @@ def build_context(job: dict[str, Any]) -> Context:
             except Untrusted as e:
                 problems.append(str(e))
     ctx.test_source, ctx.test_source_kind = _describe_source(ctx.summary)
+    if (refused := framework_problem(ctx)) is not None:  # a framework the exercise does not accept: nothing to grade
+        ctx.run_problem = ctx.model_problem = ctx.test_inputs_problem = refused
+        ctx.events, ctx.train_fingerprints, ctx.val_fingerprints = [], [], {}
+        return ctx
 
     # the test inputs, as the student prepared them
     try:
@@ -131,6 +136,14 @@ def build_context(job: dict[str, Any]) -> Context:
 def _load_model(ctx: Context, art: Path, problems: list[str]) -> Problem | None:
     """Load the graded model into ctx.model; return what went wrong, if anything."""
     summary = ctx.summary
+    if summary.get("framework") == "torch":  # a PyTorch program: its module, exported to ONNX (onnx_model.py)
+        from .onnx_model import export_problem, load_onnx
+
+        if summary.get("model_file") == "graded.onnx":
+            ctx.model, problem = load_onnx(art / "graded.onnx")
+            return problem
+        if isinstance(summary.get("save_error"), str):
+            return export_problem(summary["save_error"])
     if "model_file" not in summary:
         if summary.get("save_error"):
             return Problem(Text(f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in "

@@ -29,9 +29,14 @@ def send(channel: Any, text: str) -> None:
 
 def handle(request: dict[str, Any]) -> Any:
     if request.get("op") == "inspect":
-        from .artifacts import archive_problem
+        artifacts = Path(request["artifacts"])
+        if (path := artifacts / "graded.onnx").is_file():  # a PyTorch program's model
+            from .onnx_model import file_problem as problem_of
+        else:
+            from .artifacts import archive_problem as problem_of
 
-        problem = archive_problem(Path(request["artifacts"]) / "graded.keras")
+            path = artifacts / "graded.keras"
+        problem = problem_of(path)
         return None if problem is None else [problem.en, problem.pt]
     from .evaluator import evaluate_job
 

@@ -21,6 +21,8 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+from . import hooks
+
 #: id -> what to write under Keras 3, in English and Portuguese; ``{...}`` are values the shim recorded.
 NOTICES: dict[str, dict[str, str]] = {
     "integer_learning_rate": {
@@ -107,19 +109,15 @@ class Keras2:
         self.seen: set[tuple[Any, ...]] = set()
 
     def install(self) -> None:
-        from .probe import _PostImportFinder
-
         sys.meta_path.insert(0, _AliasFinder(self))
-        sys.meta_path.insert(0, _PostImportFinder({
+        sys.meta_path.insert(0, hooks.PostImportFinder({
             "keras": self._patch_keras,  # after keras/__init__: models, optimizers and callbacks are loaded
             "keras.src.saving.saving_api": self._patch_saving,  # before keras.saving binds save_model
         }))
 
     def notice(self, notice_id: str, caller: dict[str, Any] | None = None, **values: Any) -> None:
         """Record one use of a Keras 2 idiom (once per line) and tell the student's log."""
-        from .probe import _caller
-
-        caller = caller if caller is not None else _caller()
+        caller = caller if caller is not None else hooks.caller()
         line = caller.get("line") if caller else None
         values = {k: str(v)[:VALUE_CHARS] for k, v in values.items()}
         key = (notice_id, line, *sorted(values.items()))
@@ -249,9 +247,7 @@ class Keras2:
         def __init__(cb, *args, **kwargs):
             orig_init(cb, *args, **kwargs)
             if cb.monitor in ("acc", "val_acc"):
-                from .probe import _caller
-
-                cb._keras2_caller = _caller()  # the notice names the callback's line, not fit's
+                cb._keras2_caller = hooks.caller()  # the notice names the callback's line, not fit's
 
         def _set_monitor_op(cb):
             if cb.monitor in ("acc", "val_acc"):

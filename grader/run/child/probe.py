@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.abc
 import inspect
 import json
 import os
@@ -29,10 +28,9 @@ import numpy as np
 
 from ...datasets import load_arrays
 from ...fingerprint import fingerprints
+from .hooks import MAX_CAPTURE_BYTES, SMALL_ARRAY_BYTES, PostImportFinder, caller
 
-MAX_CAPTURE_BYTES = 512 * 2**20
 MAX_FIGURES = 40
-SMALL_ARRAY_BYTES = 256 * 2**10  # training arrays this small are kept whole (hard-coded data sets)
 
 
 def _column_match(x: np.ndarray, ref: np.ndarray, rows: int = 100) -> float:
@@ -109,47 +107,6 @@ def _describe(fn: Any) -> Any:
     return out
 
 
-class _PostImportLoader(importlib.abc.Loader):
-    def __init__(self, loader: importlib.abc.Loader, callback: Callable[[Any], None]):
-        self._loader, self._callback = loader, callback
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        loader = self._loader
-        while isinstance(loader, _PostImportLoader):  # another finder hooked the same module
-            loader = loader._loader
-        module.__loader__ = loader
-        self._callback(module)
-
-
-class _PostImportFinder(importlib.abc.MetaPathFinder):
-    """Calls a patch function right after a named module has executed."""
-
-    def __init__(self, hooks: dict[str, Callable[[Any], None]]):
-        self.hooks = hooks
-        self.searching: set[str] = set()  # another finder that hooks the same module asks this one back
-
-    def find_spec(self, fullname, path, target=None):
-        callback = self.hooks.get(fullname)
-        if callback is None or fullname in self.searching:
-            return None
-        self.searching.add(fullname)
-        try:
-            spec = next((s for finder in sys.meta_path if finder is not self and hasattr(finder, "find_spec")
-                         and (s := finder.find_spec(fullname, path, target)) is not None), None)
-        finally:
-            self.searching.discard(fullname)
-        if spec is None:
-            return None
-        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        spec.loader = _PostImportLoader(spec.loader, callback)
-        return spec
-
-
 class Probe:
     def __init__(self, spec: dict[str, Any]):
         self.art = Path(spec["artifacts"])
@@ -175,6 +132,7 @@ class Probe:
         self.n_figures = 0
         self.originals: dict[str, Callable[..., Any]] = {}  # unwrapped Keras/matplotlib functions
         self.busy = 0  # > 0 while inside a wrapped Keras call (inner calls are Keras's own)
+        self.torch: Any = None  # the PyTorch side (torch_probe.TorchProbe), once the program imports torch
         self._events = open(self.art / "events.jsonl", "a", buffering=1)
 
     # --- recording ------------------------------------------------------------------
@@ -203,7 +161,7 @@ class Probe:
         sys.path.append(stubs)  # google.colab, after the real packages
         served = {module: functools.partial(self._patch_dataset, name=name)
                   for name, how in self.datasets.items() for module in how.get("keras", ())}
-        sys.meta_path.insert(0, _PostImportFinder({
+        sys.meta_path.insert(0, PostImportFinder({
             **served,
             "keras.src.models.model": self._patch_model,
             "keras.src.utils.numerical_utils": self._patch_numerical,
@@ -212,7 +170,8 @@ class Probe:
             # each backend's deterministic mode, switched on only when the program imports that backend
             "tensorflow": self._deterministic_tensorflow,
             "jax": self._deterministic_jax,
-            "torch": self._deterministic_torch,
+            "torch": self._hook_torch,
+            "torchvision.datasets.mnist": self._hook_torchvision,
             "matplotlib": self._patch_matplotlib,
             "matplotlib.pyplot": self._patch_pyplot,
         }))
@@ -244,6 +203,22 @@ class Probe:
         # read when JAX creates its first device client, which is after `import jax`
         if self.seed is not None and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+
+    def _hook_torch(self, torch: Any) -> None:
+        """Plain PyTorch programs are watched by torch_probe.py (Keras's torch backend imports torch too)."""
+        self._deterministic_torch(torch)
+        from .torch_probe import TorchProbe
+
+        try:
+            probe = TorchProbe(self)
+            probe.install(torch)
+            self.torch = probe
+        except Exception as e:  # an old or partial torch: the run goes on, unwatched
+            self.notice(f"could not watch PyTorch: {type(e).__name__}: {e}")
+
+    def _hook_torchvision(self, datasets_mnist: Any) -> None:
+        if self.torch is not None:  # torchvision imports torch first
+            self.torch.patch_torchvision(datasets_mnist)
 
     def _deterministic_torch(self, torch: Any) -> None:
         if self.seed is not None:
@@ -277,7 +252,7 @@ class Probe:
         orig, probe = module.to_categorical, self
 
         def to_categorical(x, *args, **kwargs):
-            probe.event("to_categorical", caller=_caller(), shape=list(np.shape(x)))
+            probe.event("to_categorical", caller=caller(), shape=list(np.shape(x)))
             return orig(x, *args, **kwargs)
 
         module.to_categorical = to_categorical
@@ -309,7 +284,7 @@ class Probe:
         def compile(model, *args, **kwargs):
             try:
                 a = inspect.signature(orig).bind(model, *args, **kwargs).arguments
-                probe.event("compile", model=probe.model_id(model), caller=_caller(),
+                probe.event("compile", model=probe.model_id(model), caller=caller(),
                             loss=_describe(a.get("loss")), optimizer=_describe(a.get("optimizer", "rmsprop")),
                             metrics=_jsonable(a.get("metrics")))
             except Exception:
@@ -355,7 +330,7 @@ class Probe:
         k = self.n_fit
         self.n_fit += 1
         mid = self.model_id(model)
-        record: dict[str, Any] = {"fit": k, "model": mid, "caller": _caller(), "epochs_requested": a["epochs"],
+        record: dict[str, Any] = {"fit": k, "model": mid, "caller": caller(), "epochs_requested": a["epochs"],
                                   "batch_size": a["batch_size"], "validation_split": a["validation_split"]}
         if self.quick_epochs is not None and isinstance(a["epochs"], int):
             capped = min(a["epochs"], (a["initial_epoch"] or 0) + int(self.quick_epochs))
@@ -403,7 +378,7 @@ class Probe:
 
     def _record_test_call(self, model: Any, kind: str, x: Any, pred: Any, result: Any) -> None:
         xa = _as_array(x)
-        info = {"model": self.model_id(model), "kind": kind, "caller": _caller(), "x": _arr_info(x, xa)}
+        info = {"model": self.model_id(model), "kind": kind, "caller": caller(), "x": _arr_info(x, xa)}
         if xa is not None and self.looks_like_training_set(xa):
             self.event("train_call", **info)
             return
@@ -564,6 +539,20 @@ class Probe:
                            "line": frames[-1].lineno if frames else getattr(exc, "lineno", None),
                            "traceback": "".join(traceback.format_exception(exc))[-8000:]}, f)
         summary: dict[str, Any] = {"models": len(self.models), "fits": self.n_fit, "figures": self.n_figures}
+        if self.torch is not None and self.torch.trained and self.n_fit == len(self.torch.fits):
+            try:
+                self.torch.finalize(summary)  # a PyTorch program: its trained module, exported to ONNX
+            except Exception as e:  # the witness never breaks the run; the evaluator says what is missing
+                summary.setdefault("save_error", f"{type(e).__name__}: {str(e)[:1000]}")
+        else:
+            self._finalize_keras(summary)
+        if self.torch is not None and "framework" not in summary and "keras" not in sys.modules:
+            summary["framework"] = "torch"  # it imported PyTorch, not Keras, and stopped before training
+        with open(self.art / "summary.json", "w") as f:
+            json.dump(_jsonable(summary), f)
+        self._events.close()
+
+    def _finalize_keras(self, summary: dict[str, Any]) -> None:
         capture = self.test_call or self.val_candidate
         graded = capture["model"] if capture else self.last_fit
         if "keras" in sys.modules:
@@ -588,9 +577,6 @@ class Probe:
                 np.save(self.art / "test_x.npy", capture["x"], allow_pickle=False)
                 if capture["pred"] is not None and capture["pred"].dtype.kind in "biuf":
                     np.save(self.art / "test_pred.npy", capture["pred"], allow_pickle=False)
-        with open(self.art / "summary.json", "w") as f:
-            json.dump(_jsonable(summary), f)
-        self._events.close()
 
 
 @contextlib.contextmanager
@@ -627,12 +613,3 @@ def _arr_info(raw: Any, a: np.ndarray | None) -> dict[str, Any]:
     if a is None:
         return {"type": type(raw).__name__}
     return {"type": type(raw).__name__, "shape": list(a.shape), "dtype": str(a.dtype)}
-
-
-def _caller() -> dict[str, Any] | None:
-    """The innermost frame of the student's script that led to this call."""
-    script = os.environ.get("KERAS_GRADER_SCRIPT")
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        if script and os.path.abspath(frame.filename) == script:
-            return {"line": frame.lineno, "code": (frame.line or "")[:200]}
-    return None
