@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -128,7 +130,11 @@ def grader_error(student: str, ex: Exercise, why: Text, **fields: Any) -> JobRes
                              ". Não é culpa do aluno; o próximo `grade all` corrige de novo"))
 
 
-def run_fault(outcome: RunOutcome, submission: Path) -> tuple[str, str] | None:
+#: A framework an exercise may accept (exercise.toml ``frameworks``) and the modules its programs import.
+FRAMEWORK_MODULES = {"torch": ("torch", "torchvision")}
+
+
+def run_fault(outcome: RunOutcome, submission: Path, frameworks: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """Why the student's program could not run, when the grader or the machine is to blame: (English, Portuguese),
     the arguments of ``EvaluationFailed`` (and what tests/test_evaluator.py reads)."""
     if outcome.sandbox_error:  # the child never wrote its start byte on a pipe student code cannot reach
@@ -145,6 +151,15 @@ def run_fault(outcome: RunOutcome, submission: Path) -> tuple[str, str] | None:
                 "ipykernel is installed and that the sandbox has a working loopback interface",
                 f"o kernel Jupyter do notebook não pôde iniciar ({last}). Na máquina de correção, verifique se o "
                 "ipykernel está instalado e se o sandbox tem a interface de loopback funcionando")
+    # a framework the exercise accepts but this grader lacks (keras-grader[torch] not installed): the machine's fault
+    missing = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", outcome.stderr)
+    module = missing.group(1).split(".")[0] if missing else ""
+    for framework in frameworks:
+        if module in FRAMEWORK_MODULES.get(framework, ()) and importlib.util.find_spec(module) is None:
+            return (f"the exercise accepts {framework} programs, but the grading machine has no {module!r} installed. "
+                    f"On the grading machine, install the extra: pip install 'keras-grader[{framework}]'",
+                    f"o exercício aceita programas em {framework}, mas a máquina de correção não tem {module!r} "
+                    f"instalado. Na máquina de correção, instale o extra: pip install 'keras-grader[{framework}]'")
     return None
 
 
@@ -266,7 +281,7 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                "limit_hit": outcome.limit_hit, "private": private}
         t_eval = time.monotonic()
         try:
-            if fault := run_fault(outcome, submission):  # the run itself failed for the grader: nothing to evaluate
+            if fault := run_fault(outcome, submission, ex.frameworks):  # the run itself failed for the grader: nothing to evaluate
                 raise EvaluationFailed(*fault, grader_fault=True)
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:

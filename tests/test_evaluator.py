@@ -229,6 +229,31 @@ def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_s
     assert forged["status"] == "error" and forged["score"] == 0.0
 
 
+def test_a_framework_the_exercise_accepts_but_the_grading_machine_lacks_is_not_the_students_fault(tmp_path,
+                                                                                                 monkeypatch):
+    """A PyTorch program for an exercise that accepts PyTorch, graded where keras-grader[torch] is not installed:
+    not graded (the machine's fault, with what to install), never a zero. Where the exercise does not accept the
+    framework, or the module is installed after all, the error stays the student's."""
+    from grader import jobs
+    from grader.run.host.runner import RunOutcome
+
+    script = tmp_path / "mnist_dense.py"
+    script.write_text("import torch\n")
+
+    def outcome(stderr: str) -> RunOutcome:
+        return RunOutcome(returncode=1, timed_out=False, seconds=0.1, artifacts=tmp_path, stdout="", stderr=stderr,
+                          isolation=sandbox.detect())
+
+    # this machine may have torch: a framework module it surely lacks stands in for it
+    monkeypatch.setitem(jobs.FRAMEWORK_MODULES, "torch", ("kg_absent_framework",))
+    missing = outcome("Traceback (most recent call last):\nModuleNotFoundError: No module named 'kg_absent_framework'\n")
+    fault = jobs.run_fault(missing, script, ("keras", "torch"))
+    assert fault and "pip install 'keras-grader[torch]'" in fault[0] and "instale o extra" in fault[1]
+    assert jobs.run_fault(missing, script, ("keras",)) is None  # the exercise asks for Keras: the student's error
+    monkeypatch.setitem(jobs.FRAMEWORK_MODULES, "torch", ("json",))  # installed here: a student's own import trick
+    assert jobs.run_fault(outcome("ModuleNotFoundError: No module named 'json'\n"), script, ("keras", "torch")) is None
+
+
 def test_gradescope_feedback_and_tables_give_a_grader_fault_no_zero():
     from grader.report import feedback, gradescope, tables
 
