@@ -152,6 +152,14 @@ def run_problem(ctx: Context) -> Problem | None:
                             f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente"),
                        Text(f"the program exited with status {ctx.returncode}",
                             f"o programa terminou com status {ctx.returncode}"))
+    if not any(ev["event"] == "fit_start" for ev in ctx.events) and ctx.summary.get("framework") == "torch":
+        return Problem(Text("the program ran to the end but never trained a model (no optimizer step was taken): "
+                            "build a torch.nn model and train it on the training set with an optimizer "
+                            "(loss.backward(), optimizer.step()), as the exercise asks",
+                            "o programa rodou até o fim, mas nunca treinou um modelo (nenhum passo do otimizador "
+                            "foi dado): monte um modelo torch.nn e treine-o com o conjunto de treino usando um "
+                            "otimizador (loss.backward(), optimizer.step()), como pede o exercício"),
+                       Text("the program never trained a model", "o programa nunca treinou um modelo"))
     if not any(ev["event"] == "fit_start" for ev in ctx.events):
         return Problem(Text("the program ran to the end but never trained a model (fit was never called): build, "
                             "compile and train (fit) a Keras model on the training set, as the exercise asks",

@@ -216,17 +216,18 @@ class Evaluator:
         except _WorkerGone:
             self._worker, answer = None, {}
         problem = answer.get("result") if answer.get("ok") else None
+        kind = "ONNX" if (Path(job["artifacts"]) / "graded.onnx").is_file() else "Keras"  # a PyTorch program's model
         if problem:
             return EvaluationFailed(
-                f"the evaluator {what} on this submission's saved model, which is not a valid Keras file: "
+                f"the evaluator {what} on this submission's saved model, which is not a valid {kind} file: "
                 f"{problem[0]}. The grader saves the model itself: the program must not write over the grader's files",
-                f"o avaliador {_pt(what)} com o modelo salvo desta entrega, que não é um arquivo Keras válido: "
+                f"o avaliador {_pt(what)} com o modelo salvo desta entrega, que não é um arquivo {kind} válido: "
                 f"{problem[1]}. O corretor salva o modelo ele mesmo: o programa não deve sobrescrever os arquivos "
                 "do corretor", grader_fault=False)
         return EvaluationFailed(
-            f"the evaluator {what} on this submission, whose saved model is a valid Keras file. On the grading "
+            f"the evaluator {what} on this submission, whose saved model is a valid {kind} file. On the grading "
             f"machine, check the free memory and the evaluator's log ({log_path()})",
-            f"o avaliador {_pt(what)} com esta entrega, cujo modelo salvo é um arquivo Keras válido. Na máquina de "
+            f"o avaliador {_pt(what)} com esta entrega, cujo modelo salvo é um arquivo {kind} válido. Na máquina de "
             f"correção, verifique a memória livre e o log do avaliador ({log_path()})", grader_fault=True)
 
     def close(self) -> None:
