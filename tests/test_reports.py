@@ -21,7 +21,7 @@ from grader.report.build import write_reports
 pytestmark = pytest.mark.xdist_group("graded_class")
 
 
-STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel"]
+STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel", "helena"]
 
 
 def by_key(out: Path) -> dict[tuple[str, str], dict]:
