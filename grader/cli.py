@@ -333,6 +333,37 @@ def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
     return None
 
 
+#: Where a reference written in another framework lies: beside the Keras one (``solutions/<id>/solution.py``), found
+#: the same way. A file, not a list in exercise.toml: that file is released to students and solutions/ never is.
+#: Each framework's modules: the reference is skipped, with a note, where they are not installed (an optional extra).
+FRAMEWORK_REFERENCES = {"torch": ("solution_torch.py", ("torch", "torchvision"), "keras-grader[torch]")}
+
+
+def framework_installed(modules: tuple[str, ...]) -> bool:
+    """Whether this Python can import ``modules``, asked without importing them (torch alone takes seconds)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def solution_runs(root: Path, ex_id: str, installed=framework_installed) -> list[tuple[str, str, Path, str | None]]:
+    """What `grade check-solutions` runs for one exercise, in order: (label, role, path, why it is skipped or None).
+
+    The Keras reference, a reference in each other framework the exercise has one for, the starter. ``role`` is
+    what ``judge_pair`` judges: every reference must pass every check, whatever its framework.
+    """
+    runs: list[tuple[str, str, Path, str | None]] = [
+        ("reference", "reference", root / "solutions" / ex_id / "solution.py", None)]
+    for framework, (name, modules, extra) in FRAMEWORK_REFERENCES.items():
+        path = root / "solutions" / ex_id / name
+        if path.is_file():
+            skip = None if installed(modules) else (f"skipped: {' and '.join(modules)} not installed here; "
+                                                    f"pip install '{extra}' to check this reference")
+            runs.append((f"reference ({framework})", "reference", path, skip))
+    runs.append(("starter", "starter", root / "assignments" / ex_id / "starter.py", None))
+    return runs
+
+
 def cmd_check_solutions(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -351,18 +382,20 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
     with Evaluator(backend=backend) as evaluator:
         for ex_id in args.exercise or exercise.exercise_ids():
             ex = exercise.load(ex_id)
-            for role, path in (("reference", root / "solutions" / ex_id / "solution.py"),
-                               ("starter", root / "assignments" / ex_id / "starter.py")):
+            for label, role, path, skip in solution_runs(root, ex_id):
                 if not path.is_file():
-                    table.add_row(ex_id, role, "", "", "", f"[red]{path} is missing[/]")
+                    table.add_row(ex_id, label, "", "", "", f"[red]{path} is missing[/]")
                     problems += 1
+                    continue
+                if skip:  # not a problem: this machine lacks an optional framework
+                    table.add_row(ex_id, label, "[dim]skipped[/]", "", "", f"[yellow]{_styled(skip)}[/]")
                     continue
                 result = grade(role, ex, path, evaluator, Options(quick=args.quick, seed=args.seed, backend=backend,
                                                                   no_sandbox=args.no_sandbox))
                 verdict = judge_pair(ex, role, result)
                 problems += verdict is not None
                 err = result.get("test_error")
-                table.add_row(ex_id, role, _styled(result["status"]), f"{result.get('score', 0):g}/{ex.max_score:g}",
+                table.add_row(ex_id, label, _styled(result["status"]), f"{result.get('score', 0):g}/{ex.max_score:g}",
                               "" if err is None else f"{err:.2f} %",
                               "[green]as expected[/]" if verdict is None else f"[red]{_styled(verdict)}[/]")
     _console().print(table)

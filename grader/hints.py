@@ -6,6 +6,10 @@ course's Keras 2 layer is on (``grader/run/child/keras2.py``); their entries her
 that turns it off, and the idioms whose meaning changed. One entry per known cause: the exception it
 raises, and the fix, in English and Portuguese. Add an entry with a test in
 ``tests/test_hints.py`` that reproduces the error for real.
+
+PyTorch programs (issue 16) have their own entries; the torch mistakes that raise nothing (a shuffled
+test loader, a forgotten ``model.eval()``, a softmax before ``CrossEntropyLoss``) show in a check's
+verdict instead, and ``TORCH_ADVICE`` holds what to tell the student there.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from .text import Text
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,30 @@ CATALOGUE = [
     Hint("keras1_init", "ValueError|TypeError", r"Unrecognized keyword arguments passed to (?P<layer>\w+): \{'init'",
          "init= is Keras 1 (Keras 2 already refused it): write {layer}(..., kernel_initializer=...)",
          "init= é do Keras 1 (o Keras 2 já o recusava): escreva {layer}(..., kernel_initializer=...)"),
+    # Before missing_module: PyTorch is allowed, but only where the grader was installed with it.
+    Hint("torch_missing", "ModuleNotFoundError", r"No module named '(?P<name>torch|torchvision)(\.[\w.]*)?'",
+         "{name} is not installed where grading runs: PyTorch programs are graded for the exercises whose "
+         "exercise.toml lists torch in `frameworks`, by a grader installed with its torch extra "
+         "(pip install 'keras-grader[torch]'); ask your instructor, or write this program in Keras",
+         "o {name} não está instalado no corretor: programas em PyTorch são corrigidos nos exercícios cujo "
+         "exercise.toml inclui torch em `frameworks`, por um corretor instalado com o extra torch "
+         "(pip install 'keras-grader[torch]'); fale com o professor, ou escreva este programa em Keras"),
+    Hint("numpy_on_device", "TypeError", r"can't convert (?P<device>[\w:]+) device type tensor to numpy",
+         "a tensor on the {device} device cannot become a NumPy array: copy it to the CPU first, "
+         "e.g. outputs.cpu().numpy()",
+         "um tensor no dispositivo {device} não pode virar array NumPy: copie-o antes para a CPU, "
+         "por exemplo saidas.cpu().numpy()"),
+    Hint("numpy_requires_grad", "RuntimeError", r"Can't call numpy\(\) on Tensor that requires grad",
+         "this tensor still records gradients: predict inside `with torch.no_grad():` (after model.eval()), or "
+         "write tensor.detach().numpy()",
+         "este tensor ainda registra gradientes: faça a predição dentro de `with torch.no_grad():` (depois de "
+         "model.eval()), ou escreva tensor.detach().numpy()"),
+    Hint("cuda_unavailable", "RuntimeError|AssertionError",
+         r"No CUDA GPUs are available|Found no NVIDIA driver|Torch not compiled with CUDA enabled",
+         "this run has no GPU: choose the device as device = 'cuda' if torch.cuda.is_available() else 'cpu', and "
+         "move the model and the tensors with .to(device) instead of .cuda()",
+         "esta execução não tem GPU: escolha o dispositivo com device = 'cuda' if torch.cuda.is_available() else "
+         "'cpu', e mova o modelo e os tensores com .to(device) em vez de .cuda()"),
     Hint("missing_module", "ModuleNotFoundError", r"No module named '(?P<name>[\w.]+)'",
          "the module {name} is not installed where grading runs and cannot be (pip install does not run): "
          "the course allows {allowed}",
@@ -77,6 +107,36 @@ CATALOGUE = [
          "the program ran out of memory: use a smaller batch_size or a smaller network",
          "o programa ficou sem memória: use batch_size menor ou uma rede menor"),
 ]
+
+
+#: What to tell a PyTorch student when a check's verdict comes from a mistake that raises nothing. Keyed by the
+#: mistake; each names the check it shows in. Not yet attached by checks.py: see the README's "PyTorch programs".
+TORCH_ADVICE = {
+    # correspondence fails: the captured test inputs are the test set, but not in its order.
+    "shuffled_test_loader": Text(
+        "a DataLoader with shuffle=True on the test set gives the model the test images in a new order each time, "
+        "so its predictions no longer line up with the test labels: build the test loader with shuffle=False "
+        "(shuffle only the training data)",
+        "um DataLoader com shuffle=True no conjunto de teste entrega as imagens de teste ao modelo numa ordem nova a "
+        "cada vez, e as predições deixam de corresponder aos rótulos de teste: crie o loader de teste com "
+        "shuffle=False (embaralhe só os dados de treino)"),
+    # consistency flags: the student's own predictions (dropout on) differ from the exported network's (off).
+    "eval_mode": Text(
+        "call model.eval() before predicting on the test set: in training mode Dropout drops units at random and "
+        "BatchNorm uses the batch's statistics, so your predictions are not those of the trained network; call "
+        "model.train() again before training more",
+        "chame model.eval() antes de fazer as predições no conjunto de teste: no modo de treino o Dropout desliga "
+        "unidades ao acaso e o BatchNorm usa as estatísticas do lote, e as suas predições não são as da rede "
+        "treinada; chame model.train() de novo antes de treinar mais"),
+    # the network ends in Softmax and was trained with CrossEntropyLoss: it trains slowly, to a worse error.
+    "softmax_before_cross_entropy": Text(
+        "nn.CrossEntropyLoss applies the softmax itself and expects the raw scores (logits): end the network with "
+        "its last nn.Linear, without nn.Softmax; a softmax before this loss flattens its gradients and the network "
+        "learns slower and worse (take argmax of the logits to predict: the class is the same)",
+        "a nn.CrossEntropyLoss aplica a softmax ela mesma e espera os escores brutos (logits): termine a rede na "
+        "última nn.Linear, sem nn.Softmax; uma softmax antes dessa perda achata os seus gradientes e a rede aprende "
+        "mais devagar e pior (para prever, tome o argmax dos logits: a classe é a mesma)"),
+}
 
 
 def find(exception: dict[str, Any] | None) -> dict[str, str] | None:

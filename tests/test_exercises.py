@@ -9,7 +9,7 @@ import pytest
 from conftest import check
 
 from grader import exercise
-from grader.cli import judge_pair
+from grader.cli import FRAMEWORK_REFERENCES, framework_installed, judge_pair, solution_runs
 
 ABC = """
 import numpy as np
@@ -177,9 +177,33 @@ def test_starter_that_passes_is_reported():
     assert "dense_only: Conv2D" in judge_pair(ex, "reference", failing_reference)
 
 
+def test_check_solutions_finds_a_torch_reference_beside_the_keras_one(tmp_path):
+    (tmp_path / "solutions" / "ex").mkdir(parents=True)
+    (tmp_path / "solutions" / "ex" / "solution.py").write_text("# keras\n")
+    assert [(label, role) for label, role, _, _ in solution_runs(tmp_path, "ex")] == [
+        ("reference", "reference"), ("starter", "starter")]
+    (tmp_path / "solutions" / "ex" / "solution_torch.py").write_text("# torch\n")
+    label, role, path, skip = solution_runs(tmp_path, "ex", installed=lambda modules: True)[1]
+    assert (label, role, path.name, skip) == ("reference (torch)", "reference", "solution_torch.py", None)
+    asked = []
+    skip = solution_runs(tmp_path, "ex", installed=lambda modules: asked.append(modules) or False)[1][3]
+    assert asked == [("torch", "torchvision")]
+    assert skip == ("skipped: torch and torchvision not installed here; pip install 'keras-grader[torch]' to check "
+                    "this reference")
+
+
+def test_the_course_has_torch_references_for_the_exercises_that_accept_torch():
+    from grader.config import course_root
+
+    with_torch = {ex_id for ex_id in exercise.exercise_ids()
+                  if any(label == "reference (torch)" for label, *_ in solution_runs(course_root(), ex_id))}
+    assert with_torch == {"mnist_dense", "fashion_mnist"}
+
+
 @pytest.mark.slow
 def test_check_solutions_quick_passes():
     r = subprocess.run([sys.executable, "-m", "grader.cli", "check-solutions", "--quick"], capture_output=True,
                        text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.count("as expected") == 10
+    torch_refs = 2 if framework_installed(FRAMEWORK_REFERENCES["torch"][1]) else 0  # else skipped, with a note
+    assert r.stdout.count("as expected") == 10 + torch_refs

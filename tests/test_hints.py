@@ -1,12 +1,14 @@
-"""Each hint of the catalogue matches the error it names, reproduced for real under Keras 3."""
+"""Each hint of the catalogue matches the error it names, reproduced for real under Keras 3 (and PyTorch)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import check
 
 from grader import hints
@@ -27,10 +29,14 @@ SNIPPETS = {
     "missing_file": "open('/content/drive/MyDrive/ax.txt')",
 }
 
-PROGRAM = """
-import json, sys, numpy as np, keras
+KERAS_SETUP = """
+import numpy as np, keras
 m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
 m.compile("sgd", "mse")
+"""
+
+PROGRAM = """
+import json
 out = {}
 for name, code in SNIPPETS.items():
     try:
@@ -42,16 +48,64 @@ print(json.dumps(out))
 """
 
 
-def test_every_hint_matches_its_real_error():
-    code = f"SNIPPETS = {SNIPPETS!r}\n" + PROGRAM
+# The PyTorch mistakes, reproduced on a machine without a GPU (CUDA_VISIBLE_DEVICES is empty): a tensor on the
+# "meta" device refuses .numpy() as one on "cuda:0" does, through the same check of torch.
+TORCH_SNIPPETS = {
+    "numpy_on_device": "torch.zeros(2, device='meta').numpy()",
+    "numpy_requires_grad": "torch.nn.Linear(2, 1)(torch.zeros(1, 2)).numpy()",
+    "cuda_unavailable": "torch.nn.Linear(2, 1).cuda()",
+}
+
+
+def real_errors(snippets: dict[str, str], setup: str) -> dict[str, dict[str, str] | None]:
+    """What each snippet raises ({type, message}, or None), run after ``setup`` in a fresh Python."""
+    code = f"SNIPPETS = {snippets!r}\n" + setup + PROGRAM
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                       env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
-    errors = json.loads(r.stdout.strip().splitlines()[-1])
+                       env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""})
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def assert_hints_match(errors: dict[str, dict[str, str] | None], snippets: dict[str, str]) -> None:
     for name, exc in errors.items():
-        assert exc is not None, f"{name}: {SNIPPETS[name]} raised nothing"
+        assert exc is not None, f"{name}: {snippets[name]} raised nothing"
         found = hints.find(exc)
         assert found is not None and found["id"] == name, (name, exc, found)
-    assert set(SNIPPETS) | {"out_of_memory"} == {h.id for h in hints.CATALOGUE}
+
+
+def test_every_hint_matches_its_real_error():
+    assert_hints_match(real_errors(SNIPPETS, KERAS_SETUP), SNIPPETS)
+    assert set(SNIPPETS) | set(TORCH_SNIPPETS) | {"torch_missing", "out_of_memory"} == {h.id for h in hints.CATALOGUE}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed (the torch extra)")
+def test_every_torch_hint_matches_its_real_error():
+    errors = real_errors(TORCH_SNIPPETS, "import torch\n")
+    assert_hints_match(errors, TORCH_SNIPPETS)
+    assert "cuda:0 device" in hints.find({"type": "TypeError", "message": "can't convert cuda:0 device type tensor "
+                                          "to numpy. Use Tensor.cpu() to copy the tensor to host memory first."})["en"]
+
+
+def test_a_missing_torch_says_where_pytorch_is_graded():
+    # -S: this Python without its site-packages, where torch would be installed
+    r = subprocess.run([sys.executable, "-S", "-c", "import torchvision.datasets"], capture_output=True, text=True,
+                       timeout=60)
+    exc_type, _, message = r.stderr.strip().splitlines()[-1].partition(": ")
+    found = hints.find({"type": exc_type, "message": message})
+    assert found["id"] == "torch_missing", (exc_type, message)
+    assert "torchvision is not installed" in found["en"] and "keras-grader[torch]" in found["en"]
+    assert "o torchvision não está instalado" in found["pt"] and "`frameworks`" in found["pt"]
+    # other modules keep the general hint, which lists what the course allows
+    assert hints.find({"type": "ModuleNotFoundError", "message": "No module named 'torchmetrics'"})["id"] == \
+        "missing_module"
+
+
+def test_torch_advice_names_the_fix_in_both_languages():
+    fixes = {"shuffled_test_loader": "shuffle=False", "eval_mode": "model.eval()",
+             "softmax_before_cross_entropy": "nn.Softmax"}
+    assert set(hints.TORCH_ADVICE) == set(fixes)
+    for key, fix in fixes.items():
+        advice = hints.TORCH_ADVICE[key]
+        assert fix in advice.en and fix in advice.pt and advice.en != advice.pt, key
 
 
 def test_hint_texts_are_filled_and_bilingual():

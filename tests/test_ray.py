@@ -27,7 +27,7 @@ def test_ray_executor_grades_the_demo_class_like_the_local_pool(tmp_path, graded
 
     on_ray = {r["student"]: r for r in results_io.read_all(out / "results")}
     local = {r["student"]: r for r in results_io.read_all(graded_class / "results") if r["exercise"] == "abc_skin"}
-    assert sorted(on_ray) == sorted(local) == ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel"]
+    assert sorted(on_ray) == sorted(local) == ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel", "helena"]
     for student, result in on_ray.items():
         assert result["status"] == local[student]["status"], (student, result.get("error"))
         if result["status"] != "missing":

@@ -21,7 +21,7 @@ from grader.report.build import write_reports
 pytestmark = pytest.mark.xdist_group("graded_class")
 
 
-STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel"]
+STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel", "helena"]
 
 
 def by_key(out: Path) -> dict[tuple[str, str], dict]:
@@ -168,7 +168,7 @@ def test_annotations_escape_workflow_command_syntax(tmp_path):
 
 def test_grade_all_prints_a_summary_and_where_the_reports_are(graded_class):
     log = (graded_class / "grade-all.log").read_text()
-    assert "graded 14 jobs in" in log  # 7 students x 2 exercises, progress lines when not a TTY
+    assert "graded 16 jobs in" in log  # 8 students x 2 exercises, progress lines when not a TTY
     assert "fabio/abc_skin: ok" in log
     tail = log[log.rindex("reports ("):]
     for name in ("scores.csv", "details.csv", "report.html", "feedback.md"):
