@@ -349,3 +349,19 @@ def test_recurrent_and_attention_modules_show_in_the_graphs_operators(tmp_path, 
     assert "Attention" in kinds["attention"] and "Attention" in forbidden
     assert "GRU" in kinds["recurrent"] and "GRU" in forbidden  # nn.RNN, nn.LSTM: the RNN and LSTM operators
     assert "Attention" not in kinds["dense"] and "MatMul" in kinds["dense"]  # a Linear on 3-D inputs: x times weights
+
+
+def test_a_shuffled_test_loader_and_a_model_left_in_training_mode_are_told_what_to_change(grade_source):
+    """Two PyTorch mistakes that raise nothing: the test set read through a DataLoader with shuffle=True (its rows
+    no longer line up with the labels: correspondence fails and says why) and predictions made in training mode
+    (dropout on: the student's own predictions differ from the trained net's, which consistency flags)."""
+    shuffled = program(model="nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.9), "
+                             "nn.Linear(128, 10))").replace(
+        "model.eval()\n", "").replace("DataLoader(TensorDataset(x_test, test.targets), batch_size=1000)",
+                                      "DataLoader(TensorDataset(x_test, test.targets), batch_size=1000, shuffle=True)")
+    result = grade_source(shuffled, quick=True)
+    corr, cons = check(result, "correspondence"), check(result, "consistency")
+    assert corr["status"] == "fail" and corr["details"]["advice"] == "shuffled_test_loader", corr
+    assert "shuffle=False" in corr["message"] and "shuffle=False" in corr["message_pt"]
+    assert cons["status"] == "flag", cons
+    assert "model.eval()" in cons["message"] and "model.eval()" in cons["message_pt"]

@@ -23,7 +23,7 @@ from ..errors import CheckConflict
 from ..schema import EARNS, CheckStatus
 from ..text import Text, decimal
 from .context import Context, Problem
-from .correspondence import correspondence_texts, leaked_rows, natural_duplicates
+from .correspondence import correspondence_texts, leaked_rows, natural_duplicates, same_rows_other_order
 from .source import exception_location, exception_location_pt, script_line, source_line
 
 __all__ = ["GENERIC", "CheckFn", "CheckSet", "Outcome", "exception_location", "not_reached", "run_problem"]
@@ -217,13 +217,16 @@ def correspondence_check(ctx: Context, params: dict[str, Any]) -> Outcome:
     details["source"] = ctx.test_source.en
     if ok:
         return Outcome(CheckStatus.PASS, Text("the graded inputs are ", "as entradas avaliadas são ") + what, details)
-    return Outcome(CheckStatus.FAIL,
-                   Text("the inputs given to the graded model (", "as entradas dadas ao modelo avaliado (")
-                   + ctx.test_source + ") " + what
-                   + Text(". Run the model on the whole test set, in its original order, preprocessed as the "
-                          "training data.",
-                          ". Rode o modelo no conjunto de teste inteiro, na ordem original, pré-processado como os "
-                          "dados de treino."), details)
+    message = (Text("the inputs given to the graded model (", "as entradas dadas ao modelo avaliado (")
+               + ctx.test_source + ") " + what
+               + Text(". Run the model on the whole test set, in its original order, preprocessed as the training "
+                      "data.",
+                      ". Rode o modelo no conjunto de teste inteiro, na ordem original, pré-processado como os dados "
+                      "de treino."))
+    if ctx.summary.get("framework") == "torch" and same_rows_other_order(ctx.test_x, ctx.ref_x_test):
+        details["advice"] = "shuffled_test_loader"
+        message = message + " " + hints.TORCH_ADVICE["shuffled_test_loader"]
+    return Outcome(CheckStatus.FAIL, message, details)
 
 
 @GENERIC.check("leakage")
@@ -274,7 +277,8 @@ def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
                                           "submission",
                                           f"apenas {pt_num(100 * agree)}% das predições que o próprio aluno fez no "
                                           "conjunto de teste foram reproduzidas pelo modelo salvo (< "
-                                          f"{pt_num(100 * minimum, 1)}%): o professor deve examinar esta submissão"),
+                                          f"{pt_num(100 * minimum, 1)}%): o professor deve examinar esta submissão")
+                   + (" " + hints.TORCH_ADVICE["eval_mode"] if ctx.summary.get("framework") == "torch" else ""),
                    details)
 
 

@@ -133,3 +133,23 @@ def natural_duplicates(captured: np.ndarray, raw_test: np.ndarray, raw_train: np
     train = np.asarray(raw_train).reshape(len(raw_train), -1)[:, cols]
     return np.flatnonzero(np.isin(fingerprints(np.asarray(raw_test).reshape(len(raw_test), -1)[:, cols]),
                                   fingerprints(train)))
+
+
+def same_rows_other_order(captured: np.ndarray, raw: np.ndarray, match_min: float = 0.9) -> bool:
+    """Whether ``captured`` holds the ``raw`` rows, most of them in other places (a shuffled test loader).
+
+    Each row is standardised on its own, which undoes any one affine map applied to all the values (``x / 255``,
+    one mean and spread), then rounded to 2 decimals, so float32 arithmetic cannot part equal rows; a row whose
+    value falls on a rounding edge is missed (about 2 % of MNIST's), hence ``match_min``.
+    """
+    x, r = _flat(captured), _flat(raw)
+    if x.shape != r.shape or not np.isfinite(x).all():
+        return False
+
+    def keys(a: np.ndarray) -> np.ndarray:
+        a = a - a.mean(1, keepdims=True)
+        spread = a.std(1, keepdims=True)
+        return fingerprints(np.round(np.divide(a, spread, out=np.zeros_like(a), where=spread > 0), 2))
+
+    kx, kr = keys(x), keys(r)
+    return bool(np.isin(kx, kr).mean() >= match_min and (kx != kr).mean() > 0.5)
