@@ -413,3 +413,21 @@ with open(os.path.join(art, "notes.txt"), "w") as f:
     kept = results_dir / "mallory" / "mnist_dense"
     assert result["artifacts"] == ["fig9.png"]
     assert sorted(p.name for p in kept.iterdir()) == ["fig9.png"] and not (kept / "fig9.png").is_symlink()
+
+
+def test_a_course_folder_holding_the_grader_is_bound_over_it_and_stays_read_only(tmp_path, level, monkeypatch):
+    """The grader (or a virtual environment) inside the course folder, as after the README's `pip install -e .`
+    in a checkout under /tmp or the home: the evaluator binds the course read-only over the binds of what it
+    holds. The sandbox must still build, and everything in it stay read-only."""
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "grader", course / "env" / "grader")
+    monkeypatch.setattr(sandbox, "PACKAGE_DIR", course / "env" / "grader")
+    code = ("import grader, pathlib; print(grader.__file__); "
+            "pathlib.Path(grader.__file__).with_name('planted.py').write_text('')")
+    cmd = sandbox.wrap([sys.executable, "-S", "-c", code], isolation=level, writable=[], readable=[course], hidden=[])
+    out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(course / "env")}, capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.stdout.strip() == str(course / "env" / "grader" / "__init__.py"), out.stderr
+    assert "Read-only file system" in out.stderr and not (course / "env" / "grader" / "planted.py").exists()

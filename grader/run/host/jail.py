@@ -85,8 +85,18 @@ def mounts_under(path: str) -> list[tuple[str, int]]:
 
 
 def remount_ro(path: str, recursive: bool) -> None:
+    """Make the mount on top at ``path`` read-only, and with ``recursive`` the mounts it brought along.
+
+    Mounts made at or below ``path`` before the one on top are covered by it (a course folder bound again
+    over the grader's Python, bound inside it): still listed, no longer reachable by their path, and the
+    kernel refuses to remount what a path no longer names (EINVAL). The mounts listed from the top one on
+    are the ones a path reaches.
+    """
     found = mounts_under(path)
-    for point, flags in found if recursive else [m for m in found if m[0] == path][-1:]:
+    tops = [i for i, (point, _) in enumerate(found) if point == path]
+    if not tops:
+        return
+    for point, flags in found[tops[-1]:] if recursive else found[tops[-1]:tops[-1] + 1]:
         mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
 
 
