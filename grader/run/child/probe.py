@@ -229,13 +229,14 @@ class Probe:
             except Exception as e:
                 self.notice(f"could not turn on torch's deterministic algorithms: {e}")
 
-    def dataset(self, name: str) -> dict[str, np.ndarray]:
-        """A served data set's x_train, y_train, x_test, y_test from the verified cache, its loading recorded.
+    def dataset(self, name: str, **recorded: Any) -> dict[str, np.ndarray]:
+        """A served data set's x_train, y_train, x_test, y_test from the verified cache, its loading recorded
+        (with ``recorded``: which API asked, which part).
 
         What every framework's offline loader returns (``keras.datasets``, ``torchvision.datasets``).
         """
         arrays = load_arrays(name, self.data_root)
-        self.event("load_data", dataset=name)
+        self.event("load_data", dataset=name, **recorded)
         return arrays
 
     def _patch_dataset(self, module: Any, name: str) -> None:

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...datasets import load_arrays
 from ...fingerprint import fingerprints
 from .hooks import MAX_CAPTURE_BYTES, SMALL_ARRAY_BYTES, caller
 
@@ -49,7 +48,8 @@ MAX_PENDING = 32
 #: The losses that take raw scores (logits): a single output unit is then read as positive above 0, not 0.5.
 LOGIT_LOSSES = {"CrossEntropyLoss", "BCEWithLogitsLoss", "MultiLabelSoftMarginLoss"}
 MODEL_FILE = "graded.onnx"
-#: The served data sets: torchvision's class name -> the grader's data set.
+
+
 def _numpy(t: Any) -> np.ndarray:
     """A tensor's values as a NumPy array on the CPU (types NumPy lacks, like bfloat16, as float32)."""
     t = t.detach().cpu()
@@ -185,8 +185,7 @@ class TorchProbe:
         def load(ds: Any) -> tuple[Any, Any]:
             name = served(ds)
             part = "train" if ds.train else "test"
-            arrays = load_arrays(name, probe.data_root)  # the verified cache, as keras.datasets serves it
-            probe.event("load_data", dataset=name, api="torchvision", part=part)
+            arrays = probe.dataset(name, api="torchvision", part=part)  # as keras.datasets gets them
             return torch.from_numpy(arrays[f"x_{part}"]), torch.from_numpy(arrays[f"y_{part}"].astype(np.int64))
 
         replace("_check_legacy_exist", lambda ds: False)
