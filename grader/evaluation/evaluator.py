@@ -68,6 +68,11 @@ def build_context(job: dict[str, Any]) -> Context:
                                   for ev in ctx.events if ev["event"] == "fit_start")
     ctx.logits = any(isinstance(ev.get("loss"), dict) and ev["loss"].get("from_logits")
                      for ev in ctx.events if ev["event"] == "compile")
+    ctx.test_source, ctx.test_source_kind = _describe_source(ctx.summary)
+    if (refused := framework_problem(ctx)) is not None:  # a framework the exercise does not accept: nothing to grade
+        ctx.run_problem = ctx.model_problem = ctx.test_inputs_problem = refused
+        ctx.events = []
+        return ctx
     for ev in ctx.events:
         if ev["event"] == "fit_start" and isinstance(ev.get("fit"), int):
             k = ev["fit"]
@@ -78,11 +83,6 @@ def build_context(job: dict[str, Any]) -> Context:
                     ctx.val_fingerprints[k] = fp
             except Untrusted as e:
                 problems.append(str(e))
-    ctx.test_source, ctx.test_source_kind = _describe_source(ctx.summary)
-    if (refused := framework_problem(ctx)) is not None:  # a framework the exercise does not accept: nothing to grade
-        ctx.run_problem = ctx.model_problem = ctx.test_inputs_problem = refused
-        ctx.events, ctx.train_fingerprints, ctx.val_fingerprints = [], [], {}
-        return ctx
 
     # the test inputs, as the student prepared them
     try:
