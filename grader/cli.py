@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, environment
 from .errors import GraderError
+from .exercise import FRAMEWORK_MODULES
 from .schema import CheckStatus, JobResult, JobStatus
 
 if TYPE_CHECKING:
@@ -336,7 +337,7 @@ def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
 #: Where a reference written in another framework lies: beside the Keras one (``solutions/<id>/solution.py``), found
 #: the same way. A file, not a list in exercise.toml: that file is released to students and solutions/ never is.
 #: Each framework's modules: the reference is skipped, with a note, where they are not installed (an optional extra).
-FRAMEWORK_REFERENCES = {"torch": ("solution_torch.py", ("torch", "torchvision"), "keras-grader[torch]")}
+FRAMEWORK_REFERENCES = {"torch": ("solution_torch.py", FRAMEWORK_MODULES["torch"], "keras-grader[torch]")}
 
 
 def framework_installed(modules: tuple[str, ...]) -> bool:

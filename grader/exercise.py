@@ -17,6 +17,8 @@ SUBMISSION_SUFFIXES = (".py", ".ipynb")
 QUICK_WALL_CLOCK_S = 300.0
 #: what a program may be written with (exercise.toml's ``frameworks``): Keras, or plain PyTorch
 FRAMEWORKS = ("keras", "torch")
+#: what the grader needs installed to grade a framework's programs (an extra of this package: keras-grader[torch])
+FRAMEWORK_MODULES = {"torch": ("torch", "torchvision")}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .devices import CPU, Placement
 from .errors import GraderError
 from .evaluation.checks import exception_location
 from .evaluation.client import EvaluationFailed, Evaluator
-from .exercise import Exercise
+from .exercise import FRAMEWORK_MODULES, Exercise
 from .notebooks import needs_kernel
 from .run.child.main import KERNEL_UNAVAILABLE
 from .run.host import sandbox
@@ -128,10 +128,6 @@ def grader_error(student: str, ex: Exercise, why: Text, **fields: Any) -> JobRes
                       error=Text("not graded: ", "não avaliado: ") + why
                       + Text(". Not the student's fault; the next `grade all` grades it again",
                              ". Não é culpa do aluno; o próximo `grade all` corrige de novo"))
-
-
-#: A framework an exercise may accept (exercise.toml ``frameworks``) and the modules its programs import.
-FRAMEWORK_MODULES = {"torch": ("torch", "torchvision")}
 
 
 def run_fault(outcome: RunOutcome, submission: Path, frameworks: tuple[str, ...] = ()) -> tuple[str, str] | None:
