@@ -9,9 +9,8 @@ cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/keras-grader-gpu}
 mkdir -p "$OUT"
 if ! python3 -c "import keras" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-    .gpu-carry/whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site
+  # into the interpreter's own site-packages: the sandboxed children get a PYTHONPATH of the grader's checkout only
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .gpu-carry/whl/*.whl || exit 1
 fi
 export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 export KERAS_GRADER_CACHE=/tmp/keras-grader-cache
@@ -21,12 +20,27 @@ quick=(); packed=8
 { nvidia-smi -L || echo "no nvidia-smi"; nproc; python3 -c "import jax, keras, sys; print(sys.version.split()[0], \
   'jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"; } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
+# The device image has no TensorFlow (its wheel is far over what a device call can carry), and the references import
+# only keras. `grade` refuses a machine that lacks a course library (a student importing it would be failed for the
+# machine's fault); this benchmark grades our own references only, so it drops that one module from the check, here
+# and nowhere else. A machine where no sandbox can start grades them without isolation (our own code), and says so.
+isolation=$(python3 -c "from grader.run.host import sandbox; print(sandbox.detect())" 2>&1 | tail -1)
+echo "isolation: $isolation" | tee -a "$OUT/env.txt"
+nosandbox=(); [ "$isolation" = none ] && nosandbox=(--no-sandbox)
+grade() {
+  python3 -c "import importlib.util, sys
+from grader import environment
+if importlib.util.find_spec('tensorflow') is None:
+    environment.COURSE_MODULES.pop('tensorflow'); print('tensorflow absent: not required for this run')
+from grader.cli import main
+sys.exit(main(sys.argv[1:]))" "$@"
+}
 class=$(mktemp -d)/class
 for ex in abc_skin noisynote mnist_dense sparse_cce fashion_mnist; do
   mkdir -p "$class/reference" && cp "solutions/$ex/solution.py" "$class/reference/$ex.py"
 done
 start=$(date +%s)
-python3 -m grader.cli all "$class" --backend jax --jobs-per-gpu 8 --seed 1 --lang en --out "$OUT/grading" \
+grade all "$class" "${nosandbox[@]}" --backend jax --jobs-per-gpu 8 --seed 1 --lang en --out "$OUT/grading" \
   "${quick[@]}" 2>&1 | tee "$OUT/references.txt"
 echo "references: $(( $(date +%s) - start )) s wall for 5 jobs" | tee -a "$OUT/references.txt"
 cp "$OUT/grading/reports/scores.csv" "$OUT/scores.csv"
