@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -431,3 +432,17 @@ def test_a_course_folder_holding_the_grader_is_bound_over_it_and_stays_read_only
                          cwd=tmp_path)
     assert out.stdout.strip() == str(course / "env" / "grader" / "__init__.py"), out.stderr
     assert "Read-only file system" in out.stderr and not (course / "env" / "grader" / "planted.py").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None or shutil.which("unshare") is None,
+                    reason="needs root, bubblewrap and util-linux's unshare to make bubblewrap fail to start")
+def test_a_machine_whose_bubblewrap_cannot_start_falls_back_to_unshare_and_says_why():
+    """As on a fresh machine: no environment switch, bubblewrap itself fails (bind-mounted to /bin/false)."""
+    code = ("from grader.run.host import sandbox; lv = sandbox.detect(); "
+            "print(lv, '|', sandbox.explain(lv).en, '|', sandbox.explain(lv).pt)")
+    env = {k: v for k, v in os.environ.items() if k != sandbox.FORCE_ENV}
+    out = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind /bin/false "$(command -v bwrap)" && exec "$@"',
+                          "sh", sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=120, check=True).stdout
+    assert out.startswith("unshare |"), out
+    assert "bubblewrap cannot start here" in out and "bubblewrap não consegue iniciar aqui" in out, out

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ...config import PACKAGE_DIR, cache_dir
 from ...errors import SandboxUnavailable
+from ...text import Text
 
 LEVELS = ("bwrap", "unshare")  # best first
 FORCE_ENV = "KERAS_GRADER_ISOLATION"
@@ -79,14 +80,45 @@ def choose(no_sandbox: bool = False) -> str:
     return level
 
 
-@functools.cache
 def works(level: str) -> bool:
     """Whether ``level`` can build its whole sandbox here (probed once per process with ``true``)."""
+    return _fault(level) is None
+
+
+#: The program that builds each level, as a person knows it.
+PROGRAMS = {"bwrap": ("bwrap", "bubblewrap"), "unshare": ("unshare", "util-linux's unshare")}
+
+
+@functools.cache
+def _fault(level: str) -> Text | None:
+    """Why ``level`` cannot build its sandbox here (its program missing, or its own first line of error), or None."""
+    program, name = PROGRAMS[level]
+    if shutil.which(program) is None:
+        return Text(f"{name} not found", f"{name} não encontrado")
     try:
         cmd = wrap(["true"], isolation=level, writable=[], readable=[], hidden=[])
-        return subprocess.run(cmd, capture_output=True, timeout=30, cwd="/").returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd="/")
+    except (OSError, subprocess.SubprocessError) as e:
+        why = str(e)
+    else:
+        if proc.returncode == 0:
+            return None
+        why = failure(proc.stderr)
+    return Text(f"{name} cannot start here ({why})", f"{name} não consegue iniciar aqui ({why})")
+
+
+def explain(level: str) -> Text:
+    """Why student code runs at ``level`` (``detect``'s choice, or ``none`` for --no-sandbox), said at a run's start:
+    "unshare: bubblewrap not found"."""
+    if level == "none":
+        return Text("none: student code runs WITHOUT isolation (--no-sandbox)",
+                    "none: o código dos alunos roda SEM isolamento (--no-sandbox)")
+    if forced() == level:
+        return Text(f"{level}: set by {FORCE_ENV}", f"{level}: definido por {FORCE_ENV}")
+    passed_over = [fault for lv in LEVELS[:LEVELS.index(level)] if (fault := _fault(lv)) is not None]
+    if not passed_over:
+        return Text(f"{level}: the best level, and it works here", f"{level}: o melhor nível, e funciona aqui")
+    return f"{level}: " + Text.same("; ").join(passed_over)
 
 
 @functools.cache
