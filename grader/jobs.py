@@ -47,6 +47,8 @@ class Options:
     keras2_compat: bool | None = None   # run Keras 2 idioms as Keras 2 did (None: course.toml, default true)
     keras2_penalty: float | None = None  # points off an exercise that needed that (None: course.toml, default 0)
     no_sandbox: bool = False         # --no-sandbox: run student code without isolation (recorded as "none")
+    #: data sets that could not be had before the jobs started (``prepare_data``): their jobs are not run
+    unavailable: dict[str, Text] = field(default_factory=dict)
 
 
 def backend(opts: Options) -> str:
@@ -187,14 +189,14 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                              "again",
                              f"{submission.name} não tem código, só {what.pt}: escreva nele o seu programa e "
                              "entregue-o de novo"))
-    try:
-        data.ensure(ex.dataset)  # first use fetches; the child only reads the cache
-    except GraderError as e:
-        result = grader_error(student, ex, Text(f"the data set {ex.dataset} is not in the grader's cache ({e})",
-                                                f"o conjunto de dados {ex.dataset} não está no cache do corretor "
-                                                f"({e}); rode `grade data fetch` na máquina de correção"),
-                              **base, finished_at=now())
-        return _store(result, opts)
+    why = opts.unavailable.get(ex.dataset)
+    if why is None:
+        try:
+            data.ensure(ex.dataset)  # prepare_data fetched it already; a job graded alone fetches on first use
+        except GraderError as e:
+            why = data_unavailable(ex.dataset, e)
+    if why is not None:
+        return _store(grader_error(student, ex, why, **base, finished_at=now()), opts)
     done: list[tuple[JobResult, Path]] = []
     try:
         done.append(_run_once(student, ex, submission, evaluator, opts, base))
@@ -223,6 +225,30 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     finally:
         for _, d in done:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def data_unavailable(name: str, error: GraderError) -> Text:
+    """Why the jobs of a data set that could not be fetched are not graded, and what the instructor does."""
+    return Text(f"the data set {name} could not be put in the grader's data cache ({error}); on the grading machine, "
+                "run `grade data fetch` (it says what failed) and grade again",
+                f"o conjunto de dados {name} não pôde ser posto no cache de dados do corretor ({error}); na máquina "
+                "de correção, rode `grade data fetch` (ele diz o que falhou) e corrija de novo")
+
+
+def prepare_data(exercises: list[Exercise], progress: data.Progress = lambda message: None) -> dict[str, Text]:
+    """Fill the data cache with every data set these exercises read, before any job (or the evaluator) starts.
+
+    A sandbox is built once, from the folders that exist when it starts: a cache folder made later is not in it,
+    so a cold machine must fill the cache first. Returns the data sets that could not be had, each with why: their
+    jobs are not run (``Options.unavailable``), and the others (abc_skin needs none) are graded as usual.
+    """
+    unavailable: dict[str, Text] = {}
+    for name in sorted({ex.dataset for ex in exercises}):
+        try:
+            data.ensure(name, progress=progress)
+        except GraderError as e:
+            unavailable[name] = data_unavailable(name, e)
+    return unavailable
 
 
 def runs_wanted(ex: Exercise, first: JobResult, opts: Options) -> tuple[int, Text | None]:

@@ -157,6 +157,7 @@ class Evaluator:
 
         python = os.environ.get(PYTHON_ENV) or sys.executable
         scratch = self.root / "scratch"
+        cache_dir().mkdir(parents=True, exist_ok=True)  # in the sandbox only if it exists now; filled later is fine
         env = sandbox_env(scratch, scratch)
         env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_GRADER_CACHE": str(cache_dir()),
                     "KERAS_GRADER_COURSE": str(course_root())})
