@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__, exercise
 from .config import course_root, course_setting
 from .errors import GraderError
+from .text import Text
 
 #: Files of assignments/<id>/ that students receive (the starter is placed at the top instead).
 STATEMENT_FILES = ("README.md", "exercise.toml")
@@ -98,9 +99,33 @@ def course_extras() -> list[str]:
     return [req for module, req in course_modules().items() if module not in COURSE_MODULES]
 
 
+#: course.toml's ``[ci] grader_spec`` as this repository ships it: an example location that no course has published.
+EXAMPLE_SPEC = "keras-grader @ git+https://github.com/keras-grader/keras-grader@main"
+
+
+def grader_spec(spec: str | None = None) -> str:
+    """What the students' CI pip-installs: ``spec`` (``--grader-spec``), else course.toml's ``[ci] grader_spec``."""
+    return spec or course_setting("ci", "grader_spec", EXAMPLE_SPEC)
+
+
+def spec_warning(spec: str) -> Text | None:
+    """Why a workflow that installs ``spec`` would fail on every student's push, while it is still the example."""
+    if spec != EXAMPLE_SPEC:
+        return None
+    return Text(
+        f"the students' CI would install the grader from {spec}, the example location course.toml ships with, where "
+        "no course has published it: every student's workflow would fail to install it. Publish the grader (a wheel "
+        "from `pip wheel --no-deps .` holds no solutions, or a repository of your own) and set [ci] grader_spec in "
+        "course.toml to it, or give --grader-spec",
+        f"o CI dos alunos instalaria o corretor de {spec}, o local de exemplo que vem no course.toml, onde nenhuma "
+        "disciplina o publicou: o workflow de cada aluno falharia ao instalá-lo. Publique o corretor (uma wheel de "
+        "`pip wheel --no-deps .` não contém soluções, ou um repositório seu) e ponha esse local em [ci] grader_spec "
+        "do course.toml, ou passe --grader-spec")
+
+
 def workflow(spec: str | None = None, lang: str | None = None, python: str | None = None) -> str:
     """The GitHub Actions workflow of a student repository."""
-    return WORKFLOW.format(version=__version__, spec=spec or course_setting("ci", "grader_spec", "keras-grader"),
+    return WORKFLOW.format(version=__version__, spec=grader_spec(spec),
                            extra="".join(f' "{req}"' for req in course_extras()),
                            lang=lang or course_setting("course", "lang", "pt"),
                            python=python or course_setting("ci", "python", "3.11"))
@@ -127,7 +152,7 @@ def build(outdir: Path, spec: str | None = None, lang: str | None = None) -> lis
         rows.append(f"| `{ex_id}.py` | [{ex.raw.get('title_pt', ex.title)}](assignments/{ex_id}/README.md) |")
     if (root / "course.toml").is_file():
         shutil.copyfile(root / "course.toml", outdir / "course.toml")
-    resolved_spec = spec or course_setting("ci", "grader_spec", "keras-grader")
+    resolved_spec = grader_spec(spec)
     (outdir / ".github" / "workflows").mkdir(parents=True)
     (outdir / ".github" / "workflows" / "feedback.yml").write_text(workflow(resolved_spec, lang))
     (outdir / "README.md").write_text(README.format(name=course_setting("course", "name", "Keras exercises"),
