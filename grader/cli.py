@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, environment
@@ -104,22 +105,36 @@ def print_result(result: JobResult, lang: str = "en") -> None:
 
 
 def print_scores(scores) -> None:
-    """One line per student: per exercise its score and status, then the total (test errors are in scores.csv)."""
+    """One row per student: per exercise its score and status, then the total (test errors are in scores.csv).
+
+    As a table where it fits; where it does not (a narrow terminal, or a log file, which rich gives 80 columns), one
+    line per student, so no status or exercise name is ever cut ("grader_e…")."""
+    from rich.measure import Measurement
     from rich.table import Table
 
     exercises = [c[: -len("_score")] for c in scores.columns if c.endswith("_score")]
+
+    def cell(row, ex: str) -> str:
+        score = row[f"{ex}_score"]  # NaN: not graded (a grader fault)
+        return f"{'—' if score != score else f'{score:.3g}'} {_styled(row[f'{ex}_status'])}"
+
+    def total(row) -> str:
+        return f"{row['total']:.3g}/{row['max_total']:g}"
+
     table = Table(title="scores")
-    table.add_column("student")
-    for ex in exercises:
-        table.add_column(ex)
-    table.add_column("total", justify="right")
+    for name in ("student", *exercises):
+        table.add_column(name, no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
     for _, row in scores.iterrows():
-        cells = []
-        for ex in exercises:
-            score = row[f"{ex}_score"]  # NaN: not graded (a grader fault)
-            cells.append(f"{'—' if score != score else f'{score:.3g}'} {_styled(row[f'{ex}_status'])}")
-        table.add_row(_styled(row["student"]), *cells, f"{row['total']:.3g}/{row['max_total']:g}")
-    _console().print(table)
+        table.add_row(_styled(row["student"]), *(cell(row, ex) for ex in exercises), total(row))
+    console = _console()
+    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
+        console.print(table)
+        return
+    console.print("scores")
+    for _, row in scores.iterrows():
+        console.print(f"{_styled(row['student'])}: " + " · ".join(f"{ex} {cell(row, ex)}" for ex in exercises)
+                      + f" · total {total(row)}", soft_wrap=True)
 
 
 def _lang(args: argparse.Namespace) -> str:
@@ -166,14 +181,51 @@ def _write_output(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _preflight(args: argparse.Namespace) -> None:
+class Exit(IntEnum):
+    """What ``grade`` exits with (README, *Exit status*), so that a script or a cron job can tell."""
+
+    OK = 0
+    FAILED = 1      # grade run: a submitted exercise fails a check; check-solutions: a reference fails, a starter passes
+    USAGE = 2       # a usage or configuration error (argparse's own code), said before any job runs
+    NOT_GRADED = 3  # some job could not be graded (grader_error): the grader's or the machine's fault, not a grade
+
+
+def _exit(results: list[JobResult], failed: bool = False) -> Exit:
+    """NOT_GRADED when any job was not graded (it outranks a failure: that verdict is incomplete), else FAILED when
+    ``failed``, else OK."""
+    if any(r["status"] == JobStatus.GRADER_ERROR for r in results):
+        return Exit.NOT_GRADED
+    return Exit.FAILED if failed else Exit.OK
+
+
+def _preflight(args: argparse.Namespace, exercises: list[Any]) -> dict[str, Any]:
     """Before any student code runs: the course's libraries are installed (else a missing one would fail students
-    for the machine's fault), and a sandbox works (else SandboxUnavailable refuses); warn about --no-sandbox."""
-    from .jobs import isolation_warning
+    for the machine's fault), a sandbox works (else SandboxUnavailable refuses), said with why that one, and the data
+    sets of ``exercises`` are in the cache (a cold machine fetches them now, once, not in every job).
+
+    Returns the data sets that could not be had (name -> why), for ``Options.unavailable``: said here, once."""
+    from .jobs import isolation_warning, prepare_data
+    from .run.host import sandbox
 
     environment.check()
+    err, lang = _console(stderr=True), _lang(args)
     if (warning := isolation_warning(args.no_sandbox)) is not None:
-        _console(stderr=True).print(f"[yellow]{_styled(warning)}[/]", soft_wrap=True)
+        err.print(f"[yellow]{_styled(warning)}[/]", soft_wrap=True)
+    level = "none" if args.no_sandbox else sandbox.detect()
+    err.print(f"{'isolamento' if lang == 'pt' else 'isolation'}: {_styled(sandbox.explain(level).get(lang))}",
+              soft_wrap=True)
+    unavailable = prepare_data(exercises, progress=lambda message: err.print(_styled(message), soft_wrap=True))
+    for why in unavailable.values():
+        err.print(f"[magenta]{_styled(why.get(lang))}[/]", soft_wrap=True)
+    return unavailable
+
+
+def _not_graded_for_data(jobs: list[tuple[str, Any, Path | None]], unavailable: dict[str, Any], lang: str) -> None:
+    """The jobs a missing data set keeps from being graded, listed once before the others run."""
+    blocked = [f"{student}/{ex.id}" for student, ex, sub in jobs if sub is not None and ex.dataset in unavailable]
+    if blocked:
+        head = "não avaliados (faltam dados)" if lang == "pt" else "not graded (no data)"
+        _console(stderr=True).print(f"[magenta]{head}[/]: {_styled(', '.join(blocked))}", soft_wrap=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -185,9 +237,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     lang = _lang(args)
     targets = _run_targets(args.target)
     backend = _backend(args)
-    _preflight(args)
+    unavailable = _preflight(args, [ex for ex, sub in targets if sub is not None])
     opts = Options(quick=args.quick, seed=args.seed, runs=args.runs, timeout=args.timeout,
-                   keep_dir=Path(args.keep) if args.keep else None, backend=backend, no_sandbox=args.no_sandbox)
+                   keep_dir=Path(args.keep) if args.keep else None, backend=backend, no_sandbox=args.no_sandbox,
+                   unavailable=unavailable)
     where = Path(args.target[-1]).resolve()
     student = args.student or (where if where.is_dir() else where.parent).name or "student"
     with Evaluator(backend=backend) as evaluator:
@@ -197,7 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif fmt == "gradescope":
         _write_output(json.dumps(gradescope.results_json(found, lang), indent=1, ensure_ascii=False) + "\n",
                       args.output)
-        return 0  # the grade is in results.json; a failing submission is not a failing autograder
+        return _exit(found)  # the grade is in results.json; a failing submission is not a failing autograder
     elif fmt == "github":
         for line in github.publish(student, found, Path(os.environ.get("GITHUB_WORKSPACE", ".")), lang):
             print(line)
@@ -206,7 +259,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         for result in found:
             print_result(result, lang)
-    return 1 if github.failed(found) else 0
+    return _exit(found, failed=github.failed(found))
 
 
 def _students(root: Path) -> list[Path]:
@@ -262,12 +315,13 @@ def cmd_all(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results_dir, reports_dir = out / "results", out / "reports"
     results_dir.mkdir(parents=True, exist_ok=True)  # exists before any student runs, so it can be hidden
+    jobs = [(s.name, ex, ex.find_submission(s)) for s in students for ex in exercises]
+    unavailable = _preflight(args, [ex for _, ex, sub in jobs if sub is not None])
+    _not_graded_for_data(jobs, unavailable, lang)
     opts = Options(quick=args.quick, seed=args.seed, runs=args.runs, timeout=args.timeout, force=args.force,
                    results_dir=results_dir, keep_dir=Path(args.keep) if args.keep else None,
-                   hidden=(root, out), backend=backend, no_sandbox=args.no_sandbox)
-    _preflight(args)
+                   hidden=(root, out), backend=backend, no_sandbox=args.no_sandbox, unavailable=unavailable)
     err = _console(stderr=True)
-    jobs = [(s.name, ex, ex.find_submission(s)) for s in students for ex in exercises]
     gpus = devices.select(args.gpus)
     slots = devices.Slots(gpus, args.jobs_per_gpu, cpu_jobs=args.jobs or 1)
     concurrent = args.jobs or slots.size
@@ -313,7 +367,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     print_scores(scores_frame(class_results))
     listing = "\n".join(f"  {what:9} {path}" for what, path in paths.items())
     _console().print(f"\nreports ({reports_dir}):\n{listing}\nresults: {results_dir}", soft_wrap=True)
-    return 0
+    return _exit(done)  # the students' scores are the reports' business: 0 once every job was graded
 
 
 def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
@@ -376,13 +430,15 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
     root = course_root()
     table = Table(title="references and starters" + (" (quick mode)" if args.quick else ""))
     for col in ("exercise", "file", "status", "score", "test error", "verdict"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a narrow console wraps a word rather than cut it
     problems = 0
     backend = _backend(args)
-    _preflight(args)
+    exercises = [exercise.load(ex_id) for ex_id in args.exercise or exercise.exercise_ids()]
+    unavailable = _preflight(args, exercises)
+    graded: list[JobResult] = []
     with Evaluator(backend=backend) as evaluator:
-        for ex_id in args.exercise or exercise.exercise_ids():
-            ex = exercise.load(ex_id)
+        for ex in exercises:
+            ex_id = ex.id
             for label, role, path, skip in solution_runs(root, ex_id):
                 if not path.is_file():
                     table.add_row(ex_id, label, "", "", "", f"[red]{path} is missing[/]")
@@ -392,7 +448,8 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
                     table.add_row(ex_id, label, "[dim]skipped[/]", "", "", f"[yellow]{_styled(skip)}[/]")
                     continue
                 result = grade(role, ex, path, evaluator, Options(quick=args.quick, seed=args.seed, backend=backend,
-                                                                  no_sandbox=args.no_sandbox))
+                                                                  no_sandbox=args.no_sandbox, unavailable=unavailable))
+                graded.append(result)
                 verdict = judge_pair(ex, role, result)
                 problems += verdict is not None
                 err = result.get("test_error")
@@ -400,12 +457,22 @@ def cmd_check_solutions(args: argparse.Namespace) -> int:
                               "" if err is None else f"{err:.2f} %",
                               "[green]as expected[/]" if verdict is None else f"[red]{_styled(verdict)}[/]")
     _console().print(table)
-    return 1 if problems else 0
+    return _exit(graded, failed=problems > 0)
+
+
+def _warn_spec(args: argparse.Namespace) -> None:
+    """Say, on stderr, when what the students' CI installs is still course.toml's example (it cannot install)."""
+    from .release import grader_spec, spec_warning
+
+    if (warning := spec_warning(grader_spec(args.grader_spec))) is not None:
+        _console(stderr=True).print(f"[yellow]{'aviso' if _lang(args) == 'pt' else 'warning'}:[/] "
+                                    f"{_styled(warning.get(_lang(args)))}", soft_wrap=True)
 
 
 def cmd_ci_template(args: argparse.Namespace) -> int:
     from .release import workflow
 
+    _warn_spec(args)
     sys.stdout.write(workflow(args.grader_spec, args.lang))
     return 0
 
@@ -413,6 +480,7 @@ def cmd_ci_template(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from .release import build
 
+    _warn_spec(args)
     out = Path(args.outdir)
     files = build(out, args.grader_spec, args.lang)
     _console().print(f"student repository written to {out} ({len(files)} files); push it as the course's "
@@ -628,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except GraderError as e:
         _console(stderr=True).print(f"[red]error:[/] {_styled(e)}", soft_wrap=True)
-        return 2
+        return Exit.USAGE
     except KeyboardInterrupt:
         _console(stderr=True).print("[red]interrupted[/]: finished results are kept; run the same command to resume")
         return 130

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -104,3 +105,54 @@ def test_grade_all_killed_mid_run_resumes_without_rerunning_finished_jobs(tmp_pa
     assert again.returncode == 0
     assert {p: json.loads(p.read_text())["finished_at"] for p in results.glob("*/*.json")} == \
         {p: r["finished_at"] for p, r in after.items()}
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cold_env(tmp_path, registry: bool = True) -> dict[str, str]:
+    """A new user's machine: a data cache folder that does not exist yet and no Keras cache; without ``registry``,
+    pip reaches no package index either (the data set then cannot be had)."""
+    env = {**os.environ, "KERAS_GRADER_CACHE": str(tmp_path / "new" / "cache"), "KERAS_HOME": str(tmp_path / "kh")}
+    if not registry:
+        (tmp_path / "no-wheels").mkdir(exist_ok=True)
+        env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp_path / "no-wheels"), PIP_CONFIG_FILE=os.devnull)
+    return env
+
+
+def test_a_cold_data_cache_is_filled_before_the_first_job(tmp_path):
+    """The sandboxed evaluator sees only folders that exist when it starts: the cache is filled before it does."""
+    env = _cold_env(tmp_path)
+    r = grade("run", str(ROOT / "examples" / "class" / "eva" / "noisynote.py"), "--quick", "--json",
+              "--lang", "en", env=env)
+    result = json.loads(r.stdout)
+    assert result["status"] not in ("grader_error", "error"), result.get("error")
+    assert (tmp_path / "new" / "cache" / "noisynote").is_dir()
+    assert "isolation: " in r.stderr, r.stderr  # which level, and why that one
+
+
+def test_a_data_set_that_cannot_be_had_is_said_once_and_the_other_jobs_are_graded(tmp_path):
+    klass, out = tmp_path / "class", tmp_path / "out"
+    for student in ("ana", "bia"):
+        (klass / student).mkdir(parents=True)
+        (klass / student / "noisynote.py").write_text("print('never run')\n")
+    (klass / "ana" / "abc_skin.py").write_text((ROOT / "examples" / "class" / "alice" / "abc_skin.py").read_text())
+    r = grade("all", str(klass), "--out", str(out), "--quick", "--lang", "en", env=_cold_env(tmp_path, registry=False))
+    assert r.returncode == 3, r.stderr  # not every job was graded: a script or a cron job can tell
+    assert r.stderr.count("could not be put in the grader's data cache") == 1, r.stderr
+    assert "not graded (no data): ana/noisynote, bia/noisynote" in r.stderr
+    scores = pd.read_csv(out / "reports" / "scores.csv").set_index("student")
+    assert scores.loc["ana", "abc_skin_status"] in ("ok", "partial")  # needs no data set: graded all the same
+    assert list(scores["noisynote_status"]) == ["grader_error", "grader_error"]
+    assert "grader_error" in r.stdout and "…" not in r.stdout  # a log gets every word of the table, none cut
+    alone = grade("run", str(klass / "bia" / "noisynote.py"), "--quick", env=_cold_env(tmp_path, registry=False))
+    assert alone.returncode == 3 and "grade data fetch" in alone.stdout + alone.stderr
+
+
+def test_ci_template_and_release_say_when_the_grader_spec_is_still_the_example(tmp_path):
+    example = grade("ci-template", "--lang", "en")
+    assert example.returncode == 0 and "where no course has published it" in example.stderr
+    assert "[ci] grader_spec" in example.stderr and "grade run" in example.stdout
+    assert grade("ci-template", "--grader-spec", "keras-grader==0.1.0").stderr == ""
+    released = grade("release", str(tmp_path / "repo"), "--lang", "pt")
+    assert released.returncode == 0 and "onde nenhuma disciplina o publicou" in released.stderr
