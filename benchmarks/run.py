@@ -1,4 +1,4 @@
-"""The grader's benchmarks, in one run on one machine, printed as ratios (DESIGN §10).
+"""The grader's benchmarks, in one run on one machine, printed as ratios (docs/scale.md).
 
     python benchmarks/run.py [--repeat 3] [--packed 8] [--backend jax] [--isolation bwrap,unshare]
 

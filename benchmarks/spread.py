@@ -6,7 +6,7 @@ Every run is a full ``grade`` job (sandboxed child with the probe, then the eval
 test errors the grader itself measures; only the seed changes between the runs of one program. Rows are appended
 to the CSV as each run ends (a run already in the CSV is skipped, so an interrupted measurement resumes), and the
 summary (mean, std, min, max per exercise and program) is printed from the CSV at the end. The figures justify the
-noise tolerances in each ``exercise.toml`` (``[checks.honest_claim] measured_std``, the threshold band).
+noise tolerances in each ``exercise.toml`` (``[noise] std``: the threshold band, the claim tolerance).
 Expensive exercises are interleaved seed by seed, so a measurement cut short still has a few seeds of each.
 """
 

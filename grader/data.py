@@ -1,4 +1,4 @@
-"""The data cache (DESIGN §2): fills, verifies and reads the data sets of the table in ``datasets``.
+"""The data cache (docs/data.md): fills, verifies and reads the data sets of the table in ``datasets``.
 
 Every array and file is verified against the sha256 its table entry records before it enters the
 cache, so a grade never rests on a corrupted or substituted data set. Sources, in order: an existing

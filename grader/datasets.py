@@ -1,4 +1,4 @@
-"""The data sets (DESIGN §2): one table, one entry per data set.
+"""The data sets (docs/data.md): one table, one entry per data set.
 
 An entry is all the grader knows about a data set: where its bytes come from and the sha256 that
 admits them to the cache, the files its cache folder holds, how it splits into x_train, y_train,

@@ -1,7 +1,7 @@
 """Where student programs train: GPU discovery and job slots that pack several jobs per GPU.
 
 One small dense network uses a sliver of a modern GPU, and the host CPU that runs Keras's step
-loop is the real bottleneck (DESIGN §10: 8 concurrent trainings on one H100 gave 3.3x the
+loop is the real bottleneck (docs/scale.md: 8 concurrent trainings on one H100 gave 3.3x the
 throughput of one). So each GPU offers ``per_gpu`` slots; a job holds one slot while its
 student program runs and sees only that GPU (``CUDA_VISIBLE_DEVICES``), with the flags that
 stop TensorFlow, JAX and torch from taking the whole GPU's memory.

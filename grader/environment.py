@@ -1,4 +1,4 @@
-"""The course's environment: the modules student programs may import (DESIGN §9).
+"""The course's environment: the modules student programs may import (docs/compatibility.md).
 
 The grader's own dependencies (pyproject.toml) install the libraries the handout teaches and
 students reach for; ``course.toml`` can add more (``[environment] packages``). Every command that

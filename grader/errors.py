@@ -1,6 +1,6 @@
 """Every exception the grader raises across a module boundary, in one place.
 
-Who is to blame decides what a user reads (DESIGN §8): a ``GraderError`` is the user's to act on (a
+Who is to blame decides what a user reads (docs/results.md): a ``GraderError`` is the user's to act on (a
 bad flag, a missing package) and its message says what to do; ``Untrusted`` is an artifact of the
 student's process that cannot be used (the student's fault, stated in a check); ``EvaluationFailed``
 says whether the grader or the machine is to blame (``grader_fault``); the others are refusals and

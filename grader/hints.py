@@ -1,4 +1,4 @@
-"""What to do about the errors real students of this course hit (DESIGN §9).
+"""What to do about the errors real students of this course hit (docs/compatibility.md).
 
 The handout was written for Keras 2 (TensorFlow 2.13-2.15); grading runs Keras 3,
 where several of its idioms fail. Those whose meaning Keras 3 kept run anyway when the

@@ -1,6 +1,6 @@
 """Readers of what the student's process left in its artifacts folder: the bottom of the trusted evaluation.
 
-Everything here is untrusted input (DESIGN §5): each reader caps the size it reads, refuses pickles and
+Everything here is untrusted input (docs/architecture.md): each reader caps the size it reads, refuses pickles and
 raises ``errors.Untrusted`` (or names the fault) rather than letting a crafted file crash the evaluator.
 """
 

@@ -5,7 +5,7 @@ the same isolation as a student's program (no network, the file system read-only
 scratch folder) and speaks plain JSON over its stdin and stdout: one request per line, one answer
 per line. Its stderr goes to a log file (``keras-grader-evaluator.log`` in the temp folder).
 
-Whose fault a failed evaluation is decides the job's status (DESIGN §8). A worker that cannot
+Whose fault a failed evaluation is decides the job's status (docs/results.md). A worker that cannot
 start, or an exception in the grader's own evaluation code, is the grader's (``grader_error``:
 not graded, retried). A worker that dies or runs out of time on a job is replaced, and a fresh
 worker reads the job's model file as a plain archive, without Keras: an archive that is not a

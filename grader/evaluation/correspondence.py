@@ -1,4 +1,4 @@
-"""The maths behind the correspondence and leakage checks (DESIGN §6), unit-tested on their own.
+"""The maths behind the correspondence and leakage checks (docs/evaluation.md), unit-tested on their own.
 
 Are the captured test inputs the real test set, in its order, under the student's preprocessing? Are
 some of them among the training rows? Pure functions of arrays: no context, no model.

@@ -1,4 +1,4 @@
-"""Trusted evaluation (DESIGN §6), in a process apart from the student's: the top of ``grader.evaluation``.
+"""Trusted evaluation (docs/evaluation.md), in a process apart from the student's: the top of ``grader.evaluation``.
 
 Reads what the probe left (untrusted: ``artifacts`` caps sizes and refuses pickles), loads the graded
 model (``keras_model``: ``safe_mode=True``, no Python of the student's runs), recomputes its predictions

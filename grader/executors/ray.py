@@ -4,7 +4,7 @@ Each grading worker is a Ray actor that keeps its own trusted evaluator warm (im
 costs seconds, a job should not pay it); each job is one call on a free actor, holding
 ``gpus_per_job`` of a GPU (Ray sets the actor's ``CUDA_VISIBLE_DEVICES``). The submission
 travels as bytes and the result (with its kept figures) comes back to the driver, which
-writes the same result store as the local executor: no shared folder is needed for
+writes the same result store as the local executor: no folder the nodes share is needed for
 submissions or results. Each node needs the grader installed, the course folder at the same
 path (or ``KERAS_GRADER_COURSE``) and its data cache filled (``grade data fetch``).
 """

@@ -1,4 +1,4 @@
-"""Keras 2 compatibility in the student's process (DESIGN §9), installed by the probe.
+"""Keras 2 compatibility in the student's process (docs/compatibility.md), installed by the probe.
 
 The handout was written for Keras 2; grading runs Keras 3. Each shim here makes one Keras 2
 idiom whose meaning Keras 3 kept run as Keras 2 ran it, and records a ``keras2`` event (the

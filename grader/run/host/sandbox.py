@@ -1,4 +1,4 @@
-"""Isolation of a student's process (DESIGN §7).
+"""Isolation of a student's process (docs/sandbox.md).
 
 Every level gives the same contract, recorded as ``isolation`` in every result:
 
