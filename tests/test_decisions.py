@@ -279,3 +279,23 @@ def test_grade_report_runs_no_job_and_takes_seconds(out):
     assert rc == 0 and heavy == [], line
     assert seconds < 10 and whole < 30, (seconds, whole)
     assert "Needs the instructor:" in proc.stdout and (out / "reports" / "report.html").is_file()
+
+
+def test_the_demo_decisions_file_holds_one_confirmed_flag_one_override_and_one_stale_decision():
+    """examples/class-decisions.toml against the demo class's own submissions (their sha256 as `grade all`
+    records it): eva's and carla's were made on today's files, diego's on an earlier one."""
+    from grader.config import course_root
+
+    root = course_root() / "examples"
+    demo = decisions.load(root / "class-decisions.toml")
+    assert [(d.student, d.kind) for d in demo] == [("eva", "confirm"), ("carla", "points"), ("diego", "dismiss")]
+    graded = []
+    for d in demo:
+        sha = results_io.file_sha256(root / "class" / d.student / f"{d.exercise}.py")
+        graded.append(result(d.student, d.exercise, sha, [check("runs", "pass", 4, 4),
+                                                          check("leakage", "fail", 0, 0, leaked_rows=343),
+                                                          check("test_as_validation", "flag", 0, 0)]))
+    decided, reviews = decisions.apply(graded, demo)
+    assert {v.decision.student: v.state for v in reviews} == {"eva": "applied", "carla": "applied", "diego": "stale"}
+    assert decided[1]["score"] == 3 and decided[1]["grader_score"] == 4
+    assert all(d.note == "" or d.note not in json.dumps(decided) for d in demo), "no note on a result"
