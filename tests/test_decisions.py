@@ -227,11 +227,12 @@ def test_a_note_never_reaches_a_student(out, tmp_path):
             assert "bruno" not in (out / "reports" / student / name).read_text(), (student, name)
     roster(tmp_path / "class")
     assert cli.main(["export", "moodle", str(tmp_path / "class"), "--results", str(out), "--into",
-                     str(tmp_path / "up"), "--scale", "10"]) == 0
+                     str(tmp_path / "up"), "--scale", "10", "--lang", "en"]) == 0
     sheet = {r["Identifier"]: r for r in csv.DictReader(open(tmp_path / "up" / "worksheet-download.csv"))}
     assert sheet["Participant 1"]["Grade"] == "9.50"  # 19 / 20 with the instructor's points
     assert "noise band" in sheet["Participant 1"]["Feedback comments"]
-    assert sheet["Participant 2"]["Grade"] == "0.00"  # excused: nothing left to grade
+    assert sheet["Participant 2"]["Grade"] == ""  # excused: nothing left to grade, and not a zero
+    assert "Excused" in sheet["Participant 2"]["Feedback comments"]
     assert "bruno" not in (tmp_path / "up" / "worksheet-download.csv").read_text()
     with zipfile.ZipFile(tmp_path / "up" / "feedback-download.zip") as z:
         pages = [z.read(n).decode() for n in z.namelist() if n.endswith(".html")]
@@ -299,3 +300,32 @@ def test_the_demo_decisions_file_holds_one_confirmed_flag_one_override_and_one_s
     assert {v.decision.student: v.state for v in reviews} == {"eva": "applied", "carla": "applied", "diego": "stale"}
     assert decided[1]["score"] == 3 and decided[1]["grader_score"] == 4
     assert all(d.note == "" or d.note not in json.dumps(decided) for d in demo), "no note on a result"
+
+
+def test_the_review_loop_on_a_really_graded_submission(tmp_path):
+    """grade all (one real quick job: eva trained on the test rows), the terminal's "Needs the instructor",
+    grade decide, grade report: the flag leaves the list, the reason reaches the feedback, the note does not."""
+    from grader.config import course_root
+
+    (tmp_path / "class" / "eva").mkdir(parents=True)
+    (tmp_path / "class" / "eva" / "noisynote.py").write_bytes(
+        (course_root() / "examples" / "class" / "eva" / "noisynote.py").read_bytes())
+    out = tmp_path / "grading"
+
+    def grade(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout
+
+    shown = grade("all", str(tmp_path / "class"), "--exercise", "noisynote", "--quick", "--out", str(out))
+    assert "Needs the instructor: 1 " in shown and "eva/noisynote: check leakage: fail — 686 test rows" in shown
+    page = (out / "reports" / "report.html").read_text()
+    assert page.split("<main>\n", 1)[1].startswith('<p class="quick-banner">')
+    grade("decide", "eva", "noisynote", "--confirm", "leakage", "--reason", "you trained on the test rows",
+          "--note", NOTE, "--out", str(out))
+    shown = grade("report", "--out", str(out), "--lang", "en")
+    assert "Needs the instructor: nothing" in shown
+    feedback = (out / "reports" / "eva" / "feedback.md").read_text()
+    assert "the alert was confirmed: you trained on the test rows" in feedback and "bruno" not in feedback
+    assert "bruno" in (out / "reports" / "report.html").read_text()  # the instructor's page has the note

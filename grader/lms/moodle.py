@@ -119,6 +119,8 @@ def grade_of(results: list[JobResult], scale: float, lang: str) -> tuple[str, st
     if any(r["status"] == JobStatus.GRADER_ERROR for r in results):
         return "", ("Ainda sem nota: o corretor falhou (não é culpa sua) e vai corrigir de novo." if pt else
                     "Not graded yet: the grader failed (not your fault) and will grade it again.")
+    if not any(counted(r) for r in results):  # every exercise excused: nothing to grade, rather than a zero
+        return "", "Dispensado pelo professor: nada a avaliar." if pt else "Excused by the instructor: nothing to grade."
     score = sum(float(r.get("score") or 0) for r in results if counted(r))
     top = sum(float(r.get("max_score") or 0) for r in results if counted(r))
     parts = "; ".join(f"{r['exercise']} " + (i18n.t("excused", lang) if r.get("excused") else
