@@ -220,13 +220,22 @@ def apply(results: list[JobResult], decisions: Iterable[Decision]) -> tuple[list
             continue
         if d.sha256 != submission_sha256(r):
             reviews.append(Review(d, "stale", "the submission changed since the decision (another sha256): the "
-                                  "grader's points stand"))
+                                  "grader's points stand", grader_points=_graders_points(r, d)))
             continue
         decided = out[(d.student, d.exercise)]
         if decided is r:
             decided = out[(d.student, d.exercise)] = copy.deepcopy(r)
         reviews.append(_apply_one(decided, d))
     return [out[(r["student"], r["exercise"])] for r in results], reviews
+
+
+def _graders_points(r: JobResult, d: Decision) -> float | None:
+    """What the grader gave what a points decision would replace (a check's points, or the score)."""
+    if d.kind != "points":
+        return None
+    if d.check is None:
+        return r.get("score")
+    return next((c["points"] for c in r["checks"] if c["name"] == d.check), None)
 
 
 def _apply_one(r: JobResult, d: Decision) -> Review:
