@@ -16,6 +16,7 @@ from .schema import CheckStatus, JobResult, JobStatus
 
 if TYPE_CHECKING:
     from .executors import Executor
+    from .report.html import Flag
 
 #: The colour of each status (a check's ``partial`` and a job's are one string, and one colour).
 STATUS_STYLE: dict[str, str] = {
@@ -316,151 +317,6 @@ def cmd_all(args: argparse.Namespace) -> int:
     return 0
 
 
-#: How many entries of "Needs the instructor" the terminal shows (the HTML page lists them all).
-NEEDS_SHOWN = 5
-
-
-def print_needs_instructor(flags: list[Any]) -> None:
-    """The count of "Needs the instructor" and its first entries, from the list the HTML page shows."""
-    console = _console()
-    if not flags:
-        console.print("[green]Needs the instructor: nothing[/]")
-        return
-    console.print(f"[magenta]Needs the instructor: {len(flags)}[/] (report.html lists them all; record what you "
-                  "decide with `grade decide`, then `grade report`)", soft_wrap=True)
-    for f in flags[:NEEDS_SHOWN]:
-        first = f.message.strip().splitlines()[0] if f.message.strip() else ""
-        console.print(f"  {_styled(f.student)}/{_styled(f.exercise)}: {_styled(f.reason)}"
-                      + (f" — {_styled(first[:160])}" if first else ""), soft_wrap=True)
-    if len(flags) > NEEDS_SHOWN:
-        console.print(f"  … and {len(flags) - NEEDS_SHOWN} more", soft_wrap=True)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """`grade report`: every report again from the stored results and the decisions; runs no job."""
-    import time
-
-    from .report.build import build_reports
-    from .report.tables import scores_frame
-
-    out = Path(args.out)
-    if not (out / "results").is_dir():
-        raise GraderError(f"{out / 'results'} does not exist: run `grade all CLASS --out {out}` first / "
-                          f"{out / 'results'} não existe: rode `grade all TURMA --out {out}` antes")
-    t0 = time.monotonic()
-    built = build_reports(out, _lang(args))
-    print_scores(scores_frame(built.results))
-    applied = sum(v.state == "applied" for v in built.reviews)
-    listing = "\n".join(f"  {what:9} {path}" for what, path in built.paths.items())
-    _console().print(f"\nreports rebuilt in {time.monotonic() - t0:.1f} s from {len(built.results)} results and "
-                     f"{applied} of {len(built.reviews)} decisions applied ({out / 'reports'}):\n{listing}",
-                     soft_wrap=True)
-    print_needs_instructor(built.needs_instructor)
-    return 0
-
-
-def cmd_decide(args: argparse.Namespace) -> int:
-    """`grade decide STUDENT EXERCISE ...`: append one decision, made on the stored result's submission, to
-    <out>/decisions.toml (or renew or remove that job's decisions); `grade report` then shows it."""
-    from .decisions import FILE, Decision, load, render, save, submission_sha256, without
-    from .results import read
-
-    out = Path(args.out)
-    path = out / FILE
-    result = read(out / "results", args.student, args.exercise)
-    if result is None:
-        raise GraderError(f"no result for {args.student}/{args.exercise} in {out / 'results'}: grade it first "
-                          f"(grade all CLASS --out {out}) / nenhum resultado de {args.student}/{args.exercise} em "
-                          f"{out / 'results'}: corrija antes (grade all TURMA --out {out})")
-    existing = load(path)
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    sha = submission_sha256(result)
-    mine = [d for d in existing if (d.student, d.exercise) == (args.student, args.exercise)]
-    if args.remove:
-        gone = [d for d in mine if args.check is None or d.check == args.check]
-        if any(d.line == 0 for d in gone):
-            raise GraderError(f"{path}: write every decision as a [[decision]] table to remove it by command, or "
-                              f"delete it by hand / {path}: escreva cada decisão como tabela [[decision]] para "
-                              "removê-la pelo comando, ou apague-a à mão")
-        save(path, without(text, gone))
-        _console().print(f"removed {len(gone)} decision(s) of {args.student}/{args.exercise} from {path}; run "
-                         f"`grade report --out {out}` to show it", soft_wrap=True)
-        return 0
-    who, when = args.who or _who(), _now_toml()
-    if args.renew:
-        from .decisions import latest
-
-        stale = [d for d in latest(mine) if d.sha256 != sha]
-        new = [Decision(**{**d.__dict__, "line": 0, "sha256": sha, "who": who, "when": when}) for d in stale]
-    else:
-        if not args.reason or not args.reason.strip():
-            raise GraderError("give --reason: the student reads it beside the instructor's points / dê --reason: o "
-                              "aluno o lê ao lado da nota do professor")
-        new = [_new_decision(args, result, sha, who, when)]
-    if not new:
-        _console().print(f"no stale decision of {args.student}/{args.exercise}: nothing to renew", soft_wrap=True)
-        return 0
-    save(path, text + "".join(render(d) for d in new))
-    for d in new:
-        _console().print(f"{path}: {d.student}/{d.exercise}: {d.summary()} — {d.reason}", soft_wrap=True)
-    _console().print(f"run `grade report --out {out}` to rebuild the reports with it", soft_wrap=True)
-    return 0
-
-
-def _new_decision(args: argparse.Namespace, result: JobResult, sha: str, who: str, when: str):
-    """The decision the flags ask for, checked against the result it is made on (a check it names exists,
-    points within its maximum, a flag this job raised)."""
-    from .decisions import Decision
-    from .report.html import find_flags
-
-    base = dict(line=0, student=args.student, exercise=args.exercise, reason=args.reason.strip(), sha256=sha,
-                note=(args.note or "").strip(), who=who, when=when)
-    checks = {c["name"]: c for c in result["checks"]}
-    if args.points is not None:
-        if args.check is not None and args.check not in checks:
-            raise GraderError(f"{args.student}/{args.exercise} has no check {args.check!r} (it has: "
-                              f"{', '.join(checks) or 'none'}) / {args.student}/{args.exercise} não tem a verificação "
-                              f"{args.check!r} (tem: {', '.join(checks) or 'nenhuma'})")
-        top = checks[args.check]["max_points"] if args.check else result.get("max_score", 0)
-        if not 0 <= args.points <= top:
-            raise GraderError(f"--points {args.points:g} is not within 0..{top:g} / --points {args.points:g} não "
-                              f"está entre 0 e {top:g}")
-        if result.get("score") is None:
-            raise GraderError("this job was not graded (a grader fault): grade it again first / este trabalho não "
-                              "foi corrigido (falha do corretor): corrija de novo antes")
-        return Decision(kind="points", check=args.check, points=float(args.points), **base)
-    if args.check is not None:
-        raise GraderError("--check goes with --points only / --check só acompanha --points")
-    if args.excuse:
-        return Decision(kind="excuse", **base)
-    kind, flag = ("confirm", args.confirm) if args.confirm else ("dismiss", args.dismiss)
-    raised = {f.name for f in find_flags([result])}
-    if flag not in raised:
-        raise GraderError(f"{args.student}/{args.exercise} raised no flag {flag!r} (it raised: "
-                          f"{', '.join(sorted(raised)) or 'none'}) / {args.student}/{args.exercise} não tem o alerta "
-                          f"{flag!r} (tem: {', '.join(sorted(raised)) or 'nenhum'})")
-    return Decision(kind=kind, flag=flag, **base)
-
-
-def _who() -> str:
-    """Who decides: git's user.name, else the login name."""
-    import getpass
-    import subprocess
-
-    try:
-        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        name = ""
-    return name.strip() or os.environ.get("USER") or getpass.getuser()
-
-
-def _now_toml() -> str:
-    """Now, as a TOML offset date-time in UTC."""
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
     """What is wrong with a reference or starter result, or None."""
     checks = {c["name"]: c for c in result.get("checks", [])}
@@ -641,6 +497,149 @@ def cmd_export(args: argparse.Namespace) -> int:
            "\"Upload multiple feedback files in a zip\" (the .zip), with Moodle in English (columns are read by name)")
     _console().print("\n".join(f"  {p}" for p in written) + "\n" + how, soft_wrap=True)
     return 0
+
+
+#: How many entries of "Needs the instructor" the terminal shows (the HTML page lists them all).
+NEEDS_SHOWN = 5
+
+
+def print_needs_instructor(flags: list[Flag]) -> None:
+    """The count of "Needs the instructor" and its first entries, from the list the HTML page shows."""
+    console = _console()
+    if not flags:
+        console.print("[green]Needs the instructor: nothing[/]")
+        return
+    console.print(f"[magenta]Needs the instructor: {len(flags)}[/] (report.html lists them all; record what you "
+                  "decide with `grade decide`, then `grade report`)", soft_wrap=True)
+    for f in flags[:NEEDS_SHOWN]:
+        first = f.message.strip().splitlines()[0] if f.message.strip() else ""
+        console.print(f"  {_styled(f.student)}/{_styled(f.exercise)}: {_styled(f.reason)}"
+                      + (f" — {_styled(first[:160])}" if first else ""), soft_wrap=True)
+    if len(flags) > NEEDS_SHOWN:
+        console.print(f"  … and {len(flags) - NEEDS_SHOWN} more", soft_wrap=True)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`grade report`: every report again from the stored results and the decisions; runs no job."""
+    import time
+
+    from .report.build import build_reports
+    from .report.tables import scores_frame
+
+    out = Path(args.out)
+    if not (out / "results").is_dir():
+        raise GraderError(f"{out / 'results'} does not exist: run `grade all CLASS --out {out}` first / "
+                          f"{out / 'results'} não existe: rode `grade all TURMA --out {out}` antes")
+    t0 = time.monotonic()
+    built = build_reports(out, _lang(args))
+    print_scores(scores_frame(built.results))
+    applied = sum(v.state == "applied" for v in built.reviews)
+    listing = "\n".join(f"  {what:9} {path}" for what, path in built.paths.items())
+    _console().print(f"\nreports rebuilt in {time.monotonic() - t0:.1f} s from {len(built.results)} results and "
+                     f"{applied} of {len(built.reviews)} decisions applied ({out / 'reports'}):\n{listing}",
+                     soft_wrap=True)
+    print_needs_instructor(built.needs_instructor)
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """`grade decide STUDENT EXERCISE ...`: append one decision, made on the stored result's submission, to
+    <out>/decisions.toml (or renew or remove that job's decisions); `grade report` then shows it."""
+    from .decisions import FILE, Decision, latest, load, render, save, submission_sha256, without
+    from .results import read
+
+    out = Path(args.out)
+    path = out / FILE
+    result = read(out / "results", args.student, args.exercise)
+    if result is None:
+        raise GraderError(f"no result for {args.student}/{args.exercise} in {out / 'results'}: grade it first "
+                          f"(grade all CLASS --out {out}) / nenhum resultado de {args.student}/{args.exercise} em "
+                          f"{out / 'results'}: corrija antes (grade all TURMA --out {out})")
+    existing = load(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    sha = submission_sha256(result)
+    mine = [d for d in existing if (d.student, d.exercise) == (args.student, args.exercise)]
+    if args.remove:
+        gone = [d for d in mine if args.check is None or d.check == args.check]
+        if any(d.line == 0 for d in gone):
+            raise GraderError(f"{path}: write every decision as a [[decision]] table to remove it by command, or "
+                              f"delete it by hand / {path}: escreva cada decisão como tabela [[decision]] para "
+                              "removê-la pelo comando, ou apague-a à mão")
+        save(path, without(text, gone))
+        _console().print(f"removed {len(gone)} decision(s) of {args.student}/{args.exercise} from {path}; run "
+                         f"`grade report --out {out}` to show it", soft_wrap=True)
+        return 0
+    who, when = args.who or _who(), _now_toml()
+    if args.renew:
+        stale = [d for d in latest(mine) if d.sha256 != sha]
+        new = [Decision(**{**d.__dict__, "line": 0, "sha256": sha, "who": who, "when": when}) for d in stale]
+    else:
+        if not args.reason or not args.reason.strip():
+            raise GraderError("give --reason: the student reads it beside the instructor's points / dê --reason: o "
+                              "aluno o lê ao lado da nota do professor")
+        new = [_new_decision(args, result, sha, who, when)]
+    if not new:
+        _console().print(f"no stale decision of {args.student}/{args.exercise}: nothing to renew", soft_wrap=True)
+        return 0
+    save(path, text + "".join(render(d) for d in new))
+    for d in new:
+        _console().print(f"{path}: {d.student}/{d.exercise}: {d.summary()} — {d.reason}", soft_wrap=True)
+    _console().print(f"run `grade report --out {out}` to rebuild the reports with it", soft_wrap=True)
+    return 0
+
+
+def _new_decision(args: argparse.Namespace, result: JobResult, sha: str, who: str, when: str):
+    """The decision the flags ask for, checked against the result it is made on (a check it names exists,
+    points within its maximum, a flag this job raised)."""
+    from .decisions import Decision
+    from .report.html import find_flags
+
+    base = dict(line=0, student=args.student, exercise=args.exercise, reason=args.reason.strip(), sha256=sha,
+                note=(args.note or "").strip(), who=who, when=when)
+    checks = {c["name"]: c for c in result["checks"]}
+    if args.points is not None:
+        if args.check is not None and args.check not in checks:
+            raise GraderError(f"{args.student}/{args.exercise} has no check {args.check!r} (it has: "
+                              f"{', '.join(checks) or 'none'}) / {args.student}/{args.exercise} não tem a verificação "
+                              f"{args.check!r} (tem: {', '.join(checks) or 'nenhuma'})")
+        top = checks[args.check]["max_points"] if args.check else result.get("max_score", 0)
+        if not 0 <= args.points <= top:
+            raise GraderError(f"--points {args.points:g} is not within 0..{top:g} / --points {args.points:g} não "
+                              f"está entre 0 e {top:g}")
+        if result.get("score") is None:
+            raise GraderError("this job was not graded (a grader fault): grade it again first / este trabalho não "
+                              "foi corrigido (falha do corretor): corrija de novo antes")
+        return Decision(kind="points", check=args.check, points=float(args.points), **base)
+    if args.check is not None:
+        raise GraderError("--check goes with --points only / --check só acompanha --points")
+    if args.excuse:
+        return Decision(kind="excuse", **base)
+    kind, flag = ("confirm", args.confirm) if args.confirm else ("dismiss", args.dismiss)
+    raised = {f.name for f in find_flags([result])}
+    if flag not in raised:
+        raise GraderError(f"{args.student}/{args.exercise} raised no flag {flag!r} (it raised: "
+                          f"{', '.join(sorted(raised)) or 'none'}) / {args.student}/{args.exercise} não tem o alerta "
+                          f"{flag!r} (tem: {', '.join(sorted(raised)) or 'nenhum'})")
+    return Decision(kind=kind, flag=flag, **base)
+
+
+def _who() -> str:
+    """Who decides: git's user.name, else the login name."""
+    import getpass
+    import subprocess
+
+    try:
+        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        name = ""
+    return name.strip() or os.environ.get("USER") or getpass.getuser()
+
+
+def _now_toml() -> str:
+    """Now, as a TOML offset date-time in UTC."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_parser() -> argparse.ArgumentParser:
