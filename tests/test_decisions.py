@@ -254,6 +254,10 @@ def test_quick_results_are_refused_by_the_export_and_named(tmp_path, capsys):
     assert page.split("<main>\n", 1)[1].startswith('<p class="quick-banner">Quick mode: these scores are not grades')
     gradescope = json.loads((out / "reports" / "ana" / "results.json").read_text())
     assert gradescope["output"].startswith("Not a final grade")
+    from grader.report import html  # the 1-epoch errors are drawn without the full thresholds' bands
+
+    [strip] = html._error_panels(results_io.read_all(out / "results"), ["mnist_dense"]).axes
+    assert "not drawn against the targets" in strip.get_title("right") and not strip.patches
 
 
 def test_a_grader_fault_is_not_exported_as_a_grade(tmp_path, capsys):
