@@ -17,6 +17,7 @@ from .schema import CheckStatus, JobResult, JobStatus
 
 if TYPE_CHECKING:
     from .executors import Executor
+    from .report.html import Flag
 
 #: The colour of each status (a check's ``partial`` and a job's are one string, and one colour).
 STATUS_STYLE: dict[str, str] = {
@@ -298,9 +299,9 @@ def cmd_all(args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from . import devices, exercise, results
+    from . import decisions, devices, exercise
     from .jobs import Options, now
-    from .report.build import write_reports
+    from .report.build import build_reports
     from .report.tables import scores_frame
     from .report.values import points
 
@@ -313,6 +314,7 @@ def cmd_all(args: argparse.Namespace) -> int:
         raise GraderError(f"{root} has no student folders: expected {root}/<student>/<exercise>.py")
     lang, backend = _lang(args), _backend(args)
     out = Path(args.out)
+    decisions.load(out / decisions.FILE)  # a malformed decisions file is refused before hours of grading
     results_dir, reports_dir = out / "results", out / "reports"
     results_dir.mkdir(parents=True, exist_ok=True)  # exists before any student runs, so it can be hidden
     jobs = [(s.name, ex, ex.find_submission(s)) for s in students for ex in exercises]
@@ -361,12 +363,11 @@ def cmd_all(args: argparse.Namespace) -> int:
         done = executor.grade(jobs, opts, on_start=started_one, on_result=finished_one)
     reused = sum(1 for r in done if r["status"] != JobStatus.MISSING and str(r.get("finished_at", "")) < started)
     err.print(_summary_line(done, reused, time.monotonic() - t0), soft_wrap=True)
-    names = {s.name for s in students}
-    class_results = [r for r in results.read_all(results_dir) if r["student"] in names]
-    paths = write_reports(class_results, reports_dir, results_dir, lang)
-    print_scores(scores_frame(class_results))
-    listing = "\n".join(f"  {what:9} {path}" for what, path in paths.items())
+    built = build_reports(out, lang, {s.name for s in students})
+    print_scores(scores_frame(built.results))
+    listing = "\n".join(f"  {what:9} {path}" for what, path in built.paths.items())
     _console().print(f"\nreports ({reports_dir}):\n{listing}\nresults: {results_dir}", soft_wrap=True)
+    print_needs_instructor(built.needs_instructor)
     return _exit(done)  # the students' scores are the reports' business: 0 once every job was graded
 
 
@@ -554,14 +555,159 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise GraderError(f"grade scale {scale!r} (--scale, else course.toml's [lms] grade_scale) is not a positive "
                           "number: give the assignment's maximum grade in Moodle, e.g. 100 or 10")
     lang = _lang(args)
+    from .decisions import FILE, load
+
     written = moodle.export(Path(args.dir), results_root / "results", results_root / "reports", Path(args.into),
-                            scale, lang)
+                            scale, lang, decisions=load(results_root / FILE), allow_quick=args.allow_quick)
     how = ("envie no Moodle em inglês (ele lê as colunas pelo nome), na página de avaliação da tarefa: \"Upload "
            "grading worksheet\" (o .csv) e \"Upload multiple feedback files in a zip\" (o .zip)" if lang == "pt" else
            "upload in Moodle, on the assignment's grading page: \"Upload grading worksheet\" (the .csv) and "
            "\"Upload multiple feedback files in a zip\" (the .zip), with Moodle in English (columns are read by name)")
     _console().print("\n".join(f"  {p}" for p in written) + "\n" + how, soft_wrap=True)
     return 0
+
+
+#: How many entries of "Needs the instructor" the terminal shows (the HTML page lists them all).
+NEEDS_SHOWN = 5
+
+
+def print_needs_instructor(flags: list[Flag]) -> None:
+    """The count of "Needs the instructor" and its first entries, from the list the HTML page shows."""
+    console = _console()
+    if not flags:
+        console.print("[green]Needs the instructor: nothing[/]")
+        return
+    console.print(f"[magenta]Needs the instructor: {len(flags)}[/] (report.html lists them all; record what you "
+                  "decide with `grade decide`, then `grade report`)", soft_wrap=True)
+    for f in flags[:NEEDS_SHOWN]:
+        first = f.message.strip().splitlines()[0] if f.message.strip() else ""
+        console.print(f"  {_styled(f.student)}/{_styled(f.exercise)}: {_styled(f.reason)}"
+                      + (f" — {_styled(first[:160])}" if first else ""), soft_wrap=True)
+    if len(flags) > NEEDS_SHOWN:
+        console.print(f"  … and {len(flags) - NEEDS_SHOWN} more", soft_wrap=True)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`grade report`: every report again from the stored results and the decisions; runs no job."""
+    import time
+
+    from .report.build import build_reports
+    from .report.tables import scores_frame
+
+    out = Path(args.out)
+    if not (out / "results").is_dir():
+        raise GraderError(f"{out / 'results'} does not exist: run `grade all CLASS --out {out}` first / "
+                          f"{out / 'results'} não existe: rode `grade all TURMA --out {out}` antes")
+    t0 = time.monotonic()
+    built = build_reports(out, _lang(args))
+    print_scores(scores_frame(built.results))
+    applied = sum(v.state == "applied" for v in built.reviews)
+    listing = "\n".join(f"  {what:9} {path}" for what, path in built.paths.items())
+    _console().print(f"\nreports rebuilt in {time.monotonic() - t0:.1f} s from {len(built.results)} results and "
+                     f"{applied} of {len(built.reviews)} decisions applied ({out / 'reports'}):\n{listing}",
+                     soft_wrap=True)
+    print_needs_instructor(built.needs_instructor)
+    return _exit(built.results)  # 3 while a job of the class is not graded, as `grade all` says
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """`grade decide STUDENT EXERCISE ...`: append one decision, made on the stored result's submission, to
+    <out>/decisions.toml (or renew or remove that job's decisions); `grade report` then shows it."""
+    from .decisions import FILE, Decision, latest, load, render, save, submission_sha256, without
+    from .results import read
+
+    out = Path(args.out)
+    path = out / FILE
+    result = read(out / "results", args.student, args.exercise)
+    if result is None:
+        raise GraderError(f"no result for {args.student}/{args.exercise} in {out / 'results'}: grade it first "
+                          f"(grade all CLASS --out {out}) / nenhum resultado de {args.student}/{args.exercise} em "
+                          f"{out / 'results'}: corrija antes (grade all TURMA --out {out})")
+    existing = load(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    sha = submission_sha256(result)
+    mine = [d for d in existing if (d.student, d.exercise) == (args.student, args.exercise)]
+    if args.remove:
+        gone = [d for d in mine if args.check is None or d.check == args.check]
+        if any(d.line == 0 for d in gone):
+            raise GraderError(f"{path}: write every decision as a [[decision]] table to remove it by command, or "
+                              f"delete it by hand / {path}: escreva cada decisão como tabela [[decision]] para "
+                              "removê-la pelo comando, ou apague-a à mão")
+        save(path, without(text, gone))
+        _console().print(f"removed {len(gone)} decision(s) of {args.student}/{args.exercise} from {path}; run "
+                         f"`grade report --out {out}` to show it", soft_wrap=True)
+        return 0
+    who, when = args.who or _who(), _now_toml()
+    if args.renew:
+        stale = [d for d in latest(mine) if d.sha256 != sha]
+        new = [Decision(**{**d.__dict__, "line": 0, "sha256": sha, "who": who, "when": when}) for d in stale]
+    else:
+        if not args.reason or not args.reason.strip():
+            raise GraderError("give --reason: the student reads it beside the instructor's points / dê --reason: o "
+                              "aluno o lê ao lado da nota do professor")
+        new = [_new_decision(args, result, sha, who, when)]
+    if not new:
+        _console().print(f"no stale decision of {args.student}/{args.exercise}: nothing to renew", soft_wrap=True)
+        return 0
+    save(path, text + "".join(render(d) for d in new))
+    for d in new:
+        _console().print(f"{path}: {d.student}/{d.exercise}: {d.summary()} — {d.reason}", soft_wrap=True)
+    _console().print(f"run `grade report --out {out}` to rebuild the reports with it", soft_wrap=True)
+    return 0
+
+
+def _new_decision(args: argparse.Namespace, result: JobResult, sha: str, who: str, when: str):
+    """The decision the flags ask for, checked against the result it is made on (a check it names exists,
+    points within its maximum, a flag this job raised)."""
+    from .decisions import Decision
+    from .report.html import find_flags
+
+    base = dict(line=0, student=args.student, exercise=args.exercise, reason=args.reason.strip(), sha256=sha,
+                note=(args.note or "").strip(), who=who, when=when)
+    checks = {c["name"]: c for c in result["checks"]}
+    if args.points is not None:
+        if args.check is not None and args.check not in checks:
+            raise GraderError(f"{args.student}/{args.exercise} has no check {args.check!r} (it has: "
+                              f"{', '.join(checks) or 'none'}) / {args.student}/{args.exercise} não tem a verificação "
+                              f"{args.check!r} (tem: {', '.join(checks) or 'nenhuma'})")
+        top = checks[args.check]["max_points"] if args.check else result.get("max_score", 0)
+        if not 0 <= args.points <= top:
+            raise GraderError(f"--points {args.points:g} is not within 0..{top:g} / --points {args.points:g} não "
+                              f"está entre 0 e {top:g}")
+        if result.get("score") is None:
+            raise GraderError("this job was not graded (a grader fault): grade it again first / este trabalho não "
+                              "foi corrigido (falha do corretor): corrija de novo antes")
+        return Decision(kind="points", check=args.check, points=float(args.points), **base)
+    if args.check is not None:
+        raise GraderError("--check goes with --points only / --check só acompanha --points")
+    if args.excuse:
+        return Decision(kind="excuse", **base)
+    kind, flag = ("confirm", args.confirm) if args.confirm else ("dismiss", args.dismiss)
+    raised = {f.name for f in find_flags([result])}
+    if flag not in raised:
+        raise GraderError(f"{args.student}/{args.exercise} raised no flag {flag!r} (it raised: "
+                          f"{', '.join(sorted(raised)) or 'none'}) / {args.student}/{args.exercise} não tem o alerta "
+                          f"{flag!r} (tem: {', '.join(sorted(raised)) or 'nenhum'})")
+    return Decision(kind=kind, flag=flag, **base)
+
+
+def _who() -> str:
+    """Who decides: git's user.name, else the login name."""
+    import getpass
+    import subprocess
+
+    try:
+        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        name = ""
+    return name.strip() or os.environ.get("USER") or getpass.getuser()
+
+
+def _now_toml() -> str:
+    """Now, as a TOML offset date-time in UTC."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -682,8 +828,39 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--results", default="grading", help="the --out of `grade all` (default: ./grading)")
     exp.add_argument("--scale", type=float, help="the assignment's maximum grade in Moodle (default: course.toml's "
                      "[lms] grade_scale, else 100)")
+    exp.add_argument("--allow-quick", action="store_true", help="export results that are not final grades too "
+                     "(quick mode, a grader fault, a check not graded); without it they are refused and named")
     lang(exp)
     exp.set_defaults(func=cmd_export)
+
+    rep = sub.add_parser("report", help="rebuild every report from the stored results and the instructor's "
+                         "decisions, in seconds; runs no job")
+    rep.add_argument("--out", default="grading", help="the --out of `grade all` (default: ./grading)")
+    lang(rep)
+    rep.set_defaults(func=cmd_report)
+
+    dec = sub.add_parser("decide", help="record the instructor's decision on a job in <out>/decisions.toml",
+                         description="Record a decision on STUDENT's EXERCISE, made on the submission its stored "
+                         "result graded: points (on a check with --check, else the exercise's score), a flag "
+                         "confirmed or dismissed, or the exercise excused. --renew re-records the job's stale "
+                         "decisions on the current submission; --remove deletes them. Then run `grade report`.")
+    dec.add_argument("student")
+    dec.add_argument("exercise")
+    what = dec.add_mutually_exclusive_group(required=True)
+    what.add_argument("--points", type=float, help="the points (of --check, else of the exercise)")
+    what.add_argument("--confirm", metavar="FLAG", help="confirm a flag of this job (e.g. leakage, sandbox)")
+    what.add_argument("--dismiss", metavar="FLAG", help="dismiss a flag: it is no longer listed")
+    what.add_argument("--excuse", action="store_true", help="excuse the exercise: it counts in no total")
+    what.add_argument("--renew", action="store_true", help="re-record the job's stale decisions on its current "
+                      "submission")
+    what.add_argument("--remove", action="store_true", help="delete the job's decisions (with --check: those on "
+                      "that check)")
+    dec.add_argument("--check", help="with --points: the check whose points are set")
+    dec.add_argument("--reason", help="why (the student reads it)")
+    dec.add_argument("--note", help="for the instructor only: never in a student's feedback")
+    dec.add_argument("--who", help="who decides (default: git's user.name, else $USER)")
+    dec.add_argument("--out", default="grading", help="the --out of `grade all` (default: ./grading)")
+    dec.set_defaults(func=cmd_decide)
 
     e = sub.add_parser("exercises", help="list the exercises")
     e.set_defaults(func=cmd_exercises)

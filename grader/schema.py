@@ -131,6 +131,19 @@ class GradedModelInfo(TypedDict):
     test_inputs: str | None
 
 
+class AppliedDecision(TypedDict):
+    """An instructor's decision as the reports see it on a result (``decisions.apply``); never its note."""
+
+    kind: str                     # points, confirm, dismiss or excuse
+    check: str | None             # points on this check (None: on the exercise's score)
+    flag: str | None              # the flag confirmed or dismissed
+    grader_points: float | None   # what the grader gave what the points replace
+    points: float | None
+    reason: str                   # shown to the student
+    who: str
+    when: str
+
+
 class JobResult(TypedDict, total=False):
     """What one job (student x exercise) left: ``results/<student>/<exercise>.json``.
 
@@ -183,6 +196,10 @@ class JobResult(TypedDict, total=False):
     rerun: str
     rerun_pt: str
     artifacts: list[str]            # the figures and executed notebook kept beside the result
+    # the instructor's decisions, applied by the reports (``decisions.apply``), never stored in results/
+    decisions: list[AppliedDecision]
+    grader_score: float | None      # the grader's own score, when a decision replaced points
+    excused: bool                   # the job counts in no total, as if not assigned
 
 
 def new_result(student: str, exercise: str, *, status: JobStatus, score: float | None,

@@ -211,7 +211,7 @@ LAYERS = {
         ("grader.data", "grader.hints", "grader.claims"),
         ("grader.run",),  # run.child (the student's process) and run.host (what launches it)
         ("grader.evaluation",),
-        ("grader.results",),
+        ("grader.results", "grader.decisions"),
         ("grader.jobs",),
         ("grader.executors",),
         ("grader.report",),

@@ -140,7 +140,9 @@ def graded(imported, tmp_path_factory) -> tuple[Path, Path]:
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert cli.main(["export", "moodle", str(imported), "--results", str(out / "grading"), "--into",
-                     str(out / "upload"), "--scale", "10"]) == 0
+                     str(out / "upload"), "--scale", "10"]) == 2, "quick results are not final grades"
+    assert cli.main(["export", "moodle", str(imported), "--results", str(out / "grading"), "--into",
+                     str(out / "upload"), "--scale", "10", "--allow-quick"]) == 0
     return out / "grading", out / "upload"
 
 

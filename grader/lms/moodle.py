@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..decisions import Decision
 from ..errors import GraderError
 from ..schema import JobResult, JobStatus
 from . import archive, layout
@@ -107,7 +108,7 @@ def grade_of(results: list[JobResult], scale: float, lang: str) -> tuple[str, st
     submitted counts 0); a student with no result at all (nothing submitted) gets no grade.
     """
     from ..report import i18n
-    from ..report.values import points
+    from ..report.values import counted, points
 
     def num(x: Any) -> str:
         return points(float(x or 0)).replace(".", ",") if lang == "pt" else points(float(x or 0))
@@ -118,19 +119,44 @@ def grade_of(results: list[JobResult], scale: float, lang: str) -> tuple[str, st
     if any(r["status"] == JobStatus.GRADER_ERROR for r in results):
         return "", ("Ainda sem nota: o corretor falhou (não é culpa sua) e vai corrigir de novo." if pt else
                     "Not graded yet: the grader failed (not your fault) and will grade it again.")
-    score = sum(float(r.get("score") or 0) for r in results)
-    top = sum(float(r.get("max_score") or 0) for r in results)
-    parts = "; ".join(f"{r['exercise']} {num(r.get('score'))}/{num(r.get('max_score'))}"
+    if not any(counted(r) for r in results):  # every exercise excused: nothing to grade, rather than a zero
+        return "", "Dispensado pelo professor: nada a avaliar." if pt else "Excused by the instructor: nothing to grade."
+    score = sum(float(r.get("score") or 0) for r in results if counted(r))
+    top = sum(float(r.get("max_score") or 0) for r in results if counted(r))
+    parts = "; ".join(f"{r['exercise']} " + (i18n.t("excused", lang) if r.get("excused") else
+                                             f"{num(r.get('score'))}/{num(r.get('max_score'))}")
                       + (f" {i18n.status(JobStatus.MISSING, lang)}" if r["status"] == JobStatus.MISSING else "")
                       for r in results)
-    comment = (f"{num(score)} / {num(top)} pontos ({parts}). Detalhes em feedback.html." if pt else
-               f"{num(score)} / {num(top)} points ({parts}). Details in feedback.html.")
+    decided = " ".join(f"{r['exercise']}: {line}." for r in results for line in i18n.decision_lines(r, lang))
+    comment = (f"{num(score)} / {num(top)} pontos ({parts}). " + (f"{i18n.t('decisions', lang)}: {decided} "
+                                                                  if decided else "") + "Detalhes em feedback.html."
+               if pt else
+               f"{num(score)} / {num(top)} points ({parts}). " + (f"{i18n.t('decisions', lang)}: {decided} "
+                                                                  if decided else "") + "Details in feedback.html.")
     return f"{round(scale * score / top, 2) if top else 0.0:.2f}", comment
 
 
+def refuse_unfinal(results: list[JobResult]) -> None:
+    """Refuse to export scores that are not final grades (quick mode, a grader fault, a check not graded),
+    naming the jobs: a quick run of a class is feedback, and would export far lower grades than a full run."""
+    from ..report.values import not_final
+
+    unfinal = [f"{r['student']}/{r['exercise']} ({why})" for r in results if (why := not_final(r))]
+    if unfinal:
+        shown = ", ".join(unfinal[:8]) + (f" and {len(unfinal) - 8} more" if len(unfinal) > 8 else "")
+        shown_pt = ", ".join(unfinal[:8]) + (f" e mais {len(unfinal) - 8}" if len(unfinal) > 8 else "")
+        raise GraderError(f"{len(unfinal)} result(s) are not final grades: {shown}. Grade them in full (grade all "
+                          "without --quick; a grader fault is graded again), or export them anyway with "
+                          f"--allow-quick / {len(unfinal)} resultado(s) não são notas finais: {shown_pt}. Corrija-"
+                          "os por completo (grade all sem --quick; uma falha do corretor é corrigida de novo), ou "
+                          "exporte assim mesmo com --allow-quick")
+
+
 def export(class_dir: Path, results_dir: Path, reports_dir: Path, out: Path, scale: float,
-           lang: str) -> list[Path]:
-    """One worksheet CSV and one feedback ZIP per Moodle assignment imported into class_dir."""
+           lang: str, decisions: list[Decision] | None = None, allow_quick: bool = False) -> list[Path]:
+    """One worksheet CSV and one feedback ZIP per Moodle assignment imported into class_dir, the grades as the
+    instructor's decisions leave them; results that are not final grades are refused unless ``allow_quick``."""
+    from .. import decisions as decisions_mod
     from .. import results as results_mod
 
     roster = [r for r in layout.read_roster(class_dir) if r["platform"] == "moodle"]
@@ -142,8 +168,14 @@ def export(class_dir: Path, results_dir: Path, reports_dir: Path, out: Path, sca
         raise GraderError(f"{results_dir} does not exist: run `grade all {class_dir}` first, or give its --out "
                           f"with --results / {results_dir} não existe: rode `grade all {class_dir}` antes, ou dê o "
                           "--out dele em --results")
+    exported = {(row["key"], row["exercise"]) for row in roster}  # exercise "": every exercise of the student
+    graded, _ = decisions_mod.apply([r for r in results_mod.read_all(results_dir)
+                                     if {(r["student"], ""), (r["student"], r["exercise"])} & exported],
+                                    decisions or [])
+    if not allow_quick:
+        refuse_unfinal(graded)
     by_student: dict[str, list[JobResult]] = defaultdict(list)
-    for r in results_mod.read_all(results_dir):
+    for r in graded:
         by_student[r["student"]].append(r)
     out.mkdir(parents=True, exist_ok=True)
     sources: dict[str, list[dict[str, str]]] = defaultdict(list)

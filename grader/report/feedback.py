@@ -13,7 +13,7 @@ from pathlib import Path
 from ..results import artifacts_dir, flagged_attempts, keep_artifacts
 from ..schema import CheckStatus, JobResult, JobStatus
 from . import i18n
-from .values import decimal, graded, points, threshold
+from .values import counted, decimal, points, threshold
 
 #: The checks listed under "What to do next".
 ATTENTION = (CheckStatus.FAIL, CheckStatus.PARTIAL, CheckStatus.FLAG)
@@ -37,8 +37,9 @@ def exercise_section(r: JobResult, lang: str, artifacts: list[str]) -> list[str]
     ex = r["exercise"]
     title = r.get("title_pt") if lang == "pt" else r.get("title")
     out = [f"## {ex}" + (f" — {md(title)}" if title else ""), "",
-           f"**{points(r.get('score', 0), lang)} / {points(r.get('max_score', 0), lang)} {i18n.t('points', lang)}** · "
-           f"{i18n.status(r['status'], lang)}", ""]
+           f"**{score_cell(r, lang)} {i18n.t('points', lang)}** · {i18n.status(r['status'], lang)}", ""]
+    if decided := i18n.decision_lines(r, lang):
+        out += [f"### {i18n.t('decisions', lang)}", ""] + [f"- {md(line)}" for line in decided] + [""]
     if r["status"] == JobStatus.MISSING:
         return out + [i18n.t("missing", lang, file=f"{ex}.py"), ""]
     if r.get("quick"):  # a program that trains no longer than the cap is graded as a full run
@@ -54,9 +55,12 @@ def exercise_section(r: JobResult, lang: str, artifacts: list[str]) -> list[str]
     if checks:
         out += [f"| {i18n.t('check', lang)} | {i18n.t('result', lang)} | {i18n.t('points', lang)} | "
                 f"{i18n.t('measured', lang)} |", "|---|---|---:|---|"]
+        on_check = {d["check"]: d for d in r.get("decisions") or [] if d["kind"] == "points" and d["check"]}
         out += [f"| {md(i18n.check_title(c['name'], lang))} | {i18n.status(c['status'], lang)} | "
-                f"{points(c['points'], lang)}/{points(c['max_points'], lang)} | {md(i18n.message(c, lang))} |"
-                for c in checks]
+                f"{points(c['points'], lang)}/{points(c['max_points'], lang)}"
+                + (f" ({i18n.t('grader_gave', lang, points=points(d['grader_points'], lang))})"
+                   if (d := on_check.get(c["name"])) else "")
+                + f" | {md(i18n.message(c, lang))} |" for c in checks]
         out.append("")
     todo = [f"- **{md(i18n.check_title(c['name'], lang))}**: {md(i18n.message(c, lang))}"
             for c in checks if c["status"] in ATTENTION]
@@ -79,18 +83,27 @@ def exercise_section(r: JobResult, lang: str, artifacts: list[str]) -> list[str]
     return out
 
 
+def score_cell(r: JobResult, lang: str, sep: str = " / ") -> str:
+    """'8 / 10' with the grader's own score beside the instructor's ('8 / 10 (grader: 6)'); 'excused' says so."""
+    text = f"{points(r.get('score', 0), lang)}{sep}{points(r.get('max_score', 0), lang)}"
+    if r.get("excused"):
+        text += f" ({i18n.t('excused', lang)})"
+    elif "grader_score" in r and r["grader_score"] != r.get("score"):
+        text += f" ({i18n.t('grader_gave', lang, points=points(r['grader_score'], lang))})"
+    return text
+
+
 def render(student: str, results: list[JobResult], lang: str,
            kept: dict[str, list[str]] | None = None) -> str:
     """The feedback page of one student (``kept``: exercise -> artifact names copied beside it)."""
     kept = kept or {}
-    total = sum(float(r.get("score") or 0) for r in results if graded(r))
-    max_total = sum(float(r.get("max_score", 0)) for r in results if graded(r))
+    total = sum(float(r.get("score") or 0) for r in results if counted(r))
+    max_total = sum(float(r.get("max_score", 0)) for r in results if counted(r))
     lines = [f"# {i18n.t('feedback', lang)} — {md(student)}", "",
              f"**{i18n.t('total', lang)}: {points(total, lang)} / {points(max_total, lang)} {i18n.t('points', lang)}**",
              ""]
     lines += [f"| | {i18n.t('points', lang)} | {i18n.t('result', lang)} |", "|---|---:|---|"]
-    lines += [f"| {r['exercise']} | {points(r.get('score', 0), lang)}/{points(r.get('max_score', 0), lang)} | "
-              f"{i18n.status(r['status'], lang)} |" for r in results]
+    lines += [f"| {r['exercise']} | {score_cell(r, lang, '/')} | {i18n.status(r['status'], lang)} |" for r in results]
     lines.append("")
     for r in results:
         lines += exercise_section(r, lang, kept.get(r["exercise"], []))

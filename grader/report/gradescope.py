@@ -14,7 +14,7 @@ from typing import Any
 
 from ..schema import CheckStatus, JobResult, JobStatus
 from . import i18n
-from .values import graded, points
+from .values import counted, graded, not_final, points
 
 #: The check statuses Gradescope shows as passed (a flag costs no points: the instructor reviews it).
 PASSED = (CheckStatus.PASS, CheckStatus.FLAG, CheckStatus.INFO, CheckStatus.NOT_GRADED)
@@ -45,7 +45,9 @@ def results_json(results: list[JobResult], lang: str = "en") -> dict[str, Any]:
         output += [f"{ex}: {i18n.t('keras2', lang)}: {line}" for line in i18n.notices(r, lang)]
         if r.get("keras2_penalty"):
             output.append(f"{ex}: {i18n.t('keras2_penalty', lang, points=points(r['keras2_penalty']))}")
+        on_check = {d["check"]: d for d in r.get("decisions") or [] if d["kind"] == "points" and d["check"]}
         for j, c in enumerate(r["checks"], start=1):
+            decided = on_check.get(c["name"])
             tests.append({
                 "name": f"{ex}: {i18n.check_title(c['name'], lang)}",
                 "number": f"{i}.{j}",
@@ -53,12 +55,21 @@ def results_json(results: list[JobResult], lang: str = "en") -> dict[str, Any]:
                 "max_score": _round(c["max_points"]),
                 "status": "passed" if c["status"] in PASSED else "failed",
                 "output": (i18n.message(c, lang) if c["status"] == CheckStatus.NOT_REACHED  # "not reached: <cause>"
-                           else f"[{i18n.status(c['status'], lang)}] {i18n.message(c, lang)}"),
+                           else f"[{i18n.status(c['status'], lang)}] {i18n.message(c, lang)}")
+                + (f"\n{i18n.t('decisions', lang)}: {i18n.t('grader_gave', lang, points=points(decided['grader_points'], lang))}"
+                   f"; {decided['reason']}" if decided else ""),
                 "visibility": "visible",
             })
+        if decided_job := i18n.decision_lines(r, lang):  # the score, an excuse, a flag: in the job's own entry
+            tests.append({"name": f"{ex}: {i18n.t('decisions', lang)}", "number": f"{i}.{len(r['checks']) + 1}",
+                          "status": "passed", "output": "\n".join(decided_job), "visibility": "visible"})
+    if unfinished := [r for r in results if not_final(r)]:
+        output.insert(0, i18n.t("not_final", lang, why=", ".join(
+            f"{r['exercise']} ({i18n.t('quick_short', lang) if r.get('quick') else i18n.status(r['status'], lang)})"
+            for r in unfinished)))
     seconds = sum(float((r.get("times") or {}).get("total_s") or 0) for r in results)
     return {
-        "score": _round(sum(float(r.get("score") or 0) for r in results if graded(r))),
+        "score": _round(sum(float(r.get("score") or 0) for r in results if counted(r))),
         "execution_time": int(round(seconds)),
         "output": "\n".join(output),
         "visibility": "visible",

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ..decisions import Review, settled_flags
 from ..results import flagged_attempts
 from ..schema import CheckResult, CheckStatus, JobResult, JobStatus, well_formed
 from . import i18n
-from .values import Threshold, graded, points, threshold
+from .values import Threshold, graded, points, quick, threshold
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -51,21 +52,26 @@ class Flag:
     exercise: str
     reason: str
     message: str
+    name: str = ""  # what a decision names to confirm or dismiss it (a check's name, "sandbox", ...)
 
 
-def write_html(results: list[JobResult], path: Path, *, title: str = "keras-grader report") -> Path:
+def write_html(results: list[JobResult], path: Path, *, title: str = "keras-grader report",
+               reviews: list[Review] | None = None) -> Path:
     """Write the report page for these results to `path` (folders created) and return `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(results, title), encoding="utf-8")
+    path.write_text(render_html(results, title, reviews), encoding="utf-8")
     return path
 
 
-def render_html(results: list[JobResult], title: str = "keras-grader report") -> str:
-    """The whole page as a string (results read as ``schema.well_formed``: the last one per job)."""
+def render_html(results: list[JobResult], title: str = "keras-grader report",
+                reviews: list[Review] | None = None) -> str:
+    """The whole page as a string (results read as ``schema.well_formed``: the last one per job; ``reviews``:
+    the instructor's decisions as ``decisions.apply`` met them, the results being the decided ones)."""
     results = well_formed(results)
     exercises = sorted({r["exercise"] for r in results})
     totals = _student_totals(results)
     body = "\n".join([
+        *_quick_banner(results),
         f"<h1>{escape(title)}</h1>",
         _summary_html(results, totals),
         "<h2>Total scores</h2>",
@@ -75,7 +81,8 @@ def render_html(results: list[JobResult], title: str = "keras-grader report") ->
          "no credit from it on. Green, amber and red bands: full, partial and no credit.</p>"),
         _img(_error_panels(results, exercises), "test errors of each exercise against its threshold"),
         "<h2>Needs the instructor</h2>",
-        _flags_html(find_flags(results)),
+        _flags_html(find_flags(results, reviews)),
+        *(["<h2>Decisions</h2>", _decisions_html(reviews)] if reviews else []),
         "<h2>Students</h2>",
         ('<p class="note">Click a column header to sort; the link keeps the order. '
          "A student's name opens their feedback.</p>"),
@@ -88,6 +95,15 @@ def render_html(results: list[JobResult], title: str = "keras-grader report") ->
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
             f"<script>{_SCRIPT}</script>\n</body>\n</html>\n")
+
+
+def _quick_banner(results: list[JobResult]) -> list[str]:
+    """The page's first line when quick runs are among the results: their scores are not grades."""
+    if not any(quick(r) for r in results):
+        return []
+    return ['<p class="quick-banner">Quick mode: these scores are not grades. Training was capped, so the '
+            "test-error targets were not graded; the final grades come from a full run (grade all without "
+            "--quick).</p>"]
 
 
 def _fmt_error(x: float | None) -> str:
@@ -212,12 +228,15 @@ def _error_panels(results: list[JobResult], exercises: list[str]) -> Figure:
     if not exercises:
         _note(axes[0], "no results")
     for ax, ex in zip(axes, exercises):
-        errors = [e for r in results if r["exercise"] == ex and (e := r.get("test_error")) is not None]
-        _error_strip(ax, ex, errors, exercise_threshold(results, ex))
+        mine = [r for r in results if r["exercise"] == ex]
+        errors = [e for r in mine if (e := r.get("test_error")) is not None]
+        capped = any(quick(r) for r in mine)  # errors after a capped training: not drawn against the targets
+        _error_strip(ax, ex, errors, None if capped else exercise_threshold(results, ex), capped)
     return fig
 
 
-def _error_strip(ax: Axes, exercise: str, errors: list[float], threshold: Threshold | None) -> None:
+def _error_strip(ax: Axes, exercise: str, errors: list[float], threshold: Threshold | None,
+                 capped: bool = False) -> None:
     """Dots at each test error (jittered vertically so equal errors stay visible), threshold bands and lines.
 
     The x range is set by the threshold, not by the worst error, so one broken model (90 % error) does
@@ -227,7 +246,9 @@ def _error_strip(ax: Axes, exercise: str, errors: list[float], threshold: Thresh
     ax.set_yticks([])
     ax.set_ylim(-1, 1)
     notes = []
-    if threshold is None:
+    if capped:
+        notes.append("quick mode: errors after capped training, not drawn against the targets")
+    elif threshold is None:
         notes.append("no threshold in the results")
     if not errors:
         notes.append("no measured test error")
@@ -295,26 +316,40 @@ def _suspicious(result: JobResult, check: CheckResult) -> bool:
     return True
 
 
-def find_flags(results: list[JobResult]) -> list[Flag]:
+def find_flags(results: list[JobResult], reviews: list[Review] | None = None) -> list[Flag]:
     """What the instructor must look at by hand: suspected leakage or dishonesty, what the sandbox stopped,
-    unsandboxed runs, grader trouble (results read as ``schema.well_formed``)."""
+    unsandboxed runs, grader trouble (results read as ``schema.well_formed``), less the flags a decision
+    confirmed or dismissed; plus the decisions that no longer apply (``reviews``: stale or unmatched).
+
+    The one source of "Needs the instructor": the HTML page lists it, ``grade all`` and ``grade report``
+    print its count and first entries.
+    """
     flags = []
     for r in well_formed(results):
         student, ex = r["student"], r["exercise"]
+        mine = []
         for c in r["checks"]:
             if (c["name"], c["status"]) in _CHECK_FLAGS and _suspicious(r, c):
-                flags.append(Flag(student, ex, f"check {c['name']}: {c['status']}", i18n.message(c, "en")))
+                mine.append(Flag(student, ex, f"check {c['name']}: {c['status']}", i18n.message(c, "en"), c["name"]))
         if r.get("isolation") == "none":
-            flags.append(Flag(student, ex, "isolation: none",
-                              "the student's code ran without a sandbox, with the network open"))
+            mine.append(Flag(student, ex, "isolation: none",
+                             "the student's code ran without a sandbox, with the network open", "isolation"))
         if blocked := flagged_attempts(r):
-            flags.append(Flag(student, ex, f"sandbox: {len(blocked)} attempt{'s' * (len(blocked) > 1)}",
-                              "\n".join(i18n.message(a, "en") for a in blocked)))
+            mine.append(Flag(student, ex, f"sandbox: {len(blocked)} attempt{'s' * (len(blocked) > 1)}",
+                             "\n".join(i18n.message(a, "en") for a in blocked), "sandbox"))
         error = i18n.message(r, "en")
         if r["status"] == JobStatus.ERROR and "instructor" in error:
-            flags.append(Flag(student, ex, "grading error", error))
+            mine.append(Flag(student, ex, "grading error", error, "grading_error"))
         if r["status"] == JobStatus.GRADER_ERROR:
-            flags.append(Flag(student, ex, "grader fault: not graded", error))
+            mine.append(Flag(student, ex, "grader fault: not graded", error, "grader_fault"))
+        settled = settled_flags(r)
+        flags += [f for f in mine if f.name not in settled]
+    for review in reviews or []:
+        if review.state != "applied":
+            d = review.decision
+            flags.append(Flag(d.student, d.exercise, f"decision {review.state}",
+                              f"{d.summary()} ({review.why}); renew it with `grade decide {d.student} {d.exercise} "
+                              "--renew`, or remove it with `--remove`", "decision"))
     return sorted(flags, key=lambda f: (f.student, f.exercise))
 
 
@@ -326,6 +361,25 @@ def _flags_html(flags: list[Flag]) -> str:
         f'<td><div class="message">{escape(f.message)}</div></td></tr>' for f in flags)
     return (f'<table class="flags">\n<thead><tr><th>Student</th><th>Exercise</th><th>Why</th><th>Message</th></tr>'
             f"</thead>\n<tbody>\n{rows}\n</tbody>\n</table>")
+
+
+def _decisions_html(reviews: list[Review]) -> str:
+    """Every decision in force: what it set against what the grader gave, its reason (the student reads it), its
+    note (the instructor's only: this page is not the student's), who, when, and whether it applies."""
+    rows = []
+    for review in sorted(reviews, key=lambda v: (v.decision.student, v.decision.exercise, v.decision.line)):
+        d = review.decision
+        grader = "" if d.kind != "points" else points(review.grader_points)
+        state = escape(review.state) + (f'<div class="note">{escape(review.why)}</div>' if review.why else "")
+        rows.append(f"<tr><td>{_student_link(d.student)}</td><td>{escape(d.exercise)}</td>"
+                    f"<td>{escape(d.summary())}</td><td class=\"num\">{grader}</td><td>{state}</td>"
+                    f'<td><div class="message">{escape(d.reason)}</div></td>'
+                    f'<td><div class="message">{escape(d.note)}</div></td>'
+                    f"<td>{escape(d.who)}<div class=\"note\">{escape(d.when)}</div></td></tr>")
+    return ('<table class="flags decisions">\n<thead><tr><th>Student</th><th>Exercise</th><th>Decision</th>'
+            "<th>Grader's points</th><th>State</th><th>Reason (shown to the student)</th>"
+            "<th>Note (instructor only)</th><th>Who, when</th></tr></thead>\n<tbody>\n"
+            + "\n".join(rows) + "\n</tbody>\n</table>")
 
 
 def _student_link(student: str) -> str:
@@ -365,7 +419,12 @@ def _exercise_cell(r: JobResult | None) -> str:
         return f'<td class="num" data-sort="-1">— {_badge(r["status"])}</td>'
     score, error = r["score"] or 0.0, r.get("test_error")
     err = f'<span class="err">{_fmt_error(error)}</span>' if error is not None else ""
-    return f'<td class="num" data-sort="{score}">{points(score)} {_badge(r["status"])}{err}</td>'
+    if r.get("excused"):
+        return f'<td class="num" data-sort="-1">excused{err}</td>'
+    was = r.get("grader_score")
+    decided = (f' <s class="was" title="the grader\'s points; the instructor decided otherwise">{points(was)}</s>'
+               if was is not None and was != score else "")
+    return f'<td class="num" data-sort="{score}">{points(score)}{decided} {_badge(r["status"])}{err}</td>'
 
 
 _STYLE = """
@@ -394,6 +453,8 @@ th[aria-sort="ascending"] button::after { content: " ▲"; color: var(--ink); }
 th[aria-sort="descending"] button::after { content: " ▼"; color: var(--ink); }
 th button:focus-visible { outline: 2px solid #4a7bd0; outline-offset: 2px; }
 .max { color: var(--muted); font-weight: 400; font-size: 12px; margin-left: 2px; }
+.quick-banner { margin: 0 0 12px; padding: 8px 12px; background: #fff3b0; color: #6b5400; font-weight: 600; }
+s.was { color: var(--muted); font-size: 12px; }
 .err { display: block; color: var(--muted); font-size: 12px; }
 .message { white-space: pre-wrap; word-break: break-word; max-height: 12em; overflow: auto;
            font: 13px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }

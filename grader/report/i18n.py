@@ -90,7 +90,41 @@ TEXTS: dict[str, dict[str, str]] = {
                    "pt": "Modo rápido, mas seu programa nunca treina mais do que o limite do modo rápido: ele rodou "
                          "como numa execução completa, então a meta de erro de teste e o erro declarado são avaliados."},
     "runs": {"en": "Runs (seed: test error)", "pt": "Execuções (semente: erro de teste)"},
+    # the instructor's decisions (grader/decisions.py): what the grader gave, what the instructor set, and why
+    "decisions": {"en": "The instructor's decision", "pt": "Decisão do professor"},
+    "grader_gave": {"en": "grader: {points}", "pt": "corretor: {points}"},
+    "decided_points": {"en": "{what}: {points} points instead of the grader's {grader}: {reason}",
+                       "pt": "{what}: {points} pontos em vez dos {grader} do corretor: {reason}"},
+    "decided_score": {"en": "the exercise", "pt": "o exercício"},
+    "decided_excuse": {"en": "excused: this exercise counts in no total: {reason}",
+                       "pt": "dispensado: este exercício não conta em nenhum total: {reason}"},
+    "decided_confirm": {"en": "{flag}: the alert was confirmed: {reason}",
+                        "pt": "{flag}: o alerta foi confirmado: {reason}"},
+    "decided_dismiss": {"en": "{flag}: the alert was dismissed: {reason}",
+                        "pt": "{flag}: o alerta foi descartado: {reason}"},
+    "excused": {"en": "excused", "pt": "dispensado"},
+    "not_final": {"en": "Not a final grade: {why}. The final grade comes from a full run.",
+                  "pt": "Não é a nota final: {why}. A nota final vem de uma execução completa."},
 }
+
+
+def decision_lines(result: JobResult, lang: str) -> list[str]:
+    """The instructor's decisions on a result, one sentence each, with the reason (never the instructor's note,
+    which ``decisions.apply`` leaves out of the result)."""
+    from .values import points
+
+    out = []
+    for d in result.get("decisions") or []:
+        reason = d.get("reason", "")
+        if d["kind"] == "points":
+            what = check_title(d["check"], lang) if d["check"] else t("decided_score", lang)
+            out.append(t("decided_points", lang, what=what, points=points(d["points"], lang),
+                         grader=points(d["grader_points"], lang), reason=reason))
+        elif d["kind"] == "excuse":
+            out.append(t("decided_excuse", lang, reason=reason))
+        else:
+            out.append(t(f"decided_{d['kind']}", lang, flag=check_title(d["flag"] or "", lang), reason=reason))
+    return out
 
 
 def t(key: str, lang: str, **values: Any) -> str:

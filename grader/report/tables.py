@@ -12,7 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..schema import JobResult, JobStatus
+from ..schema import JobResult
+from .values import counted
+
+#: A job's status in ``scores.csv`` when the instructor excused it (it counts in no total).
+EXCUSED = "excused"
 
 
 def measured(details: Any) -> str:
@@ -30,36 +34,65 @@ def measured(details: Any) -> str:
     return "; ".join(parts)
 
 
+def decided(results: list[JobResult]) -> bool:
+    """Whether the instructor decided anything on these results: then the tables gain the grader's points and
+    the reasons beside the instructor's (a class without decisions keeps the columns it always had)."""
+    return any(r.get("decisions") for r in results)
+
+
 def details_frame(results: list[JobResult]) -> pd.DataFrame:
-    rows = [
-        {"student": r["student"], "exercise": r["exercise"], "check": c["name"], "status": c["status"],
-         "points": c["points"], "max_points": c["max_points"], "message": c["message"],
-         "measured": measured(c.get("details"))}
-        for r in results for c in r.get("checks", [])
-    ]
+    """One row per check (the instructor's points where a decision set them), one per job error, one per
+    decision on a whole exercise or a flag (``check`` "(decision)")."""
+    with_decisions = decided(results)
+    rows = []
+    for r in results:
+        on_check = {d["check"]: d for d in r.get("decisions") or [] if d["kind"] == "points" and d["check"]}
+        for c in r.get("checks", []):
+            row = {"student": r["student"], "exercise": r["exercise"], "check": c["name"], "status": c["status"],
+                   "points": c["points"], "max_points": c["max_points"], "message": c["message"],
+                   "measured": measured(c.get("details"))}
+            if with_decisions:
+                d = on_check.get(c["name"])
+                row |= {"grader_points": c["points"] if d is None else d["grader_points"],
+                        "decision": "" if d is None else d["reason"]}
+            rows.append(row)
+        for d in r.get("decisions") or []:
+            if d["kind"] == "points" and d["check"]:
+                continue
+            rows.append({"student": r["student"], "exercise": r["exercise"], "check": "(decision)",
+                         "status": d["kind"], "points": d["points"], "max_points": r.get("max_score", 0.0),
+                         "message": f"{d['flag']}: {d['reason']}" if d["flag"] else d["reason"], "measured": "",
+                         "grader_points": d["grader_points"], "decision": d["reason"]})
     rows += [
         {"student": r["student"], "exercise": r["exercise"], "check": "(job)", "status": r["status"],
          "points": 0.0, "max_points": 0.0, "message": r["error"], "measured": ""}
         for r in results if r.get("error")
     ]
     cols = ["student", "exercise", "check", "status", "points", "max_points", "message", "measured"]
+    cols += ["grader_points", "decision"] if with_decisions else []
     return pd.DataFrame(rows, columns=cols).sort_values(["student", "exercise"], kind="stable", ignore_index=True)
 
 
 def scores_frame(results: list[JobResult]) -> pd.DataFrame:
+    """One row per student: total, maximum, percent, status, then per exercise its score, status and test error
+    (and, when the instructor decided anything, the grader's points and the decision's reasons)."""
     if not results:
         return pd.DataFrame(columns=["student", "total", "max_total"])
+    whats = ["score", "status", "test_error"] + (["grader_points", "decision"] if decided(results) else [])
     df = pd.DataFrame([{"student": r["student"], "exercise": r["exercise"], "score": r.get("score", 0.0),
-                        "max_score": r.get("max_score", 0.0), "status": r["status"],
-                        "test_error": r.get("test_error")} for r in results])
-    wide = df.pivot(index="student", columns="exercise", values=["score", "status", "test_error"])
+                        "max_score": r.get("max_score", 0.0), "status": EXCUSED if r.get("excused") else r["status"],
+                        "test_error": r.get("test_error"), "counted": counted(r),
+                        "grader_points": r.get("grader_score", r.get("score", 0.0)),
+                        "decision": "; ".join(d["reason"] for d in r.get("decisions") or [])} for r in results])
+    wide = df.pivot(index="student", columns="exercise", values=whats)
     wide.columns = [f"{ex}_{what}" for what, ex in wide.columns]
     exercises = sorted(df["exercise"].unique())
-    wide = wide[[f"{ex}_{what}" for ex in exercises for what in ("score", "status", "test_error")]]
+    wide = wide[[f"{ex}_{what}" for ex in exercises for what in whats]]
     for col in wide.columns:  # the pivot leaves objects; scores and errors read best with 2 decimals
-        if not col.endswith("_status"):
+        if not col.endswith(("_status", "_decision")):
             wide[col] = pd.to_numeric(wide[col], errors="coerce").round(2)
-    df.loc[df["status"] == JobStatus.GRADER_ERROR, "max_score"] = 0.0  # not graded: no zero, and not in the total's max
+    # not graded (a grader fault) or excused: no zero, and not in the total's max
+    df.loc[~df["counted"], ["score", "max_score"]] = 0.0
     totals = df.groupby("student")[["score", "max_score"]].sum()
     wide["total"] = totals["score"].round(2)
     wide["max_total"] = totals["max_score"]
@@ -71,8 +104,8 @@ def scores_frame(results: list[JobResult]) -> pd.DataFrame:
 
 def student_status(statuses: pd.Series) -> str:
     """'ok' when every exercise is ok, else what needs a look, e.g. '2 missing, 1 error'."""
-    counts = statuses[statuses != JobStatus.OK].value_counts()
-    return ", ".join(f"{n} {s}" for s, n in counts.items()) or JobStatus.OK
+    counts = statuses[statuses != "ok"].value_counts()
+    return ", ".join(f"{n} {s}" for s, n in counts.items()) or "ok"
 
 
 def excel_engine() -> str | None:

@@ -4,13 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..schema import JobResult, JobStatus, number  # noqa: F401 - number: the reports read numbers as results.py does
+from ..schema import CheckStatus, JobResult, JobStatus, number  # noqa: F401 - number: the reports read numbers as results.py does
 from ..text import decimal  # noqa: F401 - the reports' one way of writing numbers
 
 
 def graded(result: JobResult) -> bool:
     """Whether a job has a score: a grader fault (``grader_error``) is not a zero, it counts in no total."""
     return result.get("status") != JobStatus.GRADER_ERROR
+
+
+def counted(result: JobResult) -> bool:
+    """Whether a job counts in the student's total: graded, and not excused by the instructor."""
+    return graded(result) and not result.get("excused")
+
+
+def quick(result: JobResult) -> bool:
+    """Whether a result comes from a quick run that capped the training (a shorter program counts as a full run)."""
+    return bool(result.get("quick")) and bool(result.get("quick_capped", True))
+
+
+def not_final(result: JobResult) -> str | None:
+    """Why a result's score is not a final grade (English, for the instructor), or None when it is one."""
+    if result.get("excused"):
+        return None
+    if not graded(result):
+        return "not graded (a grader fault)"
+    if quick(result):
+        return "quick mode"
+    if any(c["status"] == CheckStatus.NOT_GRADED for c in result.get("checks") or []):
+        return "a check was not graded"
+    return None
 
 
 def points(x: float | None, lang: str = "en") -> str:
