@@ -365,3 +365,22 @@ def test_a_shuffled_test_loader_and_a_model_left_in_training_mode_are_told_what_
     assert "shuffle=False" in corr["message"] and "shuffle=False" in corr["message_pt"]
     assert cons["status"] == "flag", cons
     assert "model.eval()" in cons["message"] and "model.eval()" in cons["message_pt"]
+
+
+def test_keras_loader_with_torch_training_is_graded(grade_source):
+    """MNIST from tensorflow.keras.datasets (the course's loader), trained with torch's Adam: TensorFlow and Triton
+    each carry an LLVM, and Triton loaded after TensorFlow died of SIGSEGV at the first optimizer step
+    (grader/run/child/native.py)."""
+    source = program(training_set="x_train, y_train = x_train[:2000], train.targets[:2000]").replace(
+        'train = datasets.MNIST("data", train=True, download=True)\n'
+        'test = datasets.MNIST("data", train=False, download=True)\n'
+        "x_train, x_test = train.data.float() / 255, test.data.float() / 255\n",
+        "import tensorflow as tf\n"
+        "(xa, ya), (xb, yb) = tf.keras.datasets.mnist.load_data()\n"
+        "x_train, x_test = torch.tensor(xa).float() / 255, torch.tensor(xb).float() / 255\n"
+        "train, test = TensorDataset(x_train, torch.tensor(ya)), TensorDataset(x_test, torch.tensor(yb))\n"
+        "train.targets, test.targets = train.tensors[1], test.tensors[1]\n")
+    assert "tf.keras.datasets" in source and "datasets.MNIST" not in source
+    result = grade_source(source, quick=True)
+    assert result["returncode"] == 0 and result["status"] == "ok", (result["status"], result["stderr_tail"][-2000:])
+    assert check(result, "correspondence")["status"] == "pass"

@@ -21,8 +21,10 @@ from ...notebooks import load
 
 SETUP = """
 import json as _kg_json, os as _kg_os, re as _kg_re
-from grader.run.child import audit as _kg_audit
+from grader.run.child import audit as _kg_audit, native as _kg_native
 _kg_spec = _kg_json.load(open({spec!r}))
+_kg_native.report_crashes()
+_kg_native.load_before_tensorflow({names_torch!r})  # 'torch' or ''
 _kg_audit.install(_kg_spec, shell=get_ipython(), cells={cells!r})
 from grader.run.child.probe import Probe as _KgProbe
 _kg_probe = _KgProbe(_kg_spec)
@@ -62,7 +64,7 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbformat.v4 import new_code_cell
 
-    from . import audit
+    from . import audit, native
 
     path = Path(script)
     artifacts = Path(spec["artifacts"])
@@ -100,8 +102,9 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
         cells = audit.cell_keys({i + 1: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"})
         try:
             kernel.enter_context(client.setup_kernel())
+            code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
             hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent),
-                                cells=cells))
+                                cells=cells, names_torch="torch" if native.NAMES_TORCH.search(code) else ""))
         except Exception as e:  # e.g. "Kernel didn't respond in 60 seconds" where the sandbox has no loopback
             raise KernelUnavailable(f"{type(e).__name__}: {str(e)[:500]}") from e
         for index, cell in enumerate(nb.cells):
