@@ -196,8 +196,13 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                               **base, finished_at=now())
         return _store(result, opts)
     done: list[tuple[JobResult, Path]] = []
+    crashed: list[tuple[JobResult, Path]] = []  # a run killed by a signal, then run once more
     try:
         done.append(_run_once(student, ex, submission, evaluator, opts, base))
+        if "crash" in done[0][0]:  # a crash inside a compiled library is rarely the program's doing: once more
+            crashed.append(done.pop())
+            done.append(_run_once(student, ex, submission, evaluator, opts, base))
+            _crashed_before(done[0][0], crashed[0][0])
         wanted, why = runs_wanted(ex, done[0][0], opts)
         while len(done) < wanted:
             seed = run_seed(base["seed"], len(done))
@@ -221,8 +226,29 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         result["finished_at"] = now()
         return _store(result, opts)
     finally:
-        for _, d in done:
+        for _, d in done + crashed:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def _crashed_before(retry: JobResult, first: JobResult) -> None:
+    """Record on the run made after a crash that the first run crashed; when the retry crashed as well, its error
+    says both did, for the instructor (the report lists an ``error`` whose message names the instructor)."""
+    if "crash" not in retry:
+        retry["crash_first_run"] = first["crash"]
+        return
+    retry["crash"]["runs"] = 2
+    crash = hints.Crash(retry["crash"]["signal"], retry["crash"]["frame"], retry["crash"]["line"])
+    retry.update(_crash_error(crash, runs=2).fields("error"))  # type: ignore[typeddict-item]
+
+
+def _crash_error(crash: hints.Crash, runs: int) -> Text:
+    """Why a run killed by a signal has no grade: the signal and where it hit, and who looks at it."""
+    times = Text(" (in each of its 2 runs)", " (nas suas 2 execuções)") if runs > 1 else Text("", "")
+    return (crash.text() + times
+            + Text(". A crash inside compiled code (a library's, most often) is rarely the program's fault: the "
+                   "instructor should look at this submission",
+                   ". Uma falha dentro de código compilado (de uma biblioteca, quase sempre) raramente é culpa do "
+                   "programa: o professor vai examinar esta entrega"))
 
 
 def runs_wanted(ex: Exercise, first: JobResult, opts: Options) -> tuple[int, Text | None]:
@@ -275,6 +301,10 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                "statements": statements(submission), "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
                "limit_hit": outcome.limit_hit, "private": private}
+        crash = None if outcome.timed_out or outcome.limit_hit else hints.crash(
+            outcome.returncode, outcome.stderr, f"{ex.id}{submission.suffix}")
+        if crash is not None:
+            fields["crash"] = {**crash.record(), "runs": 1}
         t_eval = time.monotonic()
         try:
             if fault := run_fault(outcome, submission, ex.frameworks):  # the run itself failed for the grader: nothing to evaluate
@@ -304,6 +334,8 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                     "use less memory, fewer processes or smaller files",
                     f"o programa foi interrompido por um limite ({outcome.limit_hit}): "
                     "use menos memória, menos processos ou arquivos menores")
+            elif crash is not None:
+                status, error = JobStatus.ERROR, _crash_error(crash, runs=1)
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
                 status, error = JobStatus.ERROR, _error_message(evaluation["exception"], outcome.stderr)
             penalty = keras2(opts)[1] if evaluation.get("notices") else 0.0

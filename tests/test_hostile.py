@@ -431,3 +431,21 @@ def test_a_course_folder_holding_the_grader_is_bound_over_it_and_stays_read_only
                          cwd=tmp_path)
     assert out.stdout.strip() == str(course / "env" / "grader" / "__init__.py"), out.stderr
     assert "Read-only file system" in out.stderr and not (course / "env" / "grader" / "planted.py").exists()
+
+
+def test_a_program_killed_by_a_signal_is_run_twice_and_left_to_the_instructor(grade_source, level):
+    """A crash in compiled code (here ctypes reading address 0: SIGSEGV) is not told to "exit normally": the job
+    runs once more, then is an error naming the signal, the library frame and the student's line, for the
+    instructor."""
+    result = grade_source("import ctypes\n\n\ndef peek(address):\n    return ctypes.string_at(address)\n\n\n"
+                          "peek(0)\n", quick=True)
+    assert result["status"] == "error" and result["isolation"] == level, result
+    crash = result["crash"]
+    assert (crash["signal"], crash["line"], crash["runs"]) == ("SIGSEGV", 5, 2), crash
+    assert crash["frame"].startswith("ctypes/__init__.py, line ") and crash["frame"].endswith("(string_at)")
+    for lang, twice in (("", "in each of its 2 runs"), ("_pt", "nas suas 2 execuções")):
+        assert "SIGSEGV" in result[f"error{lang}"] and crash["frame"] in result[f"error{lang}"]
+        assert twice in result[f"error{lang}"] and " 5 " in result[f"error{lang}"]
+    runs = check(result, "runs")
+    assert "SIGSEGV" in runs["message"] and "exit normally" not in runs["message"]
+    assert [f.reason for f in find_flags([result])] == ["grading error"]

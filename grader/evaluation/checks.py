@@ -147,6 +147,12 @@ def run_problem(ctx: Context) -> Problem | None:
                        + Text(". Fix the error so the program runs to the end." + hints.text(e),
                               ". Corrija o erro para que o programa rode até o fim." + hints.text(e, "pt")),
                        stopped)
+    if killed := hints.crash_signal(ctx.returncode):  # not the program's exit: no "make it exit normally"
+        return Problem(Text(f"the program was killed by {killed}, a crash inside compiled code (a library's, most "
+                            "often); the instructor should look at it",
+                            f"o programa foi morto pelo sinal {killed}, uma falha dentro de código compilado (de "
+                            "uma biblioteca, quase sempre); o professor vai examiná-lo"),
+                       Text(f"the program was killed by {killed}", f"o programa foi morto pelo sinal {killed}"))
     if ctx.returncode not in (0, None):
         return Problem(Text(f"the script exited with status {ctx.returncode}; make it exit normally",
                             f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente"),
