@@ -181,14 +181,15 @@ class Crash:
     most often), and the line of the student's program that led there, as ``faulthandler`` wrote them."""
 
     signal: str                 # "SIGSEGV"
-    frame: str | None = None    # "triton/knobs.py, line 15 (<module>)"
+    frame: str | None = None    # "triton/knobs.py:15 (<module>)"
     line: int | None = None     # the student's line, in the program's own file
+    cell: str | None = None     # a notebook's: "cell 2 (`import ctypes`)", the cell its kernel died in
 
     def record(self) -> dict[str, Any]:
-        return {"signal": self.signal, "frame": self.frame, "line": self.line}
+        return {"signal": self.signal, "frame": self.frame, "line": self.line, "cell": self.cell}
 
     def text(self) -> Text:
-        """'killed by SIGSEGV in triton/knobs.py, line 15 (<module>), reached from line 9 of your program'."""
+        """'killed by SIGSEGV in triton/knobs.py:15 (<module>), reached from line 9 of your program'."""
         where_en = f" in {self.frame}" if self.frame else ""
         where_pt = f" em {self.frame}" if self.frame else ""
         if self.line is not None and self.frame:
@@ -196,6 +197,9 @@ class Crash:
             where_pt += f", a partir da linha {self.line} do seu programa"
         elif self.line is not None:
             where_en, where_pt = f" at line {self.line} of your program", f" na linha {self.line} do seu programa"
+        if self.cell:
+            where_en += f", during {self.cell}"
+            where_pt += f", durante a {re.sub(r'^cell ', 'célula ', self.cell)}"
         return Text(f"the program was killed by {self.signal}{where_en}",
                     f"o programa foi morto pelo sinal {self.signal}{where_pt}")
 
@@ -220,7 +224,7 @@ def crash(returncode: int | None, stderr: str, script: str = "") -> Crash | None
     own = [int(m["line"]) for m, is_mine in zip(frames, mine) if is_mine]
     if not frames or mine[0]:  # no dump, or the student's own line is the innermost frame (os.kill, say)
         return Crash(name, None, own[0] if own else None)
-    return Crash(name, f"{_short(frames[0]['file'])}, line {frames[0]['line']} ({frames[0]['func']})",
+    return Crash(name, f"{_short(frames[0]['file'])}:{frames[0]['line']} ({frames[0]['func']})",
                  own[0] if own else None)
 
 

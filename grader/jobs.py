@@ -8,7 +8,7 @@ import importlib.util
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -237,7 +237,7 @@ def _crashed_before(retry: JobResult, first: JobResult) -> None:
         retry["crash_first_run"] = first["crash"]
         return
     retry["crash"]["runs"] = 2
-    crash = hints.Crash(retry["crash"]["signal"], retry["crash"]["frame"], retry["crash"]["line"])
+    crash = hints.Crash(**{k: v for k, v in retry["crash"].items() if k != "runs"})
     retry.update(_crash_error(crash, runs=2).fields("error"))  # type: ignore[typeddict-item]
 
 
@@ -335,6 +335,9 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                     f"o programa foi interrompido por um limite ({outcome.limit_hit}): "
                     "use menos memória, menos processos ou arquivos menores")
             elif crash is not None:
+                if (evaluation["exception"] or {}).get("type") == "DeadKernel":  # a notebook's: the cell it died in
+                    crash = replace(crash, cell=str(evaluation["exception"].get("where") or "") or None)
+                    fields["crash"] = {**crash.record(), "runs": 1}
                 status, error = JobStatus.ERROR, _crash_error(crash, runs=1)
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
                 status, error = JobStatus.ERROR, _error_message(evaluation["exception"], outcome.stderr)

@@ -100,8 +100,9 @@ class Crash(TypedDict):
     """A run killed by a signal from compiled code (``hints.crash``): which, where, and in how many runs."""
 
     signal: str                   # "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"
-    frame: str | None             # the innermost Python frame, e.g. "triton/knobs.py, line 15 (<module>)"
+    frame: str | None             # the innermost Python frame, e.g. "triton/knobs.py:15 (<module>)"
     line: int | None              # the line of the student's program that led there
+    cell: str | None              # a notebook's: the cell its kernel died in, "cell 2 (`import ctypes`)"
     runs: int                     # 1, or 2: the job was run once more, and crashed again
 
 

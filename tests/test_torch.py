@@ -384,3 +384,24 @@ def test_keras_loader_with_torch_training_is_graded(grade_source):
     result = grade_source(source, quick=True)
     assert result["returncode"] == 0 and result["status"] == "ok", (result["status"], result["stderr_tail"][-2000:])
     assert check(result, "correspondence")["status"] == "pass"
+
+
+def test_torchvision_loader_with_keras_training_is_graded(grade_source):
+    """The other way round: torchvision's MNIST (served from the cache), a Keras net trained on it."""
+    result = grade_source("""
+        from torchvision import datasets
+        from tensorflow import keras
+
+        train = datasets.MNIST("data", train=True, download=True)
+        test = datasets.MNIST("data", train=False, download=True)
+        x_train, y_train = train.data.numpy()[:2000].reshape(-1, 784) / 255, train.targets.numpy()[:2000]
+        x_test, y_test = test.data.numpy().reshape(-1, 784) / 255, test.targets.numpy()
+        model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(64, activation="relu"),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x_train, y_train, epochs=3, batch_size=128)
+        print(model.evaluate(x_test, y_test))
+        # erro de teste: 10 %
+        """, quick=True)
+    assert result["status"] == "ok", (result["status"], result["stderr_tail"][-2000:])
+    assert check(result, "correspondence")["status"] == "pass" and result["graded_model"]

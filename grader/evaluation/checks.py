@@ -136,6 +136,12 @@ def run_problem(ctx: Context) -> Problem | None:
         stopped = Text(f"the program was stopped by a resource limit ({ctx.limit_hit})",
                        f"o programa foi interrompido por um limite de recursos ({ctx.limit_hit})")
         return Problem(stopped, stopped)
+    if killed := hints.crash_signal(ctx.returncode):  # before a notebook's DeadKernel: the signal says more
+        return Problem(Text(f"the program was killed by {killed}, a crash inside compiled code (a library's, most "
+                            "often); the instructor should look at it",
+                            f"o programa foi morto pelo sinal {killed}, uma falha dentro de código compilado (de "
+                            "uma biblioteca, quase sempre); o professor vai examiná-lo"),
+                       Text(f"the program was killed by {killed}", f"o programa foi morto pelo sinal {killed}"))
     if ctx.exception:
         e = ctx.exception
         stopped = Text(f"the program stopped with {e['type']}{exception_location(e)}",
@@ -147,12 +153,6 @@ def run_problem(ctx: Context) -> Problem | None:
                        + Text(". Fix the error so the program runs to the end." + hints.text(e),
                               ". Corrija o erro para que o programa rode até o fim." + hints.text(e, "pt")),
                        stopped)
-    if killed := hints.crash_signal(ctx.returncode):  # not the program's exit: no "make it exit normally"
-        return Problem(Text(f"the program was killed by {killed}, a crash inside compiled code (a library's, most "
-                            "often); the instructor should look at it",
-                            f"o programa foi morto pelo sinal {killed}, uma falha dentro de código compilado (de "
-                            "uma biblioteca, quase sempre); o professor vai examiná-lo"),
-                       Text(f"the program was killed by {killed}", f"o programa foi morto pelo sinal {killed}"))
     if ctx.returncode not in (0, None):
         return Problem(Text(f"the script exited with status {ctx.returncode}; make it exit normally",
                             f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente"),

@@ -16,7 +16,8 @@ address space; only where Triton is installed). A pin cannot do this: the CUDA w
 depend on Triton, and a CPU wheel comes from another index than PyPI's.
 
 **Crashes.** ``faulthandler`` writes the Python stack of a thread that dies of SIGSEGV, SIGBUS, SIGILL, SIGFPE or
-SIGABRT to stderr, where the grader reads the innermost frame and the student's line that led there.
+SIGABRT to stderr, where the grader reads the innermost frame and the student's line that led there (a notebook's
+kernel writes it to a file, which the driver copies to its stderr).
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ def load_before_tensorflow(source: str) -> bool:
     return False
 
 
-def report_crashes() -> None:
-    """Have a fatal signal write every thread's Python stack to stderr before the process dies."""
-    faulthandler.enable(all_threads=True)
+#: Where a notebook's kernel writes its dump: its stderr is a pipe of its own that dies with it.
+KERNEL_DUMP = "kernel_crash.txt"
+
+_dump_file: list[object] = []  # the open file faulthandler writes to, kept open for the process's life
+
+
+def report_crashes(path: str | None = None) -> None:
+    """Have a fatal signal write every thread's Python stack to stderr (or to ``path``) before the process dies."""
+    if path is None:
+        faulthandler.enable(all_threads=True)
+        return
+    out = open(path, "w")  # noqa: SIM115 - faulthandler writes to it when the process dies
+    _dump_file.append(out)
+    faulthandler.enable(out, all_threads=True)
