@@ -371,11 +371,11 @@ def test_keras_loader_with_torch_training_is_graded(grade_source):
     """MNIST from tensorflow.keras.datasets (the course's loader), trained with torch's Adam: TensorFlow and Triton
     each carry an LLVM, and Triton loaded after TensorFlow died of SIGSEGV at the first optimizer step
     (grader/run/child/native.py)."""
-    source = program(training_set="x_train, y_train = x_train[:2000], train.targets[:2000]").replace(
+    source = "import tensorflow as tf\n" + program(  # TensorFlow first: torch first was enough to load Triton first
+        training_set="x_train, y_train = x_train[:2000], train.targets[:2000]").replace(
         'train = datasets.MNIST("data", train=True, download=True)\n'
         'test = datasets.MNIST("data", train=False, download=True)\n'
         "x_train, x_test = train.data.float() / 255, test.data.float() / 255\n",
-        "import tensorflow as tf\n"
         "(xa, ya), (xb, yb) = tf.keras.datasets.mnist.load_data()\n"
         "x_train, x_test = torch.tensor(xa).float() / 255, torch.tensor(xb).float() / 255\n"
         "train, test = TensorDataset(x_train, torch.tensor(ya)), TensorDataset(x_test, torch.tensor(yb))\n"

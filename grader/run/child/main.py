@@ -44,7 +44,7 @@ def main(spec_path: str) -> int:
         if failure:
             with open(os.path.join(spec["artifacts"], "exception.json"), "w") as f:
                 json.dump(failure, f)
-        if failure and failure.get("signal"):  # the kernel died of a signal: report it as a script's death is
+        if failure and failure.get("signal"):  # the kernel crashed: exit as a shell reports a crashed script
             return 128 + failure["signal"]
         return 1 if failure else 0
 

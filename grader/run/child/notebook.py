@@ -147,7 +147,9 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
 
 
 def _killed_by(client: Any, artifacts: Path) -> int | None:
-    """The signal that killed the kernel (its stack, dumped to a file, copied to this process's stderr), or None."""
+    """The crash signal that killed the kernel (its stack, dumped to a file, copied to this process's stderr), or
+    None (a SIGKILL is a limit's, which the runner reports)."""
+    from ...hints import CRASH_SIGNALS
     from . import native
 
     process = getattr(getattr(client.km, "provisioner", None), "process", None)
@@ -156,7 +158,7 @@ def _killed_by(client: Any, artifacts: Path) -> int | None:
     with contextlib.suppress(OSError):
         sys.stderr.write(dump.read_text(errors="replace")[-64 * 1024:])
         sys.stderr.flush()
-    return -status if status is not None and status < 0 else None
+    return -status if status is not None and -status in CRASH_SIGNALS else None
 
 
 def _save_executed(nb: Any, artifacts: Path) -> None:
