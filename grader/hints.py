@@ -14,7 +14,9 @@ verdict instead, and ``TORCH_ADVICE`` holds what to tell the student there.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,3 +163,87 @@ def text(exception: dict[str, Any] | None, lang: str = "en") -> str:
     if not hint:
         return ""
     return f" Dica: {hint['pt']}." if lang == "pt" else f" Hint: {hint['en']}."
+
+
+# --- a process killed by a signal from inside compiled code ---------------------------------------------------------
+
+#: The signals a process gets from its own compiled code: a bad address, a bad instruction, a division by zero in C,
+#: an ``abort()``. (SIGKILL is the watchdog's or the kernel's memory limit, which the runner reports itself.)
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+
+#: A frame of ``faulthandler``'s dump: ``  File "/path/x.py", line 15 in <module>`` (innermost first).
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)', re.M)
+
+
+@dataclass(frozen=True)
+class Crash:
+    """How a student's process died of a signal: the signal, the innermost Python frame that ran (in a library,
+    most often), and the line of the student's program that led there, as ``faulthandler`` wrote them."""
+
+    signal: str                 # "SIGSEGV"
+    frame: str | None = None    # "triton/knobs.py:15 (<module>)"
+    line: int | None = None     # the student's line, in the program's own file
+    cell: str | None = None     # a notebook's: "cell 2 (`import ctypes`)", the cell its kernel died in
+
+    def record(self) -> dict[str, Any]:
+        return {"signal": self.signal, "frame": self.frame, "line": self.line, "cell": self.cell}
+
+    def text(self) -> Text:
+        """'killed by SIGSEGV in triton/knobs.py:15 (<module>), reached from line 9 of your program'."""
+        where_en = f" in {self.frame}" if self.frame else ""
+        where_pt = f" em {self.frame}" if self.frame else ""
+        if self.line is not None and self.frame:
+            where_en += f", reached from line {self.line} of your program"
+            where_pt += f", a partir da linha {self.line} do seu programa"
+        elif self.line is not None:
+            where_en, where_pt = f" at line {self.line} of your program", f" na linha {self.line} do seu programa"
+        if self.cell:
+            where_en += f", during {self.cell}"
+            where_pt += f", durante a {re.sub(r'^cell ', 'célula ', self.cell)}"
+        return Text(f"the program was killed by {self.signal}{where_en}",
+                    f"o programa foi morto pelo sinal {self.signal}{where_pt}")
+
+
+def crash_signal(returncode: int | None) -> str | None:
+    """The crash signal a return code reports, or None: -N from Python's ``subprocess``, 128+N from a shell or a
+    sandbox's init (bwrap, unshare) that passes the child's death on as its own status."""
+    if returncode is None:
+        return None
+    number = -returncode if returncode < 0 else returncode - 128 if 128 < returncode < 160 else 0
+    return signal.Signals(number).name if number in CRASH_SIGNALS else None
+
+
+def crash(returncode: int | None, stderr: str, script: str = "") -> Crash | None:
+    """The crash a run ended in, read from its return code and the last ``faulthandler`` dump on its stderr; None when
+    it did not die of a crash signal. ``script`` is the program's file name, to find the student's line."""
+    name = crash_signal(returncode)
+    if name is None:
+        return None
+    frames = [m for m in _FRAME.finditer(_crashed_thread(stderr)) if not m["file"].startswith("<frozen")]
+    mine = [script and os.path.basename(m["file"]) == script for m in frames]
+    own = [int(m["line"]) for m, is_mine in zip(frames, mine) if is_mine]
+    if not frames or mine[0]:  # no dump, or the student's own line is the innermost frame (os.kill, say)
+        return Crash(name, None, own[0] if own else None)
+    return Crash(name, f"{_short(frames[0]['file'])}:{frames[0]['line']} ({frames[0]['func']})",
+                 own[0] if own else None)
+
+
+def _crashed_thread(stderr: str) -> str:
+    """The stack of the thread that crashed, from the last dump on stderr (``Current thread`` where every thread's
+    is written, else the only one); '' when there is none."""
+    dump = stderr[stderr.rfind("Fatal Python error"):] if "Fatal Python error" in stderr else ""
+    start = dump.find("Current thread")
+    start = start if start >= 0 else dump.find("most recent call first")
+    if start < 0:
+        return ""
+    end = dump.find("\n\n", start)
+    return dump[start:end if end >= 0 else None]
+
+
+def _short(path: str) -> str:
+    """A library file as its package names it (``triton/knobs.py``), else the file's name."""
+    for marker in ("site-packages/", "dist-packages/"):
+        if marker in path:
+            return path.rsplit(marker, 1)[1]
+    stdlib = re.search(r"/python3\.\d+/(.+)$", path)
+    return stdlib[1] if stdlib else os.path.basename(path)

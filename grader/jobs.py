@@ -8,7 +8,7 @@ import importlib.util
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -198,8 +198,13 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     if why is not None:
         return _store(grader_error(student, ex, why, **base, finished_at=now()), opts)
     done: list[tuple[JobResult, Path]] = []
+    crashed: list[tuple[JobResult, Path]] = []  # a run killed by a signal, then run once more
     try:
         done.append(_run_once(student, ex, submission, evaluator, opts, base))
+        if "crash" in done[0][0]:  # a crash inside a compiled library is rarely the program's doing: once more
+            crashed.append(done.pop())
+            done.append(_run_once(student, ex, submission, evaluator, opts, base))
+            _crashed_before(done[0][0], crashed[0][0])
         wanted, why = runs_wanted(ex, done[0][0], opts)
         while len(done) < wanted:
             seed = run_seed(base["seed"], len(done))
@@ -223,7 +228,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         result["finished_at"] = now()
         return _store(result, opts)
     finally:
-        for _, d in done:
+        for _, d in done + crashed:
             shutil.rmtree(d, ignore_errors=True)
 
 
@@ -249,6 +254,27 @@ def prepare_data(exercises: list[Exercise], progress: data.Progress = lambda mes
         except GraderError as e:
             unavailable[name] = data_unavailable(name, e)
     return unavailable
+
+
+def _crashed_before(retry: JobResult, first: JobResult) -> None:
+    """Record on the run made after a crash that the first run crashed; when the retry crashed as well, its error
+    says both did, for the instructor (the report lists an ``error`` whose message names the instructor)."""
+    if "crash" not in retry:
+        retry["crash_first_run"] = first["crash"]
+        return
+    retry["crash"]["runs"] = 2
+    crash = hints.Crash(**{k: v for k, v in retry["crash"].items() if k != "runs"})
+    retry.update(_crash_error(crash, runs=2).fields("error"))  # type: ignore[typeddict-item]
+
+
+def _crash_error(crash: hints.Crash, runs: int) -> Text:
+    """Why a run killed by a signal has no grade: the signal and where it hit, and who looks at it."""
+    times = Text(" (in each of its 2 runs)", " (nas suas 2 execuções)") if runs > 1 else Text("", "")
+    return (crash.text() + times
+            + Text(". A crash inside compiled code (a library's, most often) is rarely the program's fault: the "
+                   "instructor should look at this submission",
+                   ". Uma falha dentro de código compilado (de uma biblioteca, quase sempre) raramente é culpa do "
+                   "programa: o professor vai examinar esta entrega"))
 
 
 def runs_wanted(ex: Exercise, first: JobResult, opts: Options) -> tuple[int, Text | None]:
@@ -301,6 +327,10 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                "statements": statements(submission), "quick": opts.quick,
                "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
                "limit_hit": outcome.limit_hit, "private": private}
+        crash = None if outcome.timed_out or outcome.limit_hit else hints.crash(
+            outcome.returncode, outcome.stderr, f"{ex.id}{submission.suffix}")
+        if crash is not None:
+            fields["crash"] = {**crash.record(), "runs": 1}
         t_eval = time.monotonic()
         try:
             if fault := run_fault(outcome, submission, ex.frameworks):  # the run itself failed for the grader: nothing to evaluate
@@ -330,6 +360,11 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                     "use less memory, fewer processes or smaller files",
                     f"o programa foi interrompido por um limite ({outcome.limit_hit}): "
                     "use menos memória, menos processos ou arquivos menores")
+            elif crash is not None:
+                if (evaluation["exception"] or {}).get("type") == "DeadKernel":  # a notebook's: the cell it died in
+                    crash = replace(crash, cell=str(evaluation["exception"].get("where") or "") or None)
+                    fields["crash"] = {**crash.record(), "runs": 1}
+                status, error = JobStatus.ERROR, _crash_error(crash, runs=1)
             elif evaluation["test_error"] is None and (outcome.returncode != 0):
                 status, error = JobStatus.ERROR, _error_message(evaluation["exception"], outcome.stderr)
             penalty = keras2(opts)[1] if evaluation.get("notices") else 0.0

@@ -96,6 +96,16 @@ class RunRecord(TypedDict):
     run_s: float
 
 
+class Crash(TypedDict):
+    """A run killed by a signal from compiled code (``hints.crash``): which, where, and in how many runs."""
+
+    signal: str                   # "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"
+    frame: str | None             # the innermost Python frame, e.g. "triton/knobs.py:15 (<module>)"
+    line: int | None              # the line of the student's program that led there
+    cell: str | None              # a notebook's: the cell its kernel died in, "cell 2 (`import ctypes`)"
+    runs: int                     # 1, or 2: the job was run once more, and crashed again
+
+
 class Notice(TypedDict):
     """A Keras 2 idiom the student's program ran as Keras 2 did."""
 
@@ -177,6 +187,8 @@ class JobResult(TypedDict, total=False):
     returncode: int | None
     peak_memory_mb: float
     limit_hit: str | None           # which limit stopped the run, and what enforced it
+    crash: Crash                    # the run died of a signal (twice: the job is an error for the instructor)
+    crash_first_run: Crash          # the first run died of one, the one graded did not
     stdout_tail: str
     stderr_tail: str
     times: Times

@@ -122,3 +122,31 @@ def test_the_verdict_carries_the_hint(grade_source):
     assert result["status"] == "error"
     assert "Hint: Keras 3 rejects an integer learning rate: write learning_rate=10.0" in result["error"]
     assert check(result, "runs")["details"]["hint"]["id"] == "integer_learning_rate"
+
+
+@pytest.mark.parametrize("code, frame, line", [
+    ("import ctypes\n\ndef peek():\n    return ctypes.string_at(0)\n\npeek()\n", "ctypes/__init__.py", 4),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n", None, 2),  # the student's own line, innermost
+])
+def test_a_crash_is_read_from_faulthandlers_dump(tmp_path, code, frame, line):
+    """The stack ``faulthandler`` writes (every thread's; the crashed one is ``Current thread``) names the innermost
+    frame and the program's line; a background thread's stack does not mislead it."""
+    script = tmp_path / "prog.py"
+    script.write_text("import threading, time\nthreading.Thread(target=time.sleep, args=(9,), daemon=True).start()\n"
+                      + code)
+    run = subprocess.run([sys.executable, "-X", "faulthandler", str(script)], capture_output=True, text=True,
+                         timeout=60)
+    crash = hints.crash(run.returncode, run.stderr, "prog.py")
+    assert crash is not None and crash.signal == "SIGSEGV" and crash.line == line + 2, run.stderr
+    assert (crash.frame or "").startswith(frame or "") and (crash.frame is None) == (frame is None)
+    text = crash.text()
+    assert "SIGSEGV" in text.en and "SIGSEGV" in text.pt and f"{line + 2}" in text.en and f"{line + 2}" in text.pt
+
+
+def test_only_a_crash_signal_is_a_crash():
+    """-N from subprocess, 128+N from a sandbox's init; an exit status of the program's own, SIGKILL (the memory
+    limit's) or SIGTERM are not crashes."""
+    assert [hints.crash_signal(rc) for rc in (-11, 139, 135, 132, 136, 134)] == [
+        "SIGSEGV", "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"]
+    assert [hints.crash_signal(rc) for rc in (None, 0, 1, 2, 75, 128, -9, 137, 143, 255)] == [None] * 10
+    assert hints.crash(1, "Fatal Python error: Segmentation fault\n", "x.py") is None

@@ -446,3 +446,21 @@ def test_a_machine_whose_bubblewrap_cannot_start_falls_back_to_unshare_and_says_
                          timeout=120, check=True).stdout
     assert out.startswith("unshare |"), out
     assert "bubblewrap cannot start here" in out and "bubblewrap não consegue iniciar aqui" in out, out
+
+
+def test_a_program_killed_by_a_signal_is_run_twice_and_left_to_the_instructor(grade_source, level):
+    """A crash in compiled code (here ctypes reading address 0: SIGSEGV) is not told to "exit normally": the job
+    runs once more, then is an error naming the signal, the library frame and the student's line, for the
+    instructor."""
+    result = grade_source("import ctypes\n\n\ndef peek(address):\n    return ctypes.string_at(address)\n\n\n"
+                          "peek(0)\n", quick=True)
+    assert result["status"] == "error" and result["isolation"] == level, result
+    crash = result["crash"]
+    assert (crash["signal"], crash["line"], crash["runs"]) == ("SIGSEGV", 5, 2), crash
+    assert crash["frame"].startswith("ctypes/__init__.py:") and crash["frame"].endswith("(string_at)")
+    for lang, twice in (("", "in each of its 2 runs"), ("_pt", "nas suas 2 execuções")):
+        assert "SIGSEGV" in result[f"error{lang}"] and crash["frame"] in result[f"error{lang}"]
+        assert twice in result[f"error{lang}"] and " 5 " in result[f"error{lang}"]
+    runs = check(result, "runs")
+    assert "SIGSEGV" in runs["message"] and "exit normally" not in runs["message"]
+    assert [f.reason for f in find_flags([result])] == ["grading error"]

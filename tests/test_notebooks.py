@@ -107,6 +107,18 @@ def test_failing_cell_is_named(grade_file, tmp_path):
     assert "never" not in result["stdout_tail"]
 
 
+def test_a_kernel_killed_by_a_signal_names_it_and_its_cell(grade_file, tmp_path):
+    """The kernel dies, not the driver: its exit status and its faulthandler dump (written to a file) are passed on,
+    so a notebook's crash is reported as a script's is (run twice, an error for the instructor)."""
+    nb = write_notebook(tmp_path / "s" / "mnist_dense.ipynb", [
+        new_code_cell("print('before')"), new_code_cell("import ctypes\nctypes.string_at(0)")])
+    result = grade_file(nb, "mnist_dense", quick=True)
+    assert result["status"] == "error" and result["crash"]["runs"] == 2, result
+    assert result["crash"]["frame"].startswith("ctypes/__init__.py:")
+    assert "SIGSEGV" in result["error"] and "during cell 2 (`import ctypes`)" in result["error"]
+    assert "durante a célula 2" in result["error_pt"] and "instructor" in result["error"]
+
+
 def test_endless_cell_hits_the_per_cell_timeout(grade_file, tmp_path):
     nb = write_notebook(tmp_path / "s" / "mnist_dense.ipynb", [
         new_code_cell("print('start')"), new_code_cell("while True:\n    pass")])

@@ -365,3 +365,43 @@ def test_a_shuffled_test_loader_and_a_model_left_in_training_mode_are_told_what_
     assert "shuffle=False" in corr["message"] and "shuffle=False" in corr["message_pt"]
     assert cons["status"] == "flag", cons
     assert "model.eval()" in cons["message"] and "model.eval()" in cons["message_pt"]
+
+
+def test_keras_loader_with_torch_training_is_graded(grade_source):
+    """MNIST from tensorflow.keras.datasets (the course's loader), trained with torch's Adam: TensorFlow and Triton
+    each carry an LLVM, and Triton loaded after TensorFlow died of SIGSEGV at the first optimizer step
+    (grader/run/child/native.py)."""
+    source = "import tensorflow as tf\n" + program(  # TensorFlow first: torch first was enough to load Triton first
+        training_set="x_train, y_train = x_train[:2000], train.targets[:2000]").replace(
+        'train = datasets.MNIST("data", train=True, download=True)\n'
+        'test = datasets.MNIST("data", train=False, download=True)\n'
+        "x_train, x_test = train.data.float() / 255, test.data.float() / 255\n",
+        "(xa, ya), (xb, yb) = tf.keras.datasets.mnist.load_data()\n"
+        "x_train, x_test = torch.tensor(xa).float() / 255, torch.tensor(xb).float() / 255\n"
+        "train, test = TensorDataset(x_train, torch.tensor(ya)), TensorDataset(x_test, torch.tensor(yb))\n"
+        "train.targets, test.targets = train.tensors[1], test.tensors[1]\n")
+    assert "tf.keras.datasets" in source and "datasets.MNIST" not in source
+    result = grade_source(source, quick=True)
+    assert result["returncode"] == 0 and result["status"] == "ok", (result["status"], result["stderr_tail"][-2000:])
+    assert check(result, "correspondence")["status"] == "pass"
+
+
+def test_torchvision_loader_with_keras_training_is_graded(grade_source):
+    """The other way round: torchvision's MNIST (served from the cache), a Keras net trained on it."""
+    result = grade_source("""
+        from torchvision import datasets
+        from tensorflow import keras
+
+        train = datasets.MNIST("data", train=True, download=True)
+        test = datasets.MNIST("data", train=False, download=True)
+        x_train, y_train = train.data.numpy()[:2000].reshape(-1, 784) / 255, train.targets.numpy()[:2000]
+        x_test, y_test = test.data.numpy().reshape(-1, 784) / 255, test.targets.numpy()
+        model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(64, activation="relu"),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x_train, y_train, epochs=3, batch_size=128)
+        print(model.evaluate(x_test, y_test))
+        # erro de teste: 10 %
+        """, quick=True)
+    assert result["status"] == "ok", (result["status"], result["stderr_tail"][-2000:])
+    assert check(result, "correspondence")["status"] == "pass" and result["graded_model"]

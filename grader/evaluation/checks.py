@@ -136,6 +136,12 @@ def run_problem(ctx: Context) -> Problem | None:
         stopped = Text(f"the program was stopped by a resource limit ({ctx.limit_hit})",
                        f"o programa foi interrompido por um limite de recursos ({ctx.limit_hit})")
         return Problem(stopped, stopped)
+    if killed := hints.crash_signal(ctx.returncode):  # before a notebook's DeadKernel: the signal says more
+        return Problem(Text(f"the program was killed by {killed}, a crash inside compiled code (a library's, most "
+                            "often); the instructor should look at it",
+                            f"o programa foi morto pelo sinal {killed}, uma falha dentro de código compilado (de "
+                            "uma biblioteca, quase sempre); o professor vai examiná-lo"),
+                       Text(f"the program was killed by {killed}", f"o programa foi morto pelo sinal {killed}"))
     if ctx.exception:
         e = ctx.exception
         stopped = Text(f"the program stopped with {e['type']}{exception_location(e)}",

@@ -30,8 +30,10 @@ def main(spec_path: str) -> int:
     script = os.path.abspath(spec["script"])
     os.environ["KERAS_GRADER_SCRIPT"] = script
     from ...notebooks import needs_kernel
+    from . import native
 
-    if script.endswith(".ipynb") or needs_kernel(_read(script)):
+    source = _read(script)
+    if script.endswith(".ipynb") or needs_kernel(source):
         from . import notebook
 
         try:
@@ -42,10 +44,14 @@ def main(spec_path: str) -> int:
         if failure:
             with open(os.path.join(spec["artifacts"], "exception.json"), "w") as f:
                 json.dump(failure, f)
+        if failure and failure.get("signal"):  # the kernel crashed: exit as a shell reports a crashed script
+            return 128 + failure["signal"]
         return 1 if failure else 0
 
     from . import audit
 
+    native.report_crashes()
+    native.load_before_tensorflow(source)  # before the audit hook: the grader's loading, not the student's
     audit.install(spec)  # first: every attempt of the student's code is seen, the probe's imports too
     from .probe import Probe
 

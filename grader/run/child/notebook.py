@@ -21,8 +21,10 @@ from ...notebooks import load
 
 SETUP = """
 import json as _kg_json, os as _kg_os, re as _kg_re
-from grader.run.child import audit as _kg_audit
+from grader.run.child import audit as _kg_audit, native as _kg_native
 _kg_spec = _kg_json.load(open({spec!r}))
+_kg_native.report_crashes({dump!r})
+_kg_native.load_before_tensorflow({names_torch!r})  # 'torch' or ''
 _kg_audit.install(_kg_spec, shell=get_ipython(), cells={cells!r})
 from grader.run.child.probe import Probe as _KgProbe
 _kg_probe = _KgProbe(_kg_spec)
@@ -62,7 +64,7 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbformat.v4 import new_code_cell
 
-    from . import audit
+    from . import audit, native
 
     path = Path(script)
     artifacts = Path(spec["artifacts"])
@@ -100,8 +102,10 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
         cells = audit.cell_keys({i + 1: c.source for i, c in enumerate(nb.cells) if c.cell_type == "code"})
         try:
             kernel.enter_context(client.setup_kernel())
+            code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
             hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent),
-                                cells=cells))
+                                cells=cells, names_torch="torch" if native.NAMES_TORCH.search(code) else "",
+                                dump=str(artifacts / native.KERNEL_DUMP)))
         except Exception as e:  # e.g. "Kernel didn't respond in 60 seconds" where the sandbox has no loopback
             raise KernelUnavailable(f"{type(e).__name__}: {str(e)[:500]}") from e
         for index, cell in enumerate(nb.cells):
@@ -123,7 +127,7 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
                     "traceback": "\n".join(str(e).splitlines()[-30:])}
             except DeadKernelError as e:
                 failure = {"type": "DeadKernel", "message": f"the kernel died during {where}: {e}"[:2000],
-                           "where": where, "cell": index + 1}
+                           "where": where, "cell": index + 1, "signal": _killed_by(client, artifacts)}
                 break
             finally:
                 echo()
@@ -140,6 +144,21 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
                 print(f"[grader] could not save the graded model: {e}", file=sys.stderr)
     _save_executed(nb, artifacts)
     return failure
+
+
+def _killed_by(client: Any, artifacts: Path) -> int | None:
+    """The crash signal that killed the kernel (its stack, dumped to a file, copied to this process's stderr), or
+    None (a SIGKILL is a limit's, which the runner reports)."""
+    from ...hints import CRASH_SIGNALS
+    from . import native
+
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    status = process.poll() if process is not None else None
+    dump = artifacts / native.KERNEL_DUMP
+    with contextlib.suppress(OSError):
+        sys.stderr.write(dump.read_text(errors="replace")[-64 * 1024:])
+        sys.stderr.flush()
+    return -status if status is not None and -status in CRASH_SIGNALS else None
 
 
 def _save_executed(nb: Any, artifacts: Path) -> None:
