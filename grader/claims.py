@@ -113,6 +113,10 @@ MARKUP = re.compile(r"\*\*|__|`|^\s*(?:#+|>+|[-*+]\s)\s*")
 
 #: A claim needs a label; the job carries at most this many lines that may state one.
 MAX_STATEMENTS = 2000
+#: A line is read up to this many tokens and figures: a statement is short, and a hostile line of
+#: thousands of numbers must not slow the check down (reading is quadratic in the figures of a clause).
+MAX_TOKENS = 120
+MAX_FIGURES = 12
 
 
 # --- what a line states ---------------------------------------------------------------------------
@@ -252,6 +256,8 @@ def _tokens(line: str) -> list[_Token]:
     out: list[_Token] = []
     depth = 0
     for m in TOKEN.finditer(line.lower()):
+        if len(out) == MAX_TOKENS:
+            break
         kind, text = m.lastgroup or "", m.group()
         if kind == "word":
             kind = _word_kind(text)
@@ -425,7 +431,7 @@ def _read_clause(line: str, tokens: list[_Token]) -> tuple[list[_Stated], bool]:
     stated: list[_Stated] = []
     attempted = False
     previous_end = 0
-    figures = _figures(line, tokens)
+    figures = _figures(line, tokens)[:MAX_FIGURES]
     for n, fig in enumerate(figures):
         next_start = figures[n + 1].start if n + 1 < len(figures) else len(tokens)
         labels, the_set, unit = _label(tokens, fig, previous_end, next_start)

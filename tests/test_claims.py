@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import nbformat
@@ -5,6 +6,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from grader.claims import (
+    MAX_STATEMENTS,
     Claim,
     Unread,
     find_claims,
@@ -313,3 +315,15 @@ def test_a_line_with_no_readable_figure_scores_as_missing_and_names_the_form():
     notebook = claim_outcome([], [Unread("markdown", 3, "Erro de teste: ver abaixo")], 1.5, 0.3, "ipynb")
     assert "(Markdown of cell 3: 'Erro de teste: ver abaixo')" in notebook.message.en
     assert "Markdown" in notebook.message.pt
+
+
+def test_hostile_statements_are_read_quickly_and_capped(tmp_path: Path):
+    """Thousands of lines of numbers, brackets and unclosed braces: read in bounded time, at most 2000 kept."""
+    lines = ["# erro de teste: " + "1," * 140, "# " + "{[(" * 100, "# acc: " + "0.9 - " * 60, "\b" * 300]
+    path = tmp_path / "mnist_dense.py"
+    path.write_text("\n".join(lines * 1000) + "\n")
+    t0 = time.monotonic()
+    found = statements(path)
+    claims, _ = read_statements(found)
+    assert len(found) == MAX_STATEMENTS and claims
+    assert time.monotonic() - t0 < 20

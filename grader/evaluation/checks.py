@@ -376,11 +376,6 @@ def claim_tolerance(ex: Any, params: dict[str, Any]) -> float:
     return min(max(float(params.get("tolerance", 0.3)), noise), float(params.get("tolerance_max", CLAIM_TOLERANCE_CAP)))
 
 
-def _claim_place(ctx: Context, claim: Claim | Unread) -> Text:
-    """Where the student wrote a statement: a script's line, a notebook's cell."""
-    return claim_place(claim, ctx.source_kind)
-
-
 def claim_place(claim: Claim | Unread, source_kind: str) -> Text:
     """Where the student wrote a statement: a script's line, a notebook's cell (``source_kind`` 'ipynb')."""
     if source_kind != "ipynb":
@@ -422,7 +417,9 @@ def _no_claim(unread: list[Unread], source_kind: str) -> Text:
     saved = (Text(", or submit the notebook with the output of your run saved in it",
                   " ou entregue o notebook com a saída da sua execução salva nele") if source_kind == "ipynb"
              else Text.same(""))
-    return found + where + Text(", e.g. ", ", por exemplo ") + CLAIM_FORMS + saved + Text(
+    forms = CLAIM_FORMS if source_kind != "ipynb" else Text(*(f.replace("`# ", "`") for f in (CLAIM_FORMS.en,
+                                                                                             CLAIM_FORMS.pt)))
+    return found + where + Text(", e.g. ", ", por exemplo ") + forms + saved + Text(
         "; what the program prints while the grader runs it is not a statement",
         "; o que o programa imprime enquanto o corretor o executa não é uma declaração")
 
