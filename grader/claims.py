@@ -17,15 +17,17 @@ attached to the nearest label):
 - a range ("entre 1,39 % e 1,58 %", "1.6-2.1 %", "0,00 a 0,15 %", "1,45 ± 0,05 %");
 - the list Keras's ``evaluate`` returns, after a label ("custo e acurácia de teste: [0.031, 0.9912]"):
   its elements follow the label's words when they name each one, else the second is the accuracy
-  ([loss, accuracy]); in a notebook, the list a cell's last ``evaluate(...)`` left as its result;
+  ([loss, accuracy]); in a notebook, a bare list in the output of a cell with one ``evaluate(...)`` call
+  (not on the training data), as the cell's result or printed;
 - the progress line ``evaluate`` prints ("313/313 ━━━━ 1s 2ms/step - accuracy: 0.9912 - loss: 0.0310",
   or Keras 2's "[=====]" bar), read as a fraction.
 
 What is not a statement about the test set: goals ("erro menor que 1,61 %", "meta", "below", "<": the
 figures after such a word, to the end of its sentence or bracket); figures labelled training or
-validation; loss ("custo", "perda", "loss"); counts ("30 épocas", "camada de 512"); the training log:
+validation; loss ("custo", "perda", "loss"); counts ("30 épocas", "512 neurônios"); the training log:
 "Epoch n/N", the progress line of each epoch (the first after "Epoch n/N", or any with ``val_``
-metrics), and a line that starts with an epoch number unless it names the test set.
+metrics), a printed ``history.history``, and a line that starts with an epoch number unless it names
+the test set.
 
 A line that names the test error or accuracy with a label (``erro de teste: ...``) but no figure that
 can be read is kept as "not understood", so the feedback can quote it and name the form to use.
@@ -107,6 +109,8 @@ METRIC = re.compile(rf"\b([a-z_]+):\s*({NUMBER})")
 #: "Epoch 3/20" opens an epoch of fit's log; a line that starts with an epoch number belongs to the log too.
 EPOCH_HEADER = re.compile(r"^\s*(?:epoch|[eé]poca)\s+\d+\s*/\s*\d+\s*$", re.IGNORECASE)
 EPOCH_LINE = re.compile(r"^\s*(?:epoch|[eé]poca)\s*:?\s*\d+", re.IGNORECASE)
+#: A printed dict of lists, as ``history.history``: {'accuracy': [0.91, 0.95], ...} is the training log.
+HISTORY = re.compile(r"\{\s*['\"]\w+['\"]\s*:\s*\[")
 #: A line that may hold a statement (a cheap filter before the grammar reads it).
 MAY_STATE = re.compile(r"err|acur|accur|acc\b|acert|precis|exatid|evaluate", re.IGNORECASE)
 MARKUP = re.compile(r"\*\*|__|`|^\s*(?:#+|>+|[-*+]\s)\s*")
@@ -499,6 +503,8 @@ def read_line(text: str) -> tuple[list[_Stated], bool]:
     The line is read alone: whether a progress line belongs to ``fit`` is decided before (``training_log``).
     """
     line = MARKUP.sub("", _visible(text)).strip()
+    if HISTORY.search(line):
+        return [], False
     progress = _progress(line)
     if progress is not None:
         return ([], False) if "val_" in line.lower() else (progress, False)
@@ -593,13 +599,22 @@ def script_statements(source: str) -> list[tuple[str, int, str]]:
 ON_TRAINING = re.compile(r"\.evaluate\(\s*(?:\w*(?:train|trein)\w*|ax)\b", re.IGNORECASE)
 
 
-def _evaluate_result(cell: Any, text: str) -> str | None:
-    """A cell whose last line is ``model.evaluate(x_test, ...)`` leaves [loss, accuracy] as its result."""
-    lines = [line for line in cell.source.splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else ""
-    if ".evaluate(" in last and not ON_TRAINING.search(last) and re.fullmatch(r"\s*\[[^\]]*\]\s*", text):
-        return f"{last[:150]} -> {text.strip()}"
-    return None
+BARE_LIST = re.compile(r"\s*\[[^\]]*\]\s*")
+
+
+def _evaluate_call(cell: Any) -> str | None:
+    """The cell's one ``evaluate(...)`` call on data that is not the training set, as written (else None)."""
+    calls = [line.strip() for line in cell.source.splitlines() if ".evaluate(" in line and not
+             line.lstrip().startswith("#")]
+    return calls[0][:150] if len(calls) == 1 and not ON_TRAINING.search(calls[0]) else None
+
+
+def _evaluate_list(call: str | None, text: str) -> str | None:
+    """A bare list in the output of a cell with one ``evaluate`` call is what it returned: [loss, accuracy].
+
+    It is both the cell's result (``model.evaluate(QX, QY)`` as last line) and what ``print`` shows of it.
+    """
+    return f"{call} -> {text.strip()}" if call and BARE_LIST.fullmatch(text) else None
 
 
 def notebook_statements(nb: Any) -> list[tuple[str, int, str]]:
@@ -611,12 +626,10 @@ def notebook_statements(nb: Any) -> list[tuple[str, int, str]]:
         elif cell.cell_type == "code":
             for block in _comment_blocks(comment_lines(cell.source)):
                 out += _without_log([("comment", number, text) for _, text in block])
+            call = _evaluate_call(cell)
             for output in cell.get("outputs", []):
-                text = _output_text(output)
-                if output.get("output_type") == "execute_result" and (evaluated := _evaluate_result(cell, text)):
-                    out.append(("stored_output", number, evaluated))
-                    continue
-                out += _without_log([("stored_output", number, line) for line in text.splitlines()])
+                lines = _output_text(output).splitlines()
+                out += _without_log([("stored_output", number, _evaluate_list(call, line) or line) for line in lines])
     return out
 
 

@@ -159,6 +159,7 @@ TABLE = [
     ("val_accuracy: 0.9810", []),
     ("Test loss: 0.0621", []),
     ("Epoch 5/10", []),
+    ("{'accuracy': [0.9012, 0.9950], 'loss': [0.3400, 0.0150]}", []),
     ("Epoch 10: val_loss did not improve from 0.0650", []),
     (("1875/1875 ━━━━━━━━━━━━━━━━━━━━ 5s 3ms/step - accuracy: 0.9950 - loss: 0.0150 - val_accuracy: 0.9810 - "
       "val_loss: 0.0700"), []),
@@ -228,12 +229,17 @@ def test_evaluates_line_in_its_own_cell_and_keras2s_backspaced_bar(tmp_path: Pat
     assert nb_claims(tmp_path, [fit, evaluate]) == [(1.9, "stored_output", 2)]
 
 
-def test_the_list_a_cells_last_evaluate_leaves_is_loss_and_accuracy(tmp_path: Path):
+def test_the_list_a_cells_evaluate_leaves_or_prints_is_loss_and_accuracy(tmp_path: Path):
     test = new_code_cell("model.evaluate(QX, QY, verbose=0)", outputs=[
         new_output("execute_result", data={"text/plain": "[0.0621, 0.9812]"}, execution_count=3)])
+    printed = new_code_cell("print(model.evaluate(x_test, y_test, verbose=0))", outputs=[
+        new_output("stream", name="stdout", text="[0.0700, 0.9790]\n")])
     train = new_code_cell("model.evaluate(AX, AY, verbose=0)", outputs=[
         new_output("execute_result", data={"text/plain": "[0.0101, 0.9990]"}, execution_count=4)])
-    assert nb_claims(tmp_path, [test, train]) == [(1.88, "stored_output", 1)]
+    history = new_code_cell("h = model.fit(AX, AY, epochs=2, verbose=0)\nprint(h.history)", outputs=[
+        new_output("stream", name="stdout", text="{'accuracy': [0.9012, 0.9950], 'loss': [0.34, 0.015]}\n")])
+    assert nb_claims(tmp_path, [test, printed, train, history]) == [(1.88, "stored_output", 1),
+                                                                    (2.1, "stored_output", 2)]
 
 
 def test_a_pasted_log_in_comments_keeps_evaluates_line_only():
