@@ -10,6 +10,8 @@
 #     (plt.savefig) or show it (plt.show).
 #
 # Taxa de erro de teste obtida / test error obtained: ____ %
+#   (ou / or: acurácia de teste / test accuracy: ____ %; de várias execuções / over several runs:
+#    erro de teste / test error: ____ % (entre ____ % e ____ % / between ____ % and ____ %))
 import numpy as np
 from keras.datasets import fashion_mnist
 from tensorflow import keras

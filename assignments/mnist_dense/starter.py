@@ -8,6 +8,8 @@
 #     what you changed and what you tried.
 #
 # Taxa de erro de teste obtida / test error obtained: ____ %
+#   (ou / or: acurácia de teste / test accuracy: ____ %; de várias execuções / over several runs:
+#    erro de teste / test error: ____ % (entre ____ % e ____ % / between ____ % and ____ %))
 # Tempo / time: ____ s
 #
 # As it stands this program trains a small network for a few epochs: it runs in about a

@@ -8,6 +8,8 @@
 #     noisynote/). Aim for the lowest test error and write it in a comment.
 #
 # Taxa de erro de teste obtida / test error obtained: ____ %
+#   (ou / or: acurácia de teste / test accuracy: ____ %; de várias execuções / over several runs:
+#    erro de teste / test error: ____ % (entre ____ % e ____ % / between ____ % and ____ %))
 import numpy as np
 from tensorflow import keras
 

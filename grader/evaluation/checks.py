@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import hints
-from ..claims import Claim, find_claims
+from ..claims import Claim, Unread, match, read_statements
 from ..errors import CheckConflict
 from ..schema import EARNS, CheckStatus
 from ..text import Text, decimal
@@ -382,9 +382,9 @@ def claim_tolerance(ex: Any, params: dict[str, Any]) -> float:
     return min(max(float(params.get("tolerance", 0.3)), noise), float(params.get("tolerance_max", CLAIM_TOLERANCE_CAP)))
 
 
-def _claim_place(ctx: Context, claim: Claim) -> Text:
-    """Where the student wrote a claim: a script's line, a notebook's cell."""
-    if ctx.source_kind != "ipynb":
+def claim_place(claim: Claim | Unread, source_kind: str) -> Text:
+    """Where the student wrote a statement: a script's line, a notebook's cell (``source_kind`` 'ipynb')."""
+    if source_kind != "ipynb":
         return Text(f"line {claim.line}", f"linha {claim.line}")
     if claim.source == "markdown":
         return Text(f"Markdown of cell {claim.line}", f"Markdown da célula {claim.line}")
@@ -393,53 +393,86 @@ def _claim_place(ctx: Context, claim: Claim) -> Text:
     return Text(f"cell {claim.line}", f"célula {claim.line}")
 
 
+#: The forms a statement takes, for a message that asks for one.
+CLAIM_FORMS = Text("`# erro de teste: 1,45 %`, `# test error: 1.45 %` or `# acurácia de teste: 98,55 %`",
+                   "`# erro de teste: 1,45 %`, `# test error: 1.45 %` ou `# acurácia de teste: 98,55 %`")
+#: Asked of a statement whose figure has no unit.
+ASK_UNIT = Text("; write the unit next time, e.g. `erro de teste: 1,45 %`",
+                "; da próxima vez escreva a unidade, por exemplo `erro de teste: 1,45 %`")
+
+
+def _stated(claims: list[Claim], source_kind: str) -> Text:
+    """Each statement as it was read, with where it is written (the first five)."""
+    return Text.same("; ").join(c.described() + " (" + claim_place(c, source_kind) + ")" for c in claims[:5])
+
+
+def _no_claim(unread: list[Unread], source_kind: str) -> Text:
+    """Why no statement was found, and the form to write one in."""
+    where = (Text("in a Markdown cell", "numa célula de Markdown") if source_kind == "ipynb"
+             else Text("in a comment at the top or at the end of the file", "num comentário no início ou no fim "
+                       "do arquivo"))
+    if unread:
+        lines = Text.same("; ").join(claim_place(u, source_kind) + f": '{u.text[:80]}'" for u in unread[:3])
+        found = Text("no figure could be read in what you state (", "nenhum número pôde ser lido no que você "
+                     "declara (") + lines + Text("): write the test error you obtained ",
+                                                 "): escreva o erro de teste que você obteve ")
+    else:
+        found = Text("no stated test error found: write the test error your program obtained ",
+                     "nenhum erro de teste declarado foi encontrado: escreva o erro de teste que o seu programa "
+                     "obteve ")
+    saved = (Text(", or submit the notebook with the output of your run saved in it",
+                  " ou entregue o notebook com a saída da sua execução salva nele") if source_kind == "ipynb"
+             else Text.same(""))
+    forms = CLAIM_FORMS if source_kind != "ipynb" else Text(*(f.replace("`# ", "`") for f in (CLAIM_FORMS.en,
+                                                                                             CLAIM_FORMS.pt)))
+    return found + where + Text(", e.g. ", ", por exemplo ") + forms + saved + Text(
+        "; what the program prints while the grader runs it is not a statement",
+        "; o que o programa imprime enquanto o corretor o executa não é uma declaração")
+
+
+def claim_outcome(claims: list[Claim], unread: list[Unread], measured: float, tolerance: float,
+                  source_kind: str) -> Outcome:
+    """The verdict on the statements, given the measured test error: the decision alone, testable without a run.
+
+    ``claims.match`` decides (any statement, any of its readings, within ``tolerance``); the message says how
+    the statement that matched was read, where it is, and asks for the unit when it had none.
+    """
+    details = claims_details(claims, unread)
+    if not claims:
+        return Outcome(CheckStatus.FAIL, _no_claim(unread, source_kind), details)
+    found = match(claims, measured, tolerance)
+    if found is not None:
+        where = claim_place(found.claim, source_kind)
+        message = (Text("stated ", "declarado ") + found.claim.described(found.reading) + " (" + where + ")"
+                   + Text(f", measured {measured:.2f} %", f", medido {pt_num(measured)} %"))
+        return Outcome(CheckStatus.PASS, message + (ASK_UNIT if not found.claim.unit else Text.same("")), details)
+    unitless = any(not c.unit for c in claims)
+    return Outcome(CheckStatus.FAIL, Text("stated ", "declarado ") + _stated(claims, source_kind)
+                   + Text(f", but the graded model measures {measured:.2f} % (tolerance {tolerance:.2f} points): "
+                          "report the error your final program obtains",
+                          f", mas o modelo avaliado mede {pt_num(measured)} % (tolerância de {pt_num(tolerance)} "
+                          "pontos): informe o erro que o seu programa final obtém")
+                   + (ASK_UNIT if unitless else Text.same("")), details)
+
+
+def claims_details(claims: list[Claim], unread: list[Unread]) -> dict[str, Any]:
+    """What the result keeps of the statements: each as read, and the lines not understood."""
+    return {"claims": [c.as_json() for c in claims],
+            "not_understood": [{"source": u.source, "line": u.line, "text": u.text} for u in unread]}
+
+
 @GENERIC.check("honest_claim")
 def honest_claim(ctx: Context, params: dict[str, Any]) -> Outcome:
     """The test error the student states (claims.py: never what the grader's run prints) against the measured."""
-    claims = find_claims(ctx.statements)
-    details = {"claims": [{"error": c.error, "source": c.source, "line": c.line, "text": c.text} for c in claims]}
-    if not claims and ctx.source_kind == "ipynb":
-        return Outcome(CheckStatus.FAIL, Text("no stated test error found: write the test error you obtained in a "
-                                              "Markdown cell (e.g. 'erro de teste: 1,45 %'), or submit the notebook "
-                                              "with the output of your run saved in it; what the notebook prints "
-                                              "while the grader runs it is not a statement",
-                                              "nenhum erro de teste declarado foi encontrado: escreva o erro de teste "
-                                              "que você obteve numa célula de Markdown (por exemplo 'erro de teste: "
-                                              "1,45 %') ou entregue o notebook com a saída da sua execução salva "
-                                              "nele; o que o notebook imprime enquanto o corretor o executa não é "
-                                              "uma declaração"), details)
+    claims, unread = read_statements(ctx.statements)
+    details = claims_details(claims, unread)
     if not claims:
-        return Outcome(CheckStatus.FAIL, Text("no stated test error found: write the test error your program obtained "
-                                              "in a comment at the top or at the end of the file, e.g. `# erro de "
-                                              "teste: 1,45 %` or `# test error: 1.45 %`; what the program prints "
-                                              "while the grader runs it is not a statement",
-                                              "nenhum erro de teste declarado foi encontrado: escreva o erro de teste "
-                                              "que o seu programa obteve num comentário no início ou no fim do "
-                                              "arquivo, por exemplo `# erro de teste: 1,45 %`; o que o programa "
-                                              "imprime enquanto o corretor o executa não é uma declaração"),
-                       details)
+        return Outcome(CheckStatus.FAIL, _no_claim(unread, ctx.source_kind), details)
     if (bad := _no_model(ctx)) is not None:
         bad.details.update(details)
         return bad
     if ctx.quick:
-        return Outcome(CheckStatus.NOT_GRADED, Text(f"you state {', '.join(f'{c.error:.2f} %' for c in claims)}; "
-                                                    "quick mode cannot measure the full run's error to compare",
-                                                    f"você declara {', '.join(f'{pt_num(c.error)} %' for c in claims)}"
-                                                    "; o modo rápido não mede o erro da execução completa para "
-                                                    "comparar"), details)
-    tol = claim_tolerance(ctx.exercise, params)
-    close = [c for c in claims if abs(c.error - ctx.test_error) <= tol + 1e-9]
-    if close:
-        where = _claim_place(ctx, close[0])
-        return Outcome(CheckStatus.PASS, Text(f"stated {close[0].error:.2f} % ({where.en}), measured "
-                                              f"{ctx.test_error:.2f} %",
-                                              f"declarado {pt_num(close[0].error)} % ({where.pt}), medido "
-                                              f"{pt_num(ctx.test_error)} %"), details)
-    places = [_claim_place(ctx, c) for c in claims[:5]]
-    stated = Text.same(", ").join(Text(f"{c.error:.2f} % ({where.en})", f"{pt_num(c.error)} % ({where.pt})")
-                                   for c, where in zip(claims, places))
-    return Outcome(CheckStatus.FAIL, Text("stated ", "declarado ") + stated
-                   + Text(f", but the graded model measures {ctx.test_error:.2f} % (tolerance {tol:.2f} points): "
-                          "report the error your final program obtains",
-                          f", mas o modelo avaliado mede {pt_num(ctx.test_error)} % (tolerância de {pt_num(tol)} "
-                          "pontos): informe o erro que o seu programa final obtém"), details)
+        return Outcome(CheckStatus.NOT_GRADED, Text("you state ", "você declara ") + _stated(claims, ctx.source_kind)
+                       + Text("; quick mode cannot measure the full run's error to compare",
+                              "; o modo rápido não mede o erro da execução completa para comparar"), details)
+    return claim_outcome(claims, unread, ctx.test_error, claim_tolerance(ctx.exercise, params), ctx.source_kind)
