@@ -111,3 +111,36 @@ def test_a_notebook_that_evaluates_the_reloaded_net_in_its_next_cells_is_graded_
     assert keras_copy == pytest.approx(original, rel=1e-6, abs=0)
     assert h5_copy == pytest.approx(original, rel=1e-6, abs=0)
     assert result["test_error"] == pytest.approx(100 * (1 - original[1]), abs=1e-3)  # the trained net's own error
+
+
+HOSTILE = TRAIN + """\
+from keras.saving import register_keras_serializable
+
+@register_keras_serializable()
+class Opaque(keras.Sequential):  # weights the probe cannot read
+    def get_weights(self):
+        raise RuntimeError("no weights for you")
+
+opaque = Opaque([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
+opaque.save("opaque.keras")
+keras.models.load_model("opaque.keras")
+model.save("net.keras")
+with open("net.keras", "wb") as f:
+    f.write(b"PK not a zip")
+try:
+    keras.models.load_model("net.keras")
+except Exception as e:
+    print("load failed:", type(e).__name__)
+print(json.dumps(model.evaluate(qx, qy, verbose=0)))
+"""
+
+
+def test_a_broken_save_or_reload_is_the_programs_own_and_never_stops_the_witness(grade_source, tmp_path):
+    result = grade_source(HOSTILE, student="hostile", seed=1, quick=True, keep_dir=tmp_path / "keep")
+    assert result["status"] == "ok" and result["error"] is None, result
+    assert "load failed:" in result["stdout_tail"]  # Keras's own error, caught by the program as in plain Keras
+    stderr = (tmp_path / "keep" / "hostile" / "mnist_dense" / "stderr.txt").read_text()
+    assert "could not record save: RuntimeError: no weights for you" in stderr
+    assert "could not record load_model: RuntimeError: no weights for you" in stderr
+    facts = summary(tmp_path / "keep", "hostile")
+    assert facts["graded_model"] == 0 and "reloaded" not in facts["graded_reason"]
