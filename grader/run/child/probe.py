@@ -1,7 +1,7 @@
 """The probe: installed in the student's process before any student code runs.
 
 It records what the submission does with Keras (compile, fit, predict, evaluate,
-``to_categorical``), captures the test inputs as the student prepared them and
+``to_categorical``, save and load_model), captures the test inputs as the student prepared them and
 the figures the student draws, serves the data sets offline, and saves the
 graded model when the student's code ends. Everything it writes is untrusted
 input to the evaluator: it is a witness, never a judge.
@@ -500,9 +500,17 @@ class Probe:
         except Exception as e:  # the witness never breaks the run
             self.notice(f"could not record {what}: {type(e).__name__}: {e}")
 
+    def _digest(self, model: Any, what: str, where: dict[str, Any] | None) -> str | None:
+        """The model's weights digest, or None (told in the log) when its weights cannot be read."""
+        try:
+            return _weights_digest(model)
+        except Exception as e:  # a model of the student's own making: it is then matched to no save
+            self.notice(f"could not read the weights of the model {what}{_at(where)}: {type(e).__name__}: {e}")
+            return None
+
     def _record_save(self, model: Any, filepath: Any) -> None:
         mid, where = self.model_id(model), caller()
-        digest = _weights_digest(model)
+        digest = self._digest(model, "saved", where)
         trained = mid in self.fitted or _optimizer_steps(model) > 0
         if digest is not None:
             self.saves.setdefault(digest, []).append({"model": mid, "caller": where, "trained": trained,
@@ -511,7 +519,7 @@ class Probe:
 
     def _record_load(self, model: Any, filepath: Any) -> None:
         where = caller()
-        digest = _weights_digest(model)
+        digest = self._digest(model, "loaded", where)
         saves = self.saves.get(digest, []) if digest is not None else []
         # the same weights may have been saved several times (in each format): the save of this file, else the last
         save = next((s for s in reversed(saves) if s["path"] == _abspath(filepath)), saves[-1] if saves else None)
