@@ -125,6 +125,7 @@ def test_the_handouts_abc_program_with_an_integer_learning_rate_trains_and_passe
 
 def test_every_keras2_idiom_runs_as_keras2_ran_it_with_a_notice_at_its_line(grade_source):
     result = grade_source(IDIOMS_PROGRAM, seed=1, keras2_penalty=0.25)
+    assert not result["quick"]  # the full run's path: every epoch, so each callback's shim is reached
     ran = outcome(result)
     for label, (_, _, expected) in IDIOMS.items():
         assert not isinstance(ran[label], dict), (label, ran[label])  # no exception record
@@ -171,8 +172,9 @@ def train(optimizer):
 keras2, keras2_curve = train(keras.optimizers.Adam(lr=0.001, decay=1e-6))
 schedule = keras.optimizers.schedules.InverseTimeDecay(0.001, decay_steps=1, decay_rate=1e-6)
 keras3, keras3_curve = train(keras.optimizers.Adam(learning_rate=schedule))
-print(json.dumps({"keras2": keras2_curve, "keras3": keras3_curve, "steps": int(keras2.optimizer.iterations),
-                  "rate": float(keras2.optimizer.learning_rate)}))
+_, undecayed_curve = train(keras.optimizers.Adam(learning_rate=0.001))
+print(json.dumps({"keras2": keras2_curve, "keras3": keras3_curve, "undecayed": undecayed_curve,
+                  "steps": int(keras2.optimizer.iterations), "rate": float(keras2.optimizer.learning_rate)}))
 keras2.evaluate(qx, qy, verbose=0)
 """
 
@@ -180,11 +182,105 @@ keras2.evaluate(qx, qy, verbose=0)
 def test_decay_is_keras2s_inverse_time_decay(grade_source):
     result = grade_source(DECAY_PROGRAM, seed=1)
     ran = outcome(result)
-    assert ran["keras2"] == pytest.approx(ran["keras3"], rel=1e-6, abs=0)  # the same loss curve
-    # Keras 2's optimizers used lr / (1 + decay * iterations); ignoring decay would leave 0.001
-    assert ran["steps"] == 60 and ran["rate"] == pytest.approx(0.001 / (1 + 1e-6 * 60), rel=1e-6, abs=0)
-    assert ran["rate"] != pytest.approx(0.001, rel=1e-6, abs=0)
+    # Keras 2's optimizers used lr / (1 + decay * iterations) at each update: InverseTimeDecay's loss curve
+    assert ran["keras2"] == pytest.approx(ran["keras3"], rel=1e-6, abs=0)
+    assert ran["keras2"] != pytest.approx(ran["undecayed"], rel=1e-6, abs=0)  # ignoring decay is another curve
+    # and, as Keras 2's optimizer.lr, learning_rate is the base rate the decay divides
+    assert ran["steps"] == 60 and ran["rate"] == pytest.approx(0.001, rel=1e-6, abs=0)
     assert [n["id"] for n in result["notices"]] == ["lr", "decay"]
+
+
+# Keras 2's decay= under the callbacks and the calls that set the rate, on the path a full run takes: the plateau
+# comes within a short run (patience 1), with no epoch cap. A Keras 3 twin trained with the same base rates, set by
+# hand as base / (1 + decay * iterations) before every batch, must give the same loss curve.
+PLATEAU_PROGRAM = """\
+#abc_pele.py - o abc1.py da apostila com Adam(lr, decay) e ReduceLROnPlateau, em Keras 2
+import json
+import numpy as np
+import tensorflow.keras as keras
+from tensorflow.keras import backend as K
+from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import Dense
+from tensorflow.keras.optimizers import Adam
+from tensorflow.keras.callbacks import Callback, LearningRateScheduler, ReduceLROnPlateau
+
+ax = np.array([[4, 6], [15, 8], [65, 70], [5, 90], [18, 70], [70, 10]], dtype="float32")
+ax = 2 * (ax / 100 - 0.5)
+ay = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype="float32")
+qx = np.array([[20, 6], [3, 50], [75, 55]], dtype="float32")
+qx = 2 * (qx / 100 - 0.5)
+qy = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0]], dtype="float32")
+LR, DECAY, EPOCHS = 0.05, 0.02, 20
+
+class Rates(Callback):
+    def __init__(self):
+        super().__init__()
+        self.base = []
+    def on_epoch_begin(self, epoch, logs=None):
+        self.base.append(float(K.get_value(self.model.optimizer.lr)))
+
+def net():
+    keras.utils.set_random_seed(3)
+    return Sequential([Dense(8, activation='tanh', input_dim=2), Dense(3, activation='softmax')])
+
+model = net()
+model.compile(optimizer=Adam(lr=LR, decay=DECAY), loss='categorical_crossentropy', metrics=['accuracy'])
+rates = Rates()
+plateau = ReduceLROnPlateau(monitor='acc', patience=1, factor=0.5, min_lr=1e-3)
+history = model.fit(ax, ay, epochs=EPOCHS, batch_size=2, shuffle=False, verbose=0, callbacks=[plateau, rates])
+
+class Keras3(Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+    def on_train_batch_begin(self, batch, logs=None):
+        opt = self.model.optimizer
+        opt.learning_rate.assign(rates.base[self.epoch] / (1 + DECAY * int(opt.iterations)))
+
+twin = net()
+twin.compile(optimizer=keras.optimizers.Adam(learning_rate=LR), loss='categorical_crossentropy')
+twin_curve = twin.fit(ax, ay, epochs=EPOCHS, batch_size=2, shuffle=False, verbose=0, callbacks=[Keras3()])
+
+other = Adam(lr=0.01, decay=0.1)
+other.lr = 0.02
+set_by = {"lr=": float(other.learning_rate)}
+K.set_value(other.lr, 0.03)
+set_by["set_value"] = float(other.learning_rate)
+other.learning_rate.assign(0.04)
+set_by["assign"] = float(K.get_value(other.lr))
+scheduled = net()
+scheduled.compile(optimizer=Adam(lr=0.01, decay=0.1), loss='categorical_crossentropy')
+halved = scheduled.fit(ax, ay, epochs=3, batch_size=2, verbose=0,
+                       callbacks=[LearningRateScheduler(lambda epoch, lr: lr / 2)]).history["learning_rate"]
+print("Custo e acuracidade de teste:", model.evaluate(qx, qy, verbose=0))
+print(json.dumps({"base": rates.base, "history_lr": history.history["learning_rate"], "loss": history.history["loss"],
+                  "twin_loss": twin_curve.history["loss"], "steps": int(model.optimizer.iterations),
+                  "set_by": set_by, "scheduler": halved}))
+"""
+
+
+def test_decay_keeps_its_meaning_when_reduce_lr_on_plateau_halves_the_rate(grade_source):
+    result = grade_source(PLATEAU_PROGRAM, exercise_id="abc_skin", seed=1)
+    assert result["status"] == "ok" and result["error"] is None, result
+    assert not result["quick"]
+    ran = outcome(result)
+    # the plateau came: the base rate the callback saw was halved (down to min_lr), epoch by epoch
+    base = ran["base"]
+    assert base == pytest.approx(ran["history_lr"], rel=1e-7, abs=0)
+    assert base[0] == pytest.approx(0.05, rel=1e-6, abs=0) and min(base) == pytest.approx(1e-3, rel=1e-6, abs=0)
+    halvings = [i for i in range(1, len(base)) if base[i] == pytest.approx(base[i - 1] / 2, rel=1e-6, abs=0)]
+    assert len(halvings) >= 3, base
+    # each update used base / (1 + decay * iterations): the Keras 3 twin's curve, not the base rate's alone
+    assert ran["steps"] == 20 * 3
+    assert ran["loss"] == pytest.approx(ran["twin_loss"], rel=1e-5, abs=0)
+    # optimizer.lr = x, K.set_value(optimizer.lr, x), learning_rate.assign(x) and LearningRateScheduler set it
+    assert ran["set_by"] == pytest.approx({"lr=": 0.02, "set_value": 0.03, "assign": 0.04}, rel=1e-6, abs=0)
+    assert ran["scheduler"] == pytest.approx([0.005, 0.0025, 0.00125], rel=1e-6, abs=0)
+    lines = PLATEAU_PROGRAM.splitlines()
+    found = {(n["id"], n["line"]) for n in result["notices"]}
+    for needle, notice in [("Adam(lr=LR, decay=DECAY)", "decay"), ("other.lr = 0.02", "optimizer_lr"),
+                           ("K.set_value(other.lr", "backend_value"), ("monitor='acc'", "monitor_acc")]:
+        line = next(i for i, text in enumerate(lines, 1) if needle in text)
+        assert (notice, line) in found, (needle, sorted(found))
 
 
 def test_course_toml_turns_the_layer_off_and_sets_a_penalty(tmp_path, monkeypatch):

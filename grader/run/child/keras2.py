@@ -21,6 +21,8 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from . import hooks
 
 #: id -> what to write under Keras 3, in English and Portuguese; ``{...}`` are values the shim recorded.
@@ -33,9 +35,21 @@ NOTICES: dict[str, dict[str, str]] = {
         "pt": "learning_rate={value} em vez de lr={value}"},
     "decay": {
         "en": "learning_rate=keras.optimizers.schedules.InverseTimeDecay({lr}, decay_steps=1, decay_rate={decay}) "
-              "instead of decay={decay} (Keras 3 ignores decay, with only a warning)",
+              "instead of decay={decay} (Keras 3 ignores decay, with only a warning; a schedule's rate cannot be "
+              "set, so with ReduceLROnPlateau or LearningRateScheduler keep a float learning_rate)",
         "pt": "learning_rate=keras.optimizers.schedules.InverseTimeDecay({lr}, decay_steps=1, decay_rate={decay}) "
-              "em vez de decay={decay} (o Keras 3 ignora decay, só com um aviso)"},
+              "em vez de decay={decay} (o Keras 3 ignora decay, só com um aviso; a taxa de um schedule não pode "
+              "ser alterada, então com ReduceLROnPlateau ou LearningRateScheduler mantenha um learning_rate float)"},
+    "optimizer_lr": {
+        "en": "optimizer.learning_rate instead of optimizer.lr (Keras 3 has no lr: reading it fails and "
+              "assigning it changes nothing)",
+        "pt": "optimizer.learning_rate em vez de optimizer.lr (o Keras 3 não tem lr: lê-lo falha e atribuir "
+              "a ele não muda nada)"},
+    "backend_value": {
+        "en": "variable.assign(x) or float(variable) instead of backend.{name} (gone from keras.backend, and "
+              "tf.keras.backend.set_value fails on a Keras 3 variable)",
+        "pt": "variavel.assign(x) ou float(variavel) em vez de backend.{name} (saiu de keras.backend, e "
+              "tf.keras.backend.set_value falha com uma variável do Keras 3)"},
     "nb_epoch": {
         "en": "epochs= instead of nb_epoch=",
         "pt": "epochs= em vez de nb_epoch="},
@@ -142,10 +156,10 @@ class Keras2:
         Sequential.predict_classes = self._predict_classes()
         Sequential.predict_proba = self._predict_proba()
         self._patch_monitor(MonitorCallback)
+        self._patch_backend_values(keras)
 
     def _patch_optimizers(self, base: Any, keras: Any) -> None:
         orig, shim = base.__init__, self
-        schedule = keras.optimizers.schedules.InverseTimeDecay
 
         def __init__(opt, learning_rate, *args, **kwargs):
             if "lr" in kwargs:  # Keras 2: `lr` wins over `learning_rate`
@@ -156,20 +170,30 @@ class Keras2:
                 shim.notice("integer_learning_rate", value=learning_rate)
                 learning_rate = float(learning_rate)
             if decay and isinstance(learning_rate, numbers.Real):
-                # Keras 2's optimizers divided the rate by (1 + decay * iterations) at every step, with the
-                # step count before the update; Keras 3 evaluates a schedule at that same count
-                shim.notice("decay", lr=learning_rate, decay=decay)
-                learning_rate = schedule(float(learning_rate), decay_steps=1, decay_rate=float(decay))
-            elif decay:
+                if not shim.probe.busy:  # not load_model rebuilding a saved optimizer (see _decay_each_update)
+                    shim.notice("decay", lr=learning_rate, decay=decay)
+                orig(opt, float(learning_rate), *args, **kwargs)
+                _decay_each_update(opt, float(decay))
+                return
+            if decay:
                 kwargs["decay"] = decay  # decay on top of a schedule: not the same under Keras 3, not shimmed
-            return orig(opt, learning_rate, *args, **kwargs)
+            orig(opt, learning_rate, *args, **kwargs)
 
         base.__init__ = __init__
+        base.lr = property(self._get_lr, self._set_lr, doc="Keras 2's name of learning_rate.")
         legacy = sys.modules.get("keras.optimizers.legacy")
         if legacy is not None:
             for name in LEGACY_OPTIMIZERS:
                 setattr(legacy, name, self._legacy_optimizer(name, getattr(keras.optimizers, name)))
             legacy.Optimizer = keras.optimizers.Optimizer
+
+    def _get_lr(self, opt: Any) -> Any:
+        self.notice("optimizer_lr")
+        return opt.learning_rate
+
+    def _set_lr(self, opt: Any, value: Any) -> None:
+        self.notice("optimizer_lr")
+        opt.learning_rate = value
 
     def _legacy_optimizer(self, name: str, modern: type) -> Any:
         shim = self
@@ -261,6 +285,31 @@ class Keras2:
         monitor_class.__init__ = __init__
         monitor_class._set_monitor_op = _set_monitor_op
 
+    def _patch_backend_values(self, keras: Any) -> None:
+        """``K.set_value(model.optimizer.lr, x)`` and ``K.get_value(...)``, Keras 2's way to set a rate by hand.
+
+        Keras 3 kept them in ``tf.keras.backend`` only, where set_value fails on a Keras 3 variable (it reads
+        ``x.dtype.name`` of a dtype that is now a string), and dropped them from ``keras.backend``.
+        """
+        from keras.src.backend.common.variables import standardize_dtype
+
+        shim = self
+
+        def set_value(x: Any, value: Any) -> None:
+            shim.notice("backend_value", name="set_value")
+            x.assign(np.asarray(value, dtype=standardize_dtype(x.dtype)))
+
+        def get_value(x: Any) -> Any:
+            shim.notice("backend_value", name="get_value")
+            return keras.ops.convert_to_numpy(x)
+
+        set_value.__doc__ = "Keras 2's backend.set_value: x.assign(value)."
+        get_value.__doc__ = "Keras 2's backend.get_value: x as a NumPy value."
+        for name in ("keras.src.legacy.backend", "keras._tf_keras.keras.backend", "keras.backend"):
+            module = sys.modules.get(name)
+            if module is not None:
+                module.set_value, module.get_value = set_value, get_value
+
     # --- saving ----------------------------------------------------------------------------------
     def _patch_saving(self, saving_api: Any) -> None:
         orig, shim = saving_api.save_model, self
@@ -277,6 +326,31 @@ class Keras2:
             return orig(model, filepath, overwrite, zipped, **kwargs)
 
         saving_api.save_model = save_model
+
+
+def _decay_each_update(optimizer: Any, decay: float) -> None:
+    """Keras 2's ``decay=``: each update uses ``learning_rate / (1 + decay * iterations)``.
+
+    As in Keras 2, ``learning_rate`` stays a plain variable, the base rate: ReduceLROnPlateau,
+    LearningRateScheduler, ``optimizer.lr = x`` and ``learning_rate.assign(x)`` set it and the decay
+    applies on top (Keras 3's nearest spelling, an ``InverseTimeDecay`` schedule, makes the rate
+    unsettable: those callbacks then stop the run). The division happens where every backend's
+    optimizer receives the rate of an update, with the step count before that update, as Keras 2's
+    ``_decayed_lr``. The optimizer's config keeps ``decay``, so load_model under this layer rebuilds it.
+    """
+    from keras import ops
+
+    update, get_config = optimizer._backend_update_step, optimizer.get_config
+
+    def _backend_update_step(grads: Any, trainable_variables: Any, learning_rate: Any) -> Any:
+        step = ops.cast(optimizer.iterations, "float32")
+        return update(grads, trainable_variables, ops.divide(learning_rate, 1.0 + decay * step))
+
+    def config() -> dict[str, Any]:
+        return {**get_config(), "decay": decay}
+
+    optimizer._backend_update_step = _backend_update_step
+    optimizer.get_config = config
 
 
 def _metric_names(model: Any) -> set[str]:

@@ -1,7 +1,7 @@
 """The probe: installed in the student's process before any student code runs.
 
 It records what the submission does with Keras (compile, fit, predict, evaluate,
-``to_categorical``), captures the test inputs as the student prepared them and
+``to_categorical``, save and load_model), captures the test inputs as the student prepared them and
 the figures the student draws, serves the data sets offline, and saves the
 graded model when the student's code ends. Everything it writes is untrusted
 input to the evaluator: it is a witness, never a judge.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import inspect
 import json
 import os
@@ -123,8 +124,13 @@ class Probe:
         # cannot tell a prediction on the test set from one on the training set: geometry can
         self.ref_paths = spec.get("disambiguate")
         self._refs: tuple[np.ndarray, np.ndarray] | None = None
-        self.models: list[Any] = []  # strong refs: the student may `del model`
+        self.models: list[Any] = []  # per model id, the object last used under it (see model_id)
         self.model_index: dict[int, int] = {}
+        self._held: list[Any] = []  # every model object seen: the student may `del model`, and an id() must not recur
+        self.fitted: set[int] = set()  # model ids that fit was called on
+        self.saves: dict[str, list[dict[str, Any]]] = {}  # weights digest -> the saves that wrote them (_record_load)
+        self._saving_graded = False  # the probe's own save of the graded model is not the student's
+        self.reloads: dict[int, str] = {}  # model id -> where it was reloaded from a save of this run
         self.last_fit: int | None = None
         self.test_call: dict[str, Any] | None = None  # the latest call on the test inputs
         self.val_candidate: dict[str, Any] | None = None
@@ -141,11 +147,16 @@ class Probe:
         self._events.write(json.dumps(_jsonable(fields)) + "\n")
 
     def model_id(self, model: Any) -> int:
+        """The model's id in the events. A model reloaded from a save of this run shares the id of the model it
+        was saved from (``_record_load``); the object last used under an id is the one graded at the end."""
         key = id(model)
         if key not in self.model_index:
             self.model_index[key] = len(self.models)
             self.models.append(model)
-        return self.model_index[key]
+            self._held.append(model)
+        mid = self.model_index[key]
+        self.models[mid] = model
+        return mid
 
     def notice(self, msg: str) -> None:
         print(f"[grader] {msg}", file=sys.stderr, flush=True)
@@ -164,6 +175,7 @@ class Probe:
         sys.meta_path.insert(0, PostImportFinder({
             **served,
             "keras.src.models.model": self._patch_model,
+            "keras.src.saving.saving_api": self._patch_saving,
             "keras.src.utils.numerical_utils": self._patch_numerical,
             "keras.src.utils.model_visualization": self._patch_plot_model,
             "keras": self._seed_keras,
@@ -275,7 +287,8 @@ class Probe:
         Model, probe = module.Model, self
         for name in ("compile", "fit", "predict", "evaluate", "__call__"):
             orig = self.originals[name] = getattr(Model, name)
-            setattr(Model, name, getattr(self, f"_wrap_{name.strip('_')}")(orig))
+            setattr(_defining_class(Model, name) if name == "compile" else Model, name,
+                    getattr(self, f"_wrap_{name.strip('_')}")(orig))
         probe.event("keras_hooked")
 
     # --- Model wrappers ------------------------------------------------------------------
@@ -283,6 +296,8 @@ class Probe:
         probe = self
 
         def compile(model, *args, **kwargs):
+            if probe.busy:  # load_model compiling the model it rebuilt: the student's compile was recorded at save
+                return orig(model, *args, **kwargs)
             try:
                 a = inspect.signature(orig).bind(model, *args, **kwargs).arguments
                 probe.event("compile", model=probe.model_id(model), caller=caller(),
@@ -310,6 +325,7 @@ class Probe:
                 probe.notice(f"could not record fit: {type(e).__name__}: {e}")
                 return orig(model, *args, **kwargs)
             probe.last_fit = mid
+            probe.fitted.add(mid)
             t0 = time.perf_counter()
             probe.busy += 1
             try:
@@ -451,6 +467,76 @@ class Probe:
 
         return __call__
 
+    # --- saving and reloading ------------------------------------------------------------
+    # The handout saves the trained net and loads it back to evaluate it (in one notebook, or one script).
+    # The model load_model returns is a new object; when its weights are those a save of this run wrote
+    # from a trained model, it is that model again: it takes its id, so its fit and compile are its own and
+    # it is graded once, as the trained model, not as a second model that was never trained.
+    def _patch_saving(self, saving_api: Any) -> None:
+        orig_save, orig_load, probe = saving_api.save_model, saving_api.load_model, self
+
+        def save_model(model, filepath, *args, **kwargs):
+            out = orig_save(model, filepath, *args, **kwargs)
+            if not probe._saving_graded:
+                probe._witness("save", probe._record_save, model, filepath)
+            return out
+
+        def load_model(filepath, *args, **kwargs):
+            probe.busy += 1  # the compile, build and calls inside are Keras's own
+            try:
+                model = orig_load(filepath, *args, **kwargs)
+            finally:
+                probe.busy -= 1
+            probe._witness("load_model", probe._record_load, model, filepath)
+            return model
+
+        functools.update_wrapper(save_model, orig_save)
+        functools.update_wrapper(load_model, orig_load)
+        saving_api.save_model, saving_api.load_model = save_model, load_model
+
+    def _witness(self, what: str, record: Callable[..., None], *args: Any) -> None:
+        try:
+            record(*args)
+        except Exception as e:  # the witness never breaks the run
+            self.notice(f"could not record {what}: {type(e).__name__}: {e}")
+
+    def _digest(self, model: Any, what: str, where: dict[str, Any] | None) -> str | None:
+        """The model's weights digest, or None (told in the log) when its weights cannot be read."""
+        try:
+            return _weights_digest(model)
+        except Exception as e:  # a model of the student's own making: it is then matched to no save
+            self.notice(f"could not read the weights of the model {what}{_at(where)}: {type(e).__name__}: {e}")
+            return None
+
+    def _record_save(self, model: Any, filepath: Any) -> None:
+        mid, where = self.model_id(model), caller()
+        digest = self._digest(model, "saved", where)
+        trained = mid in self.fitted or _optimizer_steps(model) > 0
+        if digest is not None:
+            self.saves.setdefault(digest, []).append({"model": mid, "caller": where, "trained": trained,
+                                                      "path": _abspath(filepath)})
+        self.event("save_model", model=mid, caller=where, path=_path_text(filepath), trained=trained)
+
+    def _record_load(self, model: Any, filepath: Any) -> None:
+        where = caller()
+        digest = self._digest(model, "loaded", where)
+        saves = self.saves.get(digest, []) if digest is not None else []
+        # the same weights may have been saved several times (in each format): the save of this file, else the last
+        save = next((s for s in reversed(saves) if s["path"] == _abspath(filepath)), saves[-1] if saves else None)
+        if save is None or not save["trained"]:
+            self.event("load_model", model=self.model_id(model), caller=where, path=_path_text(filepath),
+                       saved_model=None)
+            return
+        mid = save["model"]
+        self.model_index[id(model)] = mid
+        self._held.append(model)
+        self.model_id(model)  # the reloaded object is the one graded, unless the program goes back to the other
+        self.event("load_model", model=mid, caller=where, path=_path_text(filepath), saved_model=mid,
+                   saved_caller=save["caller"])
+        self.reloads[mid] = f"reloaded with load_model{_at(where)} from the save{_at(save['caller'])}"
+        self.notice(f"the model loaded{_at(where)} has the weights saved{_at(save['caller'])} from a trained "
+                    "model: graded as that model")
+
     # --- figures -------------------------------------------------------------------------
     def _patch_matplotlib(self, mpl: Any) -> None:
         orig_use, probe = mpl.use, self
@@ -565,12 +651,17 @@ class Probe:
             summary["graded_model"] = graded
             summary["graded_reason"] = ("the model run on the test inputs" if capture
                                         else "the last model fitted (none was run on the test inputs)")
+            if graded in self.reloads:
+                summary["graded_reason"] += f"; {self.reloads[graded]}"
             try:
+                self._saving_graded = True
                 with _keras_without_tensorflow():
                     self.models[graded].save(self.art / "graded.keras")
                 summary["model_file"] = "graded.keras"
             except Exception as e:
                 summary["save_error"] = f"{type(e).__name__}: {str(e)[:1000]}"
+            finally:
+                self._saving_graded = False
         if capture:
             summary["test_inputs"] = {"kind": capture["kind"], "caller": capture["caller"], "model": capture["model"],
                                       "result": capture.get("result")}
@@ -608,6 +699,51 @@ def _keras_without_tensorflow() -> Iterator[None]:
     finally:
         if lazy is not None and lazy.module is None:
             lazy._available = None
+
+
+def _defining_class(cls: type, name: str) -> type:
+    """The class in ``cls``'s hierarchy that defines ``name``.
+
+    Keras compiles a reloaded model only when the model's ``compile`` is Keras's own
+    (``Trainer.compile_from_config`` compares ``type(model).compile`` with ``Trainer.compile`` and
+    otherwise skips compiling with a warning): a wrapper set on ``Model`` would leave every model
+    load_model returns uncompiled, and its evaluate would fail with "No loss to compute". Set on the
+    class that defines ``compile``, the wrapper is ``Trainer.compile`` itself.
+    """
+    return next(c for c in cls.__mro__ if name in vars(c))
+
+
+def _weights_digest(model: Any) -> str | None:
+    """A hash of a model's weights (values, shapes and types, in order), or None for a model without any."""
+    weights = model.get_weights()
+    if not weights:
+        return None
+    h = hashlib.sha256()
+    for w in weights:
+        a = np.ascontiguousarray(w)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _optimizer_steps(model: Any) -> int:
+    """How many updates the model's optimizer made (a loop of train_on_batch trains without fit)."""
+    try:
+        return int(np.asarray(model.optimizer.iterations))
+    except Exception:
+        return 0
+
+
+def _path_text(filepath: Any) -> str:
+    return str(os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else type(filepath).__name__)[:300]
+
+
+def _abspath(filepath: Any) -> str | None:
+    return os.path.abspath(os.fspath(filepath)) if isinstance(filepath, (str, os.PathLike)) else None
+
+
+def _at(where: dict[str, Any] | None) -> str:
+    return f" at line {where['line']}" if where and where.get("line") else ""
 
 
 def _arr_info(raw: Any, a: np.ndarray | None) -> dict[str, Any]:
