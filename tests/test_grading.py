@@ -226,7 +226,7 @@ def test_student_code_has_no_network(grade_source, loopback_server):
     assert result["isolation"] in sandbox.LEVELS
 
 
-def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
+def test_figures_and_colab_calls_are_captured(grade_source, tmp_path, mnist):
     keep = tmp_path / "kept"
     result = grade_source("""
         from google.colab import drive, files
@@ -248,6 +248,11 @@ def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
         open('out.txt', 'w').write('x')
         files.download('out.txt')
         cv2_imshow(QX[0])
+        import cv2  # a script written for a desktop: headless OpenCV has no windows, the grader shows a figure
+        cv2.namedWindow('digit')
+        cv2.imshow('digit', QX[1])
+        cv2.waitKey(0)
+        cv2.destroyAllWindows()
     """, keep_dir=keep)
     runs = check(result, "runs")  # it ran to its end (it trains nothing)
     assert runs["status"] == "fail" and "ran to the end but never trained a model" in runs["message"], runs
@@ -256,8 +261,9 @@ def test_figures_and_colab_calls_are_captured(grade_source, tmp_path):
 
     import numpy as np
 
-    figs = [json.loads((art / f"fig{k}.json").read_text()) for k in range(3)]
-    assert [f["how"] for f in figs] == ["savefig", "show", "show"]
+    figs = [json.loads((art / f"fig{k}.json").read_text()) for k in range(4)]
+    assert [f["how"] for f in figs] == ["savefig", "show", "show", "show"]
+    assert np.array_equal(np.load(art / figs[3]["axes"][0]["images"][0]["file"]), mnist["x_test"][1])
     axes = figs[0]["axes"]
     assert len(axes) == 2 and all(len(ax["images"]) == 1 for ax in axes)
     shown = np.load(art / axes[1]["images"][0]["file"])

@@ -186,6 +186,7 @@ class Probe:
             "torchvision.datasets.mnist": self._hook_torchvision,
             "matplotlib": self._patch_matplotlib,
             "matplotlib.pyplot": self._patch_pyplot,
+            "cv2": self._patch_cv2,
         }))
         if self.keras2_compat:
             from .keras2 import Keras2
@@ -567,6 +568,19 @@ class Probe:
 
         plt.show = show
         Figure.savefig = savefig
+
+    def _patch_cv2(self, cv2: Any) -> None:
+        """OpenCV's windows, which the course's headless OpenCV lacks (``cv2.imshow`` raises there): the image is
+        shown as a captured figure, as Colab's ``cv2_imshow`` is, and waiting for a key returns at once (no key)."""
+        from google.colab.patches import cv2_imshow  # the stub beside this file
+
+        def imshow(winname: str, mat: Any) -> None:
+            cv2_imshow(mat)
+
+        cv2.imshow = imshow
+        cv2.waitKey = lambda delay=0: -1
+        cv2.namedWindow = cv2.destroyWindow = lambda *args, **kwargs: None
+        cv2.destroyAllWindows = lambda: None
 
     def capture_open_figures(self, how: str) -> None:
         """Capture and close every open figure (at plt.show, and at the end of a notebook cell)."""
