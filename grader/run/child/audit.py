@@ -25,8 +25,8 @@ sandbox is what stops the attempt.
 It must cost nothing measurable: the hook runs on every audited event (about 100,000 in a Keras
 job, mostly imports, compilations and attribute lookups). An unwatched event costs one dict
 lookup; reading a file under Python's own folders (every import) one ``str.startswith``. Only an
-event the filters keep walks the stack (``sys._getframe``, a few dozen frames, one dict lookup and
-one ``str.startswith`` each). Each kind is recorded at most ``PER_KIND`` times, repeats of the same
+event the filters keep walks the stack (``sys._getframe``; a few comparisons a frame, under 100 µs
+for 40 frames on a busy machine). Each kind is recorded at most ``PER_KIND`` times, repeats of the same
 attempt from the same line once. The hook never raises, except to refuse the student's own
 opening or removing of its log.
 """
@@ -206,13 +206,6 @@ class Recorder:
         name = shell.compile.get_code_name(raw, shell.transform_cell(raw), shell.execution_count)
         self.runs[name] = (queue.pop(0) if queue else None, raw.splitlines())
 
-    def _student_frame(self, code: Any) -> tuple[int | None, list[str]] | None:
-        """(notebook cell number, source lines) when ``code`` is the student's, else None."""
-        filename = code.co_filename
-        if filename == self.script:
-            return None, self.script_lines
-        return self.runs.get(filename)
-
     def locate(self) -> dict[str, Any] | None:
         """Who acted: the innermost frame of the student's code, and the innermost library frame inside it
         (``via``); None when no student frame is on the stack and the grader's or the kernel's is."""
@@ -221,9 +214,11 @@ class Recorder:
             frame = frame.f_back  # the hook's own frames: the first one after them raised the event
         via = None
         machinery, ours = False, self.shell_machinery if get_ident() == self.shell_thread else self.machinery
+        script, runs = self.script, self.runs
         while frame is not None:
-            code = frame.f_code
-            found = self._student_frame(code)
+            filename = frame.f_code.co_filename
+            # the student's: the script, or a cell the kernel ran (its number, its lines)
+            found = (None, self.script_lines) if filename == script else runs.get(filename)
             if found is not None:
                 cell, lines = found
                 line = frame.f_lineno
@@ -232,7 +227,6 @@ class Recorder:
                 if self.shell is not None:
                     out["cell"] = cell
                 return out
-            filename = code.co_filename
             if via is None and filename.startswith(self.libraries) and not filename.startswith(self.shell_code):
                 via = self._short(filename, frame.f_lineno)
             if not machinery and filename.startswith(ours) and not filename.startswith(self.stubs):
