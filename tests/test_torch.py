@@ -308,6 +308,7 @@ def test_a_data_loader_with_worker_processes_runs_in_the_sandbox(grade_source):
     assert result["status"] != "timeout", result["stderr_tail"][-2000:]
     assert check(result, "runs")["status"] == "pass", check(result, "runs")
     assert check(result, "leakage")["status"] == "pass"
+    assert not [a for a in result["attempts"] if a["flagged"] or "kg-mp-" in a["target"]], result["attempts"]
 
 
 def test_recurrent_and_attention_modules_show_in_the_graphs_operators(tmp_path, mnist_dense):

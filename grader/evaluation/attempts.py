@@ -1,6 +1,6 @@
 """What the student's process tried that no exercise needs: the attempts the instructor must see.
 
-The audit hook in the student's process (``run/audit.py``) writes facts to ``audit.jsonl``;
+The audit hook in the student's process (``run/child/audit.py``) writes facts to ``audit.jsonl``;
 the runner adds what it saw from outside (a limit that stopped the job). Here, in the trusted
 evaluator, each attempt is judged: what the handout itself does (its ``wget``/``unzip`` recipe
 for noisynote, Colab's ``drive.mount``, ``!pip install``, libraries reading fonts or probing the
