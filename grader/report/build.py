@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import similarity
 from ..schema import JobResult
 from . import feedback, gradescope
 from .html import write_html
@@ -15,7 +16,9 @@ def write_reports(results: list[JobResult], reports_dir: Path, results_dir: Path
                   lang: str) -> dict[str, Path]:
     """Write reports_dir/{scores.csv, details.csv, scores.xlsx?, report.html, <student>/...}; returns the main paths."""
     paths = write_tables(results, reports_dir)
-    paths["html"] = write_html(results, reports_dir / "report.html")
+    found = similarity.read(reports_dir)  # what `grade similarity` stored there, if it ran
+    paths["html"] = write_html(results, reports_dir / "report.html",
+                               similarity=found if (reports_dir / similarity.PAIRS_CSV).is_file() else None)
     written = feedback.write_feedback(results, reports_dir, results_dir, lang)
     for student, rs in feedback.by_student(results).items():
         (reports_dir / student / "results.json").write_text(
