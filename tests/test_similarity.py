@@ -193,6 +193,9 @@ def test_a_class_of_100_is_compared_in_seconds(tmp_path):
     assert summary.submissions == 100 and summary.pairs == 4950
     assert seconds < 60, f"{seconds:.0f} s for 100 submissions"
     assert len(similarity.read(tmp_path / "reports").pairs) == 4950
+    # one template with random choices: most pairs reach the threshold, yet the pages written stay bounded
+    assert summary.flagged > similarity.MAX_VIEWS
+    assert len(list((tmp_path / "reports" / "similarity" / "noisynote").iterdir())) == similarity.MAX_VIEWS
 
 
 # --- identical runs ----------------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 DEFAULT_THRESHOLD = 0.6
 #: Side-by-side views written per exercise beyond the pairs at or above the threshold: the most similar ones.
 TOP_VIEWS = 10
+#: At most this many side-by-side views per exercise (the most similar pairs; identical runs always get theirs):
+#: a threshold set too low for a large class must not write thousands of pages. Every pair stays in the CSV.
+MAX_VIEWS = 100
 
 PAIRS_CSV, RUNS_CSV, UNREAD_CSV, VIEWS_DIR = "similarity.csv", "identical-runs.csv", "similarity-unread.csv", "similarity"
 
@@ -211,8 +214,8 @@ def _read_submissions(exercise: str, subs: list[tuple[str, Path]]
 
 def _write_views(exercise: str, sources: list[code.Source], compared: list[code.Pair], matches: list[runs.RunMatch],
                  limit: float, reports_dir: Path) -> tuple[list[PairRow], list[RunRow]]:
-    """The rows of one exercise, writing a side-by-side page for the pairs at or above the threshold, the
-    :data:`TOP_VIEWS` most similar others with any match, and every identical run."""
+    """The rows of one exercise, writing a side-by-side page for the pairs at or above the threshold (at most
+    :data:`MAX_VIEWS`), the :data:`TOP_VIEWS` most similar others with any match, and every identical run."""
     folder = reports_dir / VIEWS_DIR / exercise
     shutil.rmtree(folder, ignore_errors=True)
     by_student = {s.student: s for s in sources}
@@ -231,8 +234,8 @@ def _write_views(exercise: str, sources: list[code.Source], compared: list[code.
         return views[key]
 
     rows = []
-    for rank, p in enumerate(compared):
-        worth = p.similarity >= limit or (rank < TOP_VIEWS and p.similarity > 0) or \
+    for rank, p in enumerate(compared):  # most similar first
+        worth = (rank < MAX_VIEWS and (p.similarity >= limit or (rank < TOP_VIEWS and p.similarity > 0))) or \
             frozenset((p.student_a, p.student_b)) in ran_together
         rows.append(PairRow(exercise, p.student_a, by_student[p.student_a].file, p.student_b,
                             by_student[p.student_b].file, round(p.share_a, 4), round(p.share_b, 4),

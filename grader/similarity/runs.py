@@ -25,8 +25,19 @@ What the rule reads, and what it leaves out:
 Identical logs also come from identical seeded code on one kind of machine: when both notebooks seed their run
 with the same number, the listing says so (``seeds``) beside the pair's code similarity.
 
-False alarms, measured (``benchmarks/independent_runs.py``, 12 unseeded runs of each program in fresh processes,
-this project's 2-core CPU, TensorFlow 2.21): see :data:`MEASURED` for the figures.
+False alarms, measured (``benchmarks/independent_runs.py``: 12 unseeded runs of each program, each in a fresh
+process, on a 2-core Intel Xeon CPU shared with other work, TensorFlow 2.21, Keras 3.15; the logs are kept in
+tests/data/independent_runs and the suite checks the rule against them):
+
+- abc_skin (the statement's 6 rows, 20 epochs of one batch): 66 pairs, none flagged; 5 pairs share one record
+  somewhere in their logs (an early epoch's ``accuracy=0.3333 loss=1.0xxx``), none share two;
+- MNIST, 2,000 images, 3 epochs with validation: 66 pairs, none flagged, none share any record.
+
+So 0 false alarms in 132 pairs of independent runs: a rate below 3/132, about 2.3 % per pair, at 95 %
+confidence (the rule of three), and the single shared records show why one record is not enough. What the
+measurement does not cover: programs with no randomness at all (zero initial weights, no shuffling) or that
+seed themselves print the same log on every run on one kind of machine; for the seeded ones the listing shows
+the shared seeds, and the pair's code similarity says whether the programs are the same.
 """
 
 from __future__ import annotations
@@ -39,9 +50,6 @@ from typing import Any
 #: Distinct records two logs must share to be listed (one alone is what two stuck networks share by nature).
 MIN_SHARED = 2
 
-#: What ``benchmarks/independent_runs.py`` measured: program -> (runs, pairs, pairs flagged, pairs sharing any
-#: one record). The rule's false-alarm rate is flagged / pairs.
-MEASURED: dict[str, tuple[int, int, int, int]] = {}
 
 _EPOCH = re.compile(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$", re.I | re.M)
 #: ``loss: 0.2345``, ``val_accuracy=0.91``, ``loss 1.2e-03``: a name and a value printed with decimals.
