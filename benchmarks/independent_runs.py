@@ -59,8 +59,8 @@ def collect(name: str, source: str, runs: int, out: Path) -> list[str]:
     for i in range(runs):
         path = folder / f"{i:02d}.txt"
         if not path.is_file():
-            proc = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, env=env,
-                                  timeout=600)
+            proc = subprocess.run([sys.executable, "-c", source], check=False, capture_output=True, text=True,
+                                  env=env, timeout=600)
             if proc.returncode:
                 raise SystemExit(f"{name} run {i} failed:\n{proc.stderr[-2000:]}")
             path.write_text(proc.stdout)

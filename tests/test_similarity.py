@@ -293,6 +293,13 @@ def test_hostile_and_broken_submissions_are_listed_not_compared(tmp_path):
     (klass / "empty" / "abc_skin.py").write_text("   \n")
     (klass / "huge").mkdir()
     (klass / "huge" / "abc_skin.py").write_text("x = 1\n" * 2_000_000)  # 12 MB: only its start is fingerprinted
+    secret = tmp_path / "instructor-key.txt"
+    secret.write_text("SECRET = 'do not show'\n" * 50)
+    (klass / "linked").mkdir()
+    (klass / "linked" / "abc_skin.py").symlink_to(secret)
+    (klass / "bloated").mkdir()
+    with open(klass / "bloated" / "abc_skin.py", "wb") as f:
+        f.truncate(similarity.MAX_BYTES + 1)  # sparse: no disk used
     (klass / '<img src=x onerror=alert(1)>').mkdir()
     (klass / '<img src=x onerror=alert(1)>' / "abc_skin.py").write_text(ORIGINAL)
     (klass / "copy").mkdir()
@@ -302,8 +309,10 @@ def test_hostile_and_broken_submissions_are_listed_not_compared(tmp_path):
     assert time.monotonic() - t0 < 60
     found = similarity.read(tmp_path / "reports")
     unread = {u.student: u.reason for u in found.unread}
-    assert set(unread) == {"truncated", "latin1", "empty"}
+    assert set(unread) == {"truncated", "latin1", "empty", "linked", "bloated"}
     assert "cannot be read" in unread["truncated"] and "UTF-8" in unread["latin1"] and "no code" in unread["empty"]
+    assert "symbolic link" in unread["linked"] and "MiB" in unread["bloated"]
+    assert not any("do not show" in p.read_text() for p in (tmp_path / "reports").rglob("*.*"))
     [top] = found.flagged()
     assert {top.student_a, top.student_b} == {"copy", "<img src=x onerror=alert(1)>"}
     view = tmp_path / "reports" / top.view

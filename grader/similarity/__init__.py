@@ -198,6 +198,9 @@ def _read_submissions(exercise: str, subs: list[tuple[str, Path]]
 
     sources, outputs, missed = [], [], []
     for student, path in subs:
+        if (why := _unreadable(path)) is not None:
+            missed.append(Unread(exercise, student, path.name, why))
+            continue
         try:
             text = code.read_code(path)
             if path.suffix == ".ipynb":
@@ -208,8 +211,22 @@ def _read_submissions(exercise: str, subs: list[tuple[str, Path]]
         if not text.strip():
             missed.append(Unread(exercise, student, path.name, "the submission holds no code"))
             continue
-        sources.append(code.Source(student, path.name, text))
+        sources.append(code.Source(student, path.name, text[:code.MAX_CHARS]))
     return sources, outputs, missed
+
+
+#: A submission larger than this is not read (a notebook with its figures is a few megabytes at most).
+MAX_BYTES = 32 * 2**20
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a submission is not read at all, or None: a link (it could point at any file of this machine, which the
+    side-by-side page would show) or a file too large to be a program."""
+    if path.is_symlink():
+        return "the submission is a symbolic link: not followed"
+    if (size := path.stat().st_size) > MAX_BYTES:
+        return f"the file has {size / 2**20:.0f} MiB, more than a program of this course ({MAX_BYTES // 2**20} MiB)"
+    return None
 
 
 def _write_views(exercise: str, sources: list[code.Source], compared: list[code.Pair], matches: list[runs.RunMatch],

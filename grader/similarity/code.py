@@ -30,11 +30,11 @@ from pathlib import Path
 NOISE = 25
 #: Winnowing window (copydetect's guarantee threshold - noise threshold + 1): 1 keeps every fingerprint.
 WINDOW = 1
-#: A submission's code beyond this many characters is compared on its first this-many only (a hostile file
-#: of megabytes must not hold up the class: a program of this course is a few kilobytes).
+#: A submission's code beyond this many characters is read on its first this-many only, compared and shown (a
+#: hostile file of megabytes must not hold up the class or the page: a program of this course is a few kilobytes).
 MAX_CHARS = 200_000
 
-_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def statement_snippets(markdown: str) -> list[str]:
 def _fingerprint(code: str, boilerplate=None, window: int = WINDOW):
     from copydetect import CodeFingerprint
 
-    return CodeFingerprint("submission.py", NOISE, window, boilerplate=boilerplate, fp=io.StringIO(code[:MAX_CHARS]),
+    return CodeFingerprint("submission.py", NOISE, window, boilerplate=boilerplate, fp=io.StringIO(code),
                            language="python")
 
 

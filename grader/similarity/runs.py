@@ -42,6 +42,7 @@ the shared seeds, and the pair's code similarity says whether the programs are t
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from typing import Any
 MIN_SHARED = 2
 
 
-_EPOCH = re.compile(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$", re.I | re.M)
+_EPOCH = re.compile(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$", re.IGNORECASE | re.MULTILINE)
 #: ``loss: 0.2345``, ``val_accuracy=0.91``, ``loss 1.2e-03``: a name and a value printed with decimals.
 _FIGURE = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*[:=]?\s*(?P<value>-?\d+\.\d+(?:[eE][-+]?\d+)?)\b")
 _LINE_BREAK = re.compile(r"[\r\n\x08]+")
@@ -86,7 +87,7 @@ def training_log(text: str) -> TrainingLog:
     records: list[str] = []
     marks = list(_EPOCH.finditer(text))
     bounds = [0, *(m.start() for m in marks), len(text)]
-    for i, (start, end) in enumerate(zip(bounds, bounds[1:])):
+    for i, (start, end) in enumerate(itertools.pairwise(bounds)):
         found = [r for line in _LINE_BREAK.split(text[start:end]) if (r := record(line))]
         if i == 0:  # before the first "Epoch 1/N": an own loop's prints, or nothing
             records += found
