@@ -333,7 +333,8 @@ def run_similarity(root: Path, exercises: list[Any], reports_dir: Path, students
         if strict or isinstance(e, GraderError):
             raise
         err.print(f"[magenta]similarity not computed (grader fault / falha do corretor)[/]: "
-                  f"{_styled(f'{type(e).__name__}: {e}')}", soft_wrap=True)
+                  f"{_styled(f'{type(e).__name__}: {e}')}; the similarity data in {reports_dir}, if any, is from the "
+                  "last run that computed it; run `grade similarity` to see the error", soft_wrap=True)
         return []
     for s in summaries:
         err.print(f"similarity {s.exercise}: {s.submissions} submissions, {s.pairs} pairs in {s.seconds:.1f} s; "

@@ -362,3 +362,17 @@ def test_grade_similarity_alone(tmp_path, capsys):
     assert "similarity noisynote: 4 submissions, 6 pairs" in out.err
     rows = (tmp_path / "reports" / "similarity.csv").read_text().splitlines()
     assert rows[0].startswith("exercise,student_a,file_a,student_b") and len(rows) == 7
+
+
+def test_a_fault_in_similarity_does_not_stop_grade_all(tmp_path, monkeypatch, capsys):
+    """`grade all` writes its reports without the section (the fault is the grader's, said so); `grade similarity`
+    stops with it."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("tokenizer exploded")
+
+    monkeypatch.setattr(similarity, "analyse", broken)
+    assert cli.run_similarity(CLASS, [exercise.load("noisynote")], tmp_path) == []
+    assert "similarity not computed (grader fault" in capsys.readouterr().err
+    assert not (tmp_path / similarity.PAIRS_CSV).exists()
+    with pytest.raises(RuntimeError):
+        cli.run_similarity(CLASS, [exercise.load("noisynote")], tmp_path, strict=True)
