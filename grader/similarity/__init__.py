@@ -237,16 +237,21 @@ def _write_views(exercise: str, sources: list[code.Source], compared: list[code.
     shutil.rmtree(folder, ignore_errors=True)
     by_student = {s.student: s for s in sources}
     by_pair = {(p.student_a, p.student_b): p for p in compared}
-    ran_together = {frozenset((m.student_a, m.student_b)) for m in matches}
+    ran_together = {frozenset((m.student_a, m.student_b)): m for m in matches}
     views: dict[tuple[str, str], str] = {}
 
     def view(pair: code.Pair) -> str:
         key = (pair.student_a, pair.student_b)
         if key not in views:
             name = f"{quote(pair.student_a, safe='')}--{quote(pair.student_b, safe='')}.html"
+            run = ran_together.get(frozenset(key))
+            note = "" if run is None else (
+                f"The saved outputs share one training log: {len(run.records)} records, code cell(s) "
+                f"{' '.join(map(str, run.cells_a))} of {run.student_a} and {' '.join(map(str, run.cells_b))} of "
+                f"{run.student_b}, first {run.records[0]}.")
             folder.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(code.side_by_side(exercise, pair, by_student[pair.student_a],
-                                                         by_student[pair.student_b]), encoding="utf-8")
+                                                         by_student[pair.student_b], note), encoding="utf-8")
             views[key] = f"{VIEWS_DIR}/{exercise}/{name}"
         return views[key]
 
