@@ -185,5 +185,5 @@ def test_grade_all_prints_a_summary_and_where_the_reports_are(graded_class):
     assert "similarity abc_skin: 6 submissions, 15 pairs in" in log and "1 identical runs" in log
     assert "fabio/abc_skin: ok" in log
     tail = log[log.rindex("reports ("):]
-    for name in ("scores.csv", "details.csv", "report.html", "feedback.md"):
+    for name in ("scores.csv", "details.csv", "report.html", "feedback.md", "similarity.csv"):
         assert name in tail

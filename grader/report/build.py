@@ -16,9 +16,11 @@ def write_reports(results: list[JobResult], reports_dir: Path, results_dir: Path
                   lang: str) -> dict[str, Path]:
     """Write reports_dir/{scores.csv, details.csv, scores.xlsx?, report.html, <student>/...}; returns the main paths."""
     paths = write_tables(results, reports_dir)
-    found = similarity.read(reports_dir)  # what `grade similarity` stored there, if it ran
+    stored = (reports_dir / similarity.PAIRS_CSV).is_file()  # `grade similarity` (or `grade all`) ran there
     paths["html"] = write_html(results, reports_dir / "report.html",
-                               similarity=found if (reports_dir / similarity.PAIRS_CSV).is_file() else None)
+                               similarity=similarity.read(reports_dir) if stored else None)
+    if stored:
+        paths["similarity"] = reports_dir / similarity.PAIRS_CSV
     written = feedback.write_feedback(results, reports_dir, results_dir, lang)
     for student, rs in feedback.by_student(results).items():
         (reports_dir / student / "results.json").write_text(
