@@ -329,7 +329,8 @@ def similarity_flags(similarity: Findings) -> list[Flag]:
     Instructor-only: a flag names the other student, so it never goes into a student's feedback."""
     flags = [Flag(p.student_a, p.exercise, f"similar code: {p.student_b}",
                   f"{p.share_a:.0%} of {p.student_a}'s code and {p.share_b:.0%} of {p.student_b}'s are found in the "
-                  f"other's (the course's code discounted; threshold {p.threshold:.0%}); side by side: {p.view}")
+                  f"other's (the course's code discounted; threshold {p.threshold:.0%})"
+                  + (f"; side by side: {p.view}" if p.view else "; see similarity.csv"))
              for p in similarity.flagged()]
     flags += [Flag(r.student_a, r.exercise, f"identical run: {r.student_b}",
                    f"the saved outputs share {r.records} training-log records (cells {r.cells_a} and {r.cells_b}), "
