@@ -19,7 +19,9 @@ HERE = Path(__file__).resolve().parent
 #: Full names (accents on purpose) and participant ids for the demo class's folders.
 PEOPLE = {"alice": ("Alice Araújo", 100234), "bruno": ("Bruno Gonçalves", 100235),
           "carla": ("Carla Nóbrega", 100236),
-          "diego": ("Diego Simões", 100237), "eva": ("Eva Müller", 100238), "fabio": ("Fábio Conceição", 100239)}
+          "diego": ("Diego Simões", 100237), "eva": ("Eva Müller", 100238), "fabio": ("Fábio Conceição", 100239),
+          "igor": ("Igor Queiroz", 100240), "joana": ("Joana D'Ávila", 100241), "kaio": ("Kaio Tavares", 100242),
+          "lara": ("Lara Ribeiro", 100243)}
 #: Files renamed as students upload them (the import tells the exercise from the name and contents).
 UPLOADED_AS = {("fabio", "abc_skin.ipynb"): "Lição 1 - ABC com cor da pele.ipynb",
                ("diego", "fashion_mnist.py"): "Exercicio Fashion (2).py"}

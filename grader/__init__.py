@@ -5,4 +5,4 @@ Data flow of one job: data -> run (sandboxed child with the probe) -> evaluate
 Nothing here imports TensorFlow or Keras at import time.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

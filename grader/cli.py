@@ -363,12 +363,74 @@ def cmd_all(args: argparse.Namespace) -> int:
         done = executor.grade(jobs, opts, on_start=started_one, on_result=finished_one)
     reused = sum(1 for r in done if r["status"] != JobStatus.MISSING and str(r.get("finished_at", "")) < started)
     err.print(_summary_line(done, reused, time.monotonic() - t0), soft_wrap=True)
-    built = build_reports(out, lang, {s.name for s in students})
+    names = {s.name for s in students}
+    run_similarity(root, exercises, reports_dir, sorted(names))
+    built = build_reports(out, lang, names)
     print_scores(scores_frame(built.results))
     listing = "\n".join(f"  {what:9} {path}" for what, path in built.paths.items())
     _console().print(f"\nreports ({reports_dir}):\n{listing}\nresults: {results_dir}", soft_wrap=True)
     print_needs_instructor(built.needs_instructor)
     return _exit(done)  # the students' scores are the reports' business: 0 once every job was graded
+
+
+def run_similarity(root: Path, exercises: list[Any], reports_dir: Path, students: list[str] | None = None,
+                   strict: bool = False) -> list[Any]:
+    """Compare the class's submissions of each exercise (``grader.similarity``) and print one line per exercise.
+
+    In `grade all` (``strict`` false) a failure here is the grader's, never a student's: it is printed and the
+    reports are written without the similarity section; `grade similarity` (``strict``) lets it stop the command.
+    """
+    from . import similarity
+
+    err = _console(stderr=True)
+    try:
+        summaries = similarity.analyse(root, exercises, reports_dir, students)
+    except Exception as e:
+        if strict or isinstance(e, GraderError):
+            raise
+        err.print(f"[magenta]similarity not computed (grader fault / falha do corretor)[/]: "
+                  f"{_styled(f'{type(e).__name__}: {e}')}; the similarity data in {reports_dir}, if any, is from the "
+                  "last run that computed it; run `grade similarity` to see the error", soft_wrap=True)
+        return []
+    for s in summaries:
+        err.print(f"similarity {s.exercise}: {s.submissions} submissions, {s.pairs} pairs in {s.seconds:.1f} s; "
+                  f"{s.flagged} at or above the threshold, {s.identical_runs} identical runs", soft_wrap=True)
+    return summaries
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    """`grade similarity DIR`: compare the submissions without grading; list what needs a look."""
+    from rich.table import Table
+
+    from . import exercise, similarity
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise GraderError(f"{root} is not a folder: give the folder holding one sub-folder per student")
+    exercises = [exercise.load(e) for e in (args.exercise or exercise.exercise_ids())]
+    reports_dir = Path(args.out) / "reports"
+    run_similarity(root, exercises, reports_dir, strict=True)
+    found = similarity.read(reports_dir)
+    done = {ex.id for ex in exercises}
+    table = Table(title="similar submissions / entregas parecidas")
+    for col in ("exercise", "students", "shares", "why", "side by side"):
+        table.add_column(col, overflow="fold")
+    for p in found.flagged():
+        if p.exercise in done:
+            table.add_row(p.exercise, _styled(f"{p.student_a} / {p.student_b}"), f"{p.share_a:.0%} / {p.share_b:.0%}",
+                          f"code >= {p.threshold:.0%}", _styled(str(reports_dir / p.view)))
+    for r in found.runs:
+        if r.exercise in done:
+            table.add_row(r.exercise, _styled(f"{r.student_a} / {r.student_b}"), f"code {r.code_similarity:.0%}",
+                          _styled(f"identical run: {r.records} log records (cells {r.cells_a} / {r.cells_b})"),
+                          _styled(str(reports_dir / r.view) if r.view else ""))
+    for u in found.unread:
+        if u.exercise in done:
+            table.add_row(u.exercise, _styled(u.student), "", _styled(f"not compared: {u.reason}"), "")
+    _console().print(table)
+    _console().print(f"all pairs: {reports_dir / similarity.PAIRS_CSV}; identical runs: "
+                     f"{reports_dir / similarity.RUNS_CSV}. Similarity changes no score.", soft_wrap=True)
+    return 0
 
 
 def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
@@ -660,6 +722,7 @@ def _new_decision(args: argparse.Namespace, result: JobResult, sha: str, who: st
     """The decision the flags ask for, checked against the result it is made on (a check it names exists,
     points within its maximum, a flag this job raised)."""
     from .decisions import Decision
+    from .report.build import stored_similarity
     from .report.html import find_flags
 
     base = dict(line=0, student=args.student, exercise=args.exercise, reason=args.reason.strip(), sha256=sha,
@@ -683,7 +746,7 @@ def _new_decision(args: argparse.Namespace, result: JobResult, sha: str, who: st
     if args.excuse:
         return Decision(kind="excuse", **base)
     kind, flag = ("confirm", args.confirm) if args.confirm else ("dismiss", args.dismiss)
-    raised = {f.name for f in find_flags([result])}
+    raised = {f.name for f in find_flags([result], similarity=stored_similarity(Path(args.out) / "reports"))}
     if flag not in raised:
         raise GraderError(f"{args.student}/{args.exercise} raised no flag {flag!r} (it raised: "
                           f"{', '.join(sorted(raised)) or 'none'}) / {args.student}/{args.exercise} não tem o alerta "
@@ -785,6 +848,14 @@ def build_parser() -> argparse.ArgumentParser:
     lang(a)
     common(a)
     a.set_defaults(func=cmd_all)
+
+    sim = sub.add_parser("similarity", help="compare every pair of submissions of each exercise (shared code, "
+                         "notebooks that share a run) without grading; `grade all` does it too")
+    sim.add_argument("dir", help="folder with one sub-folder per student: DIR/<student>/<exercise>.py")
+    sim.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
+    sim.add_argument("--out", default="grading", help="the data and side-by-side pages go to OUT/reports "
+                     "(default: ./grading, as `grade all`)")
+    sim.set_defaults(func=cmd_similarity)
 
     c = sub.add_parser("check-solutions", help="run every reference and starter: references must pass every "
                        "check, starters must run and fail their threshold")

@@ -208,7 +208,7 @@ LAYERS = {
         ("grader.errors", "grader.text", "grader.schema", "grader.fingerprint"),
         ("grader.config",),
         ("grader.datasets", "grader.devices", "grader.exercise", "grader.environment", "grader.notebooks"),
-        ("grader.data", "grader.hints", "grader.claims"),
+        ("grader.data", "grader.hints", "grader.claims", "grader.similarity"),
         ("grader.run",),  # run.child (the student's process) and run.host (what launches it)
         ("grader.evaluation",),
         ("grader.results", "grader.decisions"),

@@ -27,12 +27,13 @@ def test_ray_executor_grades_the_demo_class_like_the_local_pool(tmp_path, graded
 
     on_ray = {r["student"]: r for r in results_io.read_all(out / "results")}
     local = {r["student"]: r for r in results_io.read_all(graded_class / "results") if r["exercise"] == "abc_skin"}
-    assert sorted(on_ray) == sorted(local) == ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel", "helena"]
+    assert sorted(on_ray) == sorted(local) == ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel", "helena",
+                                               "igor", "joana", "kaio", "lara"]
     for student, result in on_ray.items():
         assert result["status"] == local[student]["status"], (student, result.get("error"))
         if result["status"] != "missing":
             assert result["executor"] == "ray" and result["submission"]["path"].endswith(f"{student}/abc_skin"
-                                                                                       + (".ipynb" if student == "fabio" else ".py"))
+                                                                                       + (".ipynb" if student in ("fabio", "kaio", "lara") else ".py"))
             assert [c["name"] for c in result["checks"]] == [c["name"] for c in local[student]["checks"]]
     assert list((out / "results" / "fabio" / "abc_skin").glob("fig*.png")), "figures come back from the worker"
     assert (out / "reports" / "fabio" / "feedback.md").is_file()

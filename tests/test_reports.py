@@ -21,7 +21,7 @@ from grader.report.build import write_reports
 pytestmark = pytest.mark.xdist_group("graded_class")
 
 
-STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel", "helena"]
+STUDENTS = ["alice", "bruno", "carla", "diego", "eva", "fabio", "gabriel", "helena", "igor", "joana", "kaio", "lara"]
 
 
 def by_key(out: Path) -> dict[tuple[str, str], dict]:
@@ -149,6 +149,19 @@ def test_gradescope_results_follow_the_specification(graded_class):
     assert len(dense) == 1 and dense[0]["status"] == "failed" and "Conv2D" in dense[0]["output"]
 
 
+def test_the_class_page_shows_the_copied_run_and_changes_no_score(graded_class):
+    reports = graded_class / "reports"
+    assert "abc_skin,kaio,lara,3,3,100," in (reports / "identical-runs.csv").read_text()
+    page = (reports / "report.html").read_text()
+    assert "identical run: lara" in page and 'href="similarity/abc_skin/kaio--lara.html"' in page
+    assert (reports / "similarity" / "abc_skin" / "kaio--lara.html").is_file()
+    results = by_key(graded_class)
+    for student in ("kaio", "lara"):  # listed for the instructor; graded as any other submission
+        assert results[(student, "abc_skin")]["status"] == "ok", results[(student, "abc_skin")].get("error")
+    feedback = (reports / "kaio" / "feedback.md").read_text()
+    assert "lara" not in feedback and "identical" not in feedback  # a copying case never reaches a student
+
+
 # --- GitHub annotations (unit: escaping of what the student controls) -------------------------
 
 def test_annotations_escape_workflow_command_syntax(tmp_path):
@@ -168,8 +181,9 @@ def test_annotations_escape_workflow_command_syntax(tmp_path):
 
 def test_grade_all_prints_a_summary_and_where_the_reports_are(graded_class):
     log = (graded_class / "grade-all.log").read_text()
-    assert "graded 16 jobs in" in log  # 8 students x 2 exercises, progress lines when not a TTY
+    assert "graded 24 jobs in" in log  # 12 students x 2 exercises, progress lines when not a TTY
+    assert "similarity abc_skin: 6 submissions, 15 pairs in" in log and "1 identical runs" in log
     assert "fabio/abc_skin: ok" in log
     tail = log[log.rindex("reports ("):]
-    for name in ("scores.csv", "details.csv", "report.html", "feedback.md"):
+    for name in ("scores.csv", "details.csv", "report.html", "feedback.md", "similarity.csv"):
         assert name in tail

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import decisions as decisions_mod
 from .. import results as results_mod
+from .. import similarity
 from ..decisions import Decision, Review
 from ..schema import JobResult
 from . import feedback, gradescope
@@ -36,7 +37,12 @@ def build_reports(out: Path, lang: str, students: Iterable[str] | None = None) -
     results = [r for r in results_mod.read_all(out / "results") if wanted is None or r["student"] in wanted]
     results, reviews = decisions_mod.apply(results, decided)
     paths = _write(results, reviews, out / "reports", out / "results", lang)
-    return Built(paths, results, reviews, find_flags(results, reviews))
+    return Built(paths, results, reviews, find_flags(results, reviews, stored_similarity(out / "reports")))
+
+
+def stored_similarity(reports_dir: Path) -> similarity.Findings | None:
+    """What `grade similarity` (or `grade all`) stored beside the reports, or None where it never ran there."""
+    return similarity.read(reports_dir) if (reports_dir / similarity.PAIRS_CSV).is_file() else None
 
 
 def write_reports(results: list[JobResult], reports_dir: Path, results_dir: Path | None, lang: str,
@@ -50,7 +56,10 @@ def write_reports(results: list[JobResult], reports_dir: Path, results_dir: Path
 def _write(results: list[JobResult], reviews: list[Review], reports_dir: Path, results_dir: Path | None,
            lang: str) -> dict[str, Path]:
     paths = write_tables(results, reports_dir)
-    paths["html"] = write_html(results, reports_dir / "report.html", reviews=reviews)
+    found = stored_similarity(reports_dir)
+    paths["html"] = write_html(results, reports_dir / "report.html", reviews=reviews, similarity=found)
+    if found is not None:
+        paths["similarity"] = reports_dir / similarity.PAIRS_CSV
     written = feedback.write_feedback(results, reports_dir, results_dir, lang)
     for student, rs in feedback.by_student(results).items():
         (reports_dir / student / "results.json").write_text(

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from ..decisions import Review, settled_flags
 from ..results import flagged_attempts
 from ..schema import CheckResult, CheckStatus, JobResult, JobStatus, well_formed
+from ..similarity import Findings
 from . import i18n
 from .values import Threshold, graded, points, quick, threshold
 
@@ -56,17 +57,18 @@ class Flag:
 
 
 def write_html(results: list[JobResult], path: Path, *, title: str = "keras-grader report",
-               reviews: list[Review] | None = None) -> Path:
+               reviews: list[Review] | None = None, similarity: Findings | None = None) -> Path:
     """Write the report page for these results to `path` (folders created) and return `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(results, title, reviews), encoding="utf-8")
+    path.write_text(render_html(results, title, reviews, similarity), encoding="utf-8")
     return path
 
 
 def render_html(results: list[JobResult], title: str = "keras-grader report",
-                reviews: list[Review] | None = None) -> str:
+                reviews: list[Review] | None = None, similarity: Findings | None = None) -> str:
     """The whole page as a string (results read as ``schema.well_formed``: the last one per job; ``reviews``:
-    the instructor's decisions as ``decisions.apply`` met them, the results being the decided ones)."""
+    the instructor's decisions as ``decisions.apply`` met them, the results being the decided ones; ``similarity``:
+    what ``grader.similarity`` stored beside the reports, when it ran)."""
     results = well_formed(results)
     exercises = sorted({r["exercise"] for r in results})
     totals = _student_totals(results)
@@ -81,8 +83,9 @@ def render_html(results: list[JobResult], title: str = "keras-grader report",
          "no credit from it on. Green, amber and red bands: full, partial and no credit.</p>"),
         _img(_error_panels(results, exercises), "test errors of each exercise against its threshold"),
         "<h2>Needs the instructor</h2>",
-        _flags_html(find_flags(results, reviews)),
+        _flags_html(find_flags(results, reviews, similarity)),
         *(["<h2>Decisions</h2>", _decisions_html(reviews)] if reviews else []),
+        *([] if similarity is None else ["<h2>Similar submissions</h2>", _similarity_html(similarity)]),
         "<h2>Students</h2>",
         ('<p class="note">Click a column header to sort; the link keeps the order. '
          "A student's name opens their feedback.</p>"),
@@ -316,15 +319,19 @@ def _suspicious(result: JobResult, check: CheckResult) -> bool:
     return True
 
 
-def find_flags(results: list[JobResult], reviews: list[Review] | None = None) -> list[Flag]:
+def find_flags(results: list[JobResult], reviews: list[Review] | None = None,
+               similarity: Findings | None = None) -> list[Flag]:
     """What the instructor must look at by hand: suspected leakage or dishonesty, what the sandbox stopped,
-    unsandboxed runs, grader trouble (results read as ``schema.well_formed``), less the flags a decision
-    confirmed or dismissed; plus the decisions that no longer apply (``reviews``: stale or unmatched).
+    unsandboxed runs, grader trouble (results read as ``schema.well_formed``), and, when ``similarity`` ran,
+    pairs at or above its threshold and notebooks that share a run (listed under the pair's first student), less
+    the flags a decision confirmed or dismissed; plus the decisions that no longer apply (``reviews``: stale or
+    unmatched).
 
     The one source of "Needs the instructor": the HTML page lists it, ``grade all`` and ``grade report``
     print its count and first entries.
     """
     flags = []
+    pairs = similarity_flags(similarity) if similarity is not None else []
     for r in well_formed(results):
         student, ex = r["student"], r["exercise"]
         mine = []
@@ -342,8 +349,11 @@ def find_flags(results: list[JobResult], reviews: list[Review] | None = None) ->
             mine.append(Flag(student, ex, "grading error", error, "grading_error"))
         if r["status"] == JobStatus.GRADER_ERROR:
             mine.append(Flag(student, ex, "grader fault: not graded", error, "grader_fault"))
+        mine += [f for f in pairs if (f.student, f.exercise) == (student, ex)]
         settled = settled_flags(r)
         flags += [f for f in mine if f.name not in settled]
+    graded = {(r["student"], r["exercise"]) for r in well_formed(results)}
+    flags += [f for f in pairs if (f.student, f.exercise) not in graded]  # a pair whose job has no result yet
     for review in reviews or []:
         if review.state != "applied":
             d = review.decision
@@ -351,6 +361,26 @@ def find_flags(results: list[JobResult], reviews: list[Review] | None = None) ->
                               f"{d.summary()} ({review.why}); renew it with `grade decide {d.student} {d.exercise} "
                               "--renew`, or remove it with `--remove`", "decision"))
     return sorted(flags, key=lambda f: (f.student, f.exercise))
+
+
+#: The names a decision confirms or dismisses a similarity flag by (on the pair's first student's job).
+SIMILAR_CODE, IDENTICAL_RUN = "similar_code", "identical_run"
+
+
+def similarity_flags(similarity: Findings) -> list[Flag]:
+    """One flag per pair at or above the similarity threshold and per pair of notebooks sharing a training log.
+    Instructor-only: a flag names the other student, so it never goes into a student's feedback."""
+    flags = [Flag(p.student_a, p.exercise, f"similar code: {p.student_b}",
+                  f"{p.share_a:.0%} of {p.student_a}'s code and {p.share_b:.0%} of {p.student_b}'s are found in the "
+                  f"other's (the course's code discounted; threshold {p.threshold:.0%})"
+                  + (f"; side by side: {p.view}" if p.view else "; see similarity.csv"), SIMILAR_CODE)
+             for p in similarity.flagged()]
+    flags += [Flag(r.student_a, r.exercise, f"identical run: {r.student_b}",
+                   f"the saved outputs share {r.records} training-log records (cells {r.cells_a} and {r.cells_b}), "
+                   f"first {r.first}; code similarity {r.code_similarity:.0%}"
+                   + (f"; both seed their runs with {r.seeds}" if r.seeds else ""), IDENTICAL_RUN)
+              for r in similarity.runs]
+    return flags
 
 
 def _flags_html(flags: list[Flag]) -> str:
@@ -385,6 +415,56 @@ def _decisions_html(reviews: list[Review]) -> str:
 def _student_link(student: str) -> str:
     """A link to the feedback written beside the report; the name is quoted for the URL and escaped for HTML."""
     return f'<a href="{escape(quote(student, safe=""))}/feedback.md">{escape(student)}</a>'
+
+
+# --- similarity ------------------------------------------------------------------------------------------------
+
+#: Pairs shown per exercise in the page's table (every pair is in similarity.csv).
+SIMILAR_SHOWN = 10
+
+
+def _similarity_html(similarity: Findings) -> str:
+    """The most similar pairs of each exercise and the notebooks that share a run, each with its side-by-side view."""
+    parts = [('<p class="note">Per exercise, every pair of submissions compared (winnowing fingerprints, names, '
+              "strings and comments set aside, the course's code discounted): the share of each one's code found "
+              "in the other. Similarity changes no score. All pairs are in similarity.csv.</p>")]
+    rows = []
+    for exercise in sorted({p.exercise for p in similarity.pairs}):
+        pairs = sorted((p for p in similarity.pairs if p.exercise == exercise), key=lambda p: -p.similarity)
+        shown = [p for i, p in enumerate(pairs) if p.flagged or (i < SIMILAR_SHOWN and p.similarity > 0)]
+        rows += [f'<tr class="{"over" if p.flagged else "under"}"><td>{escape(exercise)}</td>'
+                 f"<td>{escape(p.student_a)}</td><td>{escape(p.student_b)}</td>"
+                 f'<td class="num">{p.share_a:.0%}</td><td class="num">{p.share_b:.0%}</td>'
+                 f"<td>{_view_link(p.view)}</td></tr>" for p in shown]
+    parts.append(f'<table class="similar">\n<thead><tr><th>Exercise</th><th>Student</th><th>Student</th>'
+                 f"<th>Share of the first</th><th>Share of the second</th><th>Matched passages</th></tr></thead>\n"
+                 f'<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>' if rows else
+                 '<p class="ok-note">No two submissions share code beyond the course\'s own.</p>')
+    parts.append("<h3>Identical runs</h3>")
+    parts.append('<p class="note">Notebooks whose saved outputs hold the same training log, to the printed digits: '
+                 "most likely one run (independent runs of one program differ in the printed losses). Only training "
+                 "logs count, never what the course's own material prints, nor the grader's runs.</p>")
+    if similarity.runs:
+        runs = "\n".join(
+            f"<tr><td>{escape(r.exercise)}</td><td>{escape(r.student_a)} (cells {escape(r.cells_a)})</td>"
+            f'<td>{escape(r.student_b)} (cells {escape(r.cells_b)})</td><td class="num">{r.records}</td>'
+            f'<td><div class="message">{escape(r.first)}</div></td><td>{escape(r.seeds) or "—"}</td>'
+            f'<td class="num">{r.code_similarity:.0%}</td><td>{_view_link(r.view)}</td></tr>' for r in similarity.runs)
+        parts.append('<table class="similar">\n<thead><tr><th>Exercise</th><th>Student</th><th>Student</th>'
+                     "<th>Records shared</th><th>First</th><th>Seeds both set</th><th>Code similarity</th>"
+                     f"<th>Code</th></tr></thead>\n<tbody>\n{runs}\n</tbody>\n</table>")
+    else:
+        parts.append('<p class="ok-note">No two notebooks share a training log.</p>')
+    if similarity.unread:
+        items = "".join(f"<li>{escape(u.student)} / {escape(u.exercise)} ({escape(u.file)}): {escape(u.reason)}</li>"
+                        for u in similarity.unread)
+        parts.append(f'<p class="note">Not compared:</p><ul class="note">{items}</ul>')
+    return "\n".join(parts)
+
+
+def _view_link(view: str) -> str:
+    """A link to a side-by-side page written beside the report (its path quoted for the URL, escaped for HTML)."""
+    return f'<a href="{escape(quote(view, safe="/"))}">side by side</a>' if view else "—"
 
 
 # --- students table ------------------------------------------------------------------------------------------------
@@ -442,7 +522,9 @@ table { border-collapse: collapse; font-size: 14px; }
 th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 table.summary th { color: var(--muted); font-weight: 600; padding-right: 24px; }
 table.flags td:nth-child(3) { white-space: nowrap; }
-table.flags, table.students { width: 100%; }
+table.flags, table.students, table.similar { width: 100%; }
+table.similar tr.over td { background: #fdf1d8; }
+h3 { font-size: 16px; margin: 22px 0 6px; }
 table.flags thead th, table.students thead th { background: var(--head); position: sticky; top: 0; }
 table.students tbody tr:nth-child(even), table.flags tbody tr:nth-child(even) { background: #f9fafb; }
 table.students tbody tr:hover { background: #eef3fb; }
