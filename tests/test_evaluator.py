@@ -199,8 +199,9 @@ def test_a_grader_fault_is_not_graded_but_listed_for_the_instructor_and_graded_a
     out = tmp_path / "out"
     grade_all = [sys.executable, "-m", "grader.cli", "all", str(tmp_path / "class"), "--exercise", "abc_skin",
                  "--out", str(out), "--lang", "pt"]
-    subprocess.run(grade_all, env={**os.environ, PYTHON_ENV: "/bin/false"}, capture_output=True, check=True,
-                   timeout=600)
+    faulty = subprocess.run(grade_all, env={**os.environ, PYTHON_ENV: "/bin/false"}, capture_output=True,
+                            timeout=600)
+    assert faulty.returncode == 3, faulty.stderr  # a job not graded: the run says so to a script
     result = json.loads((out / "results" / "ana" / "abc_skin.json").read_text())
     assert result["status"] == "grader_error" and result["score"] is None
     assert "the evaluator could not start" in result["error"] and "Não é culpa do aluno" in result["error_pt"]

@@ -258,7 +258,7 @@ def test_the_demo_class_shows_its_renamed_pair_and_its_copied_run(tmp_path):
     assert run.records == 100 and run.code_similarity < 0.6  # lara rewrote the code, kept kaio's outputs
     page = (tmp_path / run.view).read_text()
     assert "kaio" in page and "lara" in page and "<mark>" in page and "share one training log: 100 records" in page
-    flags = find_flags([], found)
+    flags = find_flags([], similarity=found)
     assert [(f.student, f.exercise, f.reason) for f in flags] == [
         ("igor", "noisynote", "similar code: joana"), ("kaio", "abc_skin", "identical run: lara")]
 

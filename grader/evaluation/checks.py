@@ -423,8 +423,8 @@ def _no_claim(unread: list[Unread], source_kind: str) -> Text:
     saved = (Text(", or submit the notebook with the output of your run saved in it",
                   " ou entregue o notebook com a saída da sua execução salva nele") if source_kind == "ipynb"
              else Text.same(""))
-    forms = CLAIM_FORMS if source_kind != "ipynb" else Text(*(f.replace("`# ", "`") for f in (CLAIM_FORMS.en,
-                                                                                             CLAIM_FORMS.pt)))
+    forms = CLAIM_FORMS if source_kind != "ipynb" else Text(CLAIM_FORMS.en.replace("`# ", "`"),
+                                                            CLAIM_FORMS.pt.replace("`# ", "`"))
     return found + where + Text(", e.g. ", ", por exemplo ") + forms + saved + Text(
         "; what the program prints while the grader runs it is not a statement",
         "; o que o programa imprime enquanto o corretor o executa não é uma declaração")
