@@ -20,6 +20,18 @@ MAX_CAPTURE_BYTES = 512 * 2**20
 SMALL_ARRAY_BYTES = 256 * 2**10
 
 
+def test_sized(rows: int | None, n_test: int) -> str | None:
+    """Whether inputs of ``rows`` rows may be the test set: 'exact' (its row count), 'superset' (more rows, but
+    fewer than twice as many: the test rows with some others, which the evaluator looks for by content), or None.
+
+    Below twice the test set's size, the test rows are the majority: a training set or a validation split is
+    rarely that close in size (the abc table's 6 training rows against its 3 test rows are not captured).
+    """
+    if rows is None or rows < n_test:
+        return None
+    return "exact" if rows == n_test else "superset" if rows < 2 * n_test else None
+
+
 class PostImportLoader(importlib.abc.Loader):
     def __init__(self, loader: importlib.abc.Loader, callback: Callable[[Any], None]):
         self._loader, self._callback = loader, callback
