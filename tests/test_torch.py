@@ -351,17 +351,25 @@ def test_recurrent_and_attention_modules_show_in_the_graphs_operators(tmp_path, 
     assert "Attention" not in kinds["dense"] and "MatMul" in kinds["dense"]  # a Linear on 3-D inputs: x times weights
 
 
-def test_a_shuffled_test_loader_and_a_model_left_in_training_mode_are_told_what_to_change(grade_source):
-    """Two PyTorch mistakes that raise nothing: the test set read through a DataLoader with shuffle=True (its rows
-    no longer line up with the labels: correspondence fails and says why) and predictions made in training mode
-    (dropout on: the student's own predictions differ from the trained net's, which consistency flags)."""
+def test_a_shuffled_test_loader_is_graded_on_the_real_rows_and_a_model_left_in_training_mode_is_flagged(
+        grade_source):
+    """The test set read through a DataLoader with shuffle=True (the official PyTorch MNIST example's) feeds the
+    model every test image in a new order: the grader finds each image by its content and grades the model on
+    the real rows against their labels, with a notice. Predictions made in training mode (dropout on) differ from
+    the trained net's, which consistency flags (a mistake that raises nothing)."""
     shuffled = program(model="nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.9), "
                              "nn.Linear(128, 10))").replace(
         "model.eval()\n", "").replace("DataLoader(TensorDataset(x_test, test.targets), batch_size=1000)",
                                       "DataLoader(TensorDataset(x_test, test.targets), batch_size=1000, shuffle=True)")
     result = grade_source(shuffled, quick=True)
     corr, cons = check(result, "correspondence"), check(result, "consistency")
-    assert corr["status"] == "fail" and corr["details"]["advice"] == "shuffled_test_loader", corr
+    assert corr["status"] == "pass" and corr["details"]["notice"] == "rows_matched", corr
+    assert corr["details"]["row_match"] == {"how": "rows", "found": 10000, "test_rows": 10000,
+                                            "captured_rows": 10000, "extra": 0, "reordered": True}, corr
+    line = shuffled.splitlines().index("    wrong = sum((model(xb).argmax(1) != yb).sum().item()") + 1
+    assert f"model(...) at line {line}" in corr["message"] and f"na linha {line}" in corr["message_pt"], corr
+    assert "another order" in corr["message"] and "outra ordem" in corr["message_pt"]
     assert "shuffle=False" in corr["message"] and "shuffle=False" in corr["message_pt"]
-    assert cons["status"] == "flag", cons
+    assert result["test_error"] < 15  # graded against the right labels (misaligned, it measured 90 %)
+    assert cons["status"] == "flag", cons  # the student's own predictions, put in the same order, still differ
     assert "model.eval()" in cons["message"] and "model.eval()" in cons["message_pt"]

@@ -243,17 +243,15 @@ def correspondence_check(ctx: Context, params: dict[str, Any]) -> Outcome:
 def _matched_notice(ctx: Context, match: Any) -> Text:
     """What the grader noticed and did when it found the test rows by content: a notice, not a fault."""
     n, source = len(match.order), ctx.test_source
-    parts = []
-    if match.reordered:
-        parts.append(Text(f"the {n} test rows came in another order", f"as {n} linhas de teste vieram em outra ordem"))
-    if match.extra:
-        parts.append(Text(f"they came with {match.extra} other rows", f"vieram com outras {match.extra} linhas"))
-    noticed = parts[0] if len(parts) == 1 else Text(f"{parts[0].en} and {parts[1].en}", f"{parts[0].pt} e {parts[1].pt}")
-    did = Text(f"the grader found each test row by its content and graded the model on the {n} test rows, in the "
-               "test set's order, against their labels",
-               f"o corretor encontrou cada linha de teste pelo seu conteúdo e avaliou o modelo nas {n} linhas de "
+    order = (Text(" in another order", " em outra ordem") if match.reordered else Text.same(""))
+    extra = (Text(f", with {match.extra} other rows", f", com outras {match.extra} linhas") if match.extra
+             else Text.same(""))
+    noticed = Text(f"the {n} test rows came", f"as {n} linhas de teste vieram") + order + extra
+    did = Text(f"the grader found each test row by its content and graded the model on the {n} test rows alone, in "
+               "the test set's order, against their labels",
+               f"o corretor encontrou cada linha de teste pelo seu conteúdo e avaliou o modelo só nas {n} linhas de "
                "teste, na ordem do conjunto de teste, com os seus rótulos")
-    advice = (" " + hints.TORCH_ADVICE["shuffled_test_loader"]
+    advice = (" " + hints.TORCH_ADVICE["shuffled_test_loader"] + "."
               if match.reordered and ctx.summary.get("framework") == "torch" else Text.same(""))
     return Text(". Notice (", ". Aviso (") + source + "): " + noticed + "; " + did + "." + advice
 
