@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,8 +19,10 @@ from ..exercise import Exercise
 from ..fingerprint import fingerprints
 from ..text import Text
 from .artifacts import read_array
-from .correspondence import RowMatch
 from .model import GradedModel
+
+if TYPE_CHECKING:
+    from .correspondence import RowMatch
 
 
 @dataclass(frozen=True)
