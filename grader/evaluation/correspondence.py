@@ -141,12 +141,13 @@ def natural_duplicates(captured: np.ndarray, raw_test: np.ndarray, raw_train: np
 #: The share of the test rows a captured set must hold, each found by its content, to be graded as the test set.
 #: All of them: the grade is the error on the real test set, and a test row the model was never run on has no
 #: prediction (the grader cannot invent the input the student's preprocessing would have made). Nothing true is
-#: lost to rounding: each row is matched to its nearest captured row within a tolerance, and a test set's own
-#: duplicate rows (MNIST has a few) match any of their copies.
+#: lost to rounding: each row is matched to its nearest captured row within a tolerance (``MATCH_TOL``), and a
+#: test set's own duplicate rows, if any, match any of their copies. A subset fails, with the count found.
 MATCH_SHARE = 1.0
 #: The largest RMS difference, per row, between a test row under the recognised preprocessing and the captured row
-#: it is matched to, relative to the captured set's overall spread: float32 arithmetic is 1e-6 away; two
-#: different MNIST images are 0.3 or more apart.
+#: it is matched to (in standardised units, or relative to the captured set's overall spread): float32 arithmetic
+#: is 1e-6 away; the closest two different MNIST test images, each row standardised, are 0.18 apart (measured on
+#: 1,500 of them against all 10,000; the median is 0.57).
 MATCH_TOL = 2e-3
 #: Below this many candidate assignments, tiny sets (the abc table's 3 test rows) are matched by trying them all.
 BRUTE_FORCE_MAX = 5000
@@ -198,7 +199,7 @@ def match_rows(captured: np.ndarray, raw: np.ndarray, tol: float = MATCH_TOL) ->
     x, r = _flat(captured), _flat(raw)
     if x.shape[1] != r.shape[1] or not len(x) or not len(r) or not np.isfinite(x).all():
         return None
-    if math.perm(len(x), len(r)) <= BRUTE_FORCE_MAX if len(x) >= len(r) else False:
+    if len(r) <= 8 and len(x) >= len(r) and math.perm(len(x), len(r)) <= BRUTE_FORCE_MAX:
         return _match_by_trying(x, r, tol)
     by_rows = _match_rows_standardised(x, r, tol)
     if by_rows.found >= len(r) / 2:  # one map of all values: the rows not found are not there under any other
