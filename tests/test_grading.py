@@ -313,13 +313,27 @@ print(model.evaluate(scale(ex), ey, verbose=0))
 """
 
 
-def test_abc_skin_evaluated_on_its_test_rows_and_two_training_rows_is_graded_on_the_test_rows(grade_source):
+def test_abc_skin_evaluated_on_its_test_rows_and_two_training_rows_is_graded_on_the_test_rows(grade_source, evaluator,
+                                                                                              tmp_path):
     """A real notebook evaluated the abc table's 3 test rows with 2 training rows added: the grader grades the 3
-    test rows it finds among the 5. Two test rows with the training rows are not the test set, and fail."""
-    superset = grade_source(ABC.format(rows="np.concatenate([qx, ax[:2]]), np.concatenate([qy, ay[:2]])"),
-                            exercise_id="abc_skin")
+    test rows it finds among the 5, and names the cell. Two test rows with the training rows are not the test set,
+    and fail."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from grader import exercise
+    from grader.jobs import Options, grade
+
+    setup, evaluation = ABC.split("ex, ey = ")
+    path = tmp_path / "nb" / "abc_skin.ipynb"
+    path.parent.mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell(setup), new_code_cell(
+        "ex, ey = np.concatenate([qx, ax[:2]]), np.concatenate([qy, ay[:2]])\n" + evaluation.split("\n", 1)[1])]),
+        path)
+    superset = grade("nb", exercise.load("abc_skin"), path, evaluator, Options())
     corr = check(superset, "correspondence")
     assert corr["status"] == "pass" and corr["details"]["row_match"]["extra"] == 2, corr
+    assert "Notice (model.evaluate in cell 2)" in corr["message"] and "na célula 2" in corr["message_pt"], corr
     assert "the 3 test rows came, with 2 other rows" in corr["message"] and "outras 2 linhas" in corr["message_pt"]
     assert not corr["details"]["row_match"]["reordered"]
     assert superset["test_error"] in (0.0, 33.3333, 66.6667, 100.0)  # measured on the 3 test rows alone

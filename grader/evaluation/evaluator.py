@@ -39,6 +39,9 @@ def _describe_source(summary: dict[str, Any]) -> tuple[Text, str]:
     what_pt = {**calls, "validation_data": "validation_data do fit"}.get(kind, kind)
     if caller.get("line"):
         return Text(f"{what} at line {caller['line']}", f"{what_pt} na linha {caller['line']}"), kind
+    cell = caller.get("cell")
+    if isinstance(cell, int) and not isinstance(cell, bool):  # a notebook's cell (untrusted: only an int is read)
+        return Text(f"{what} in cell {cell}", f"{what_pt} na célula {cell}"), kind
     return Text(what, what_pt), kind
 
 
