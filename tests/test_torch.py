@@ -373,3 +373,17 @@ def test_a_shuffled_test_loader_is_graded_on_the_real_rows_and_a_model_left_in_t
     assert result["test_error"] < 15  # graded against the right labels (misaligned, it measured 90 %)
     assert cons["status"] == "flag", cons  # the student's own predictions, put in the same order, still differ
     assert "model.eval()" in cons["message"] and "model.eval()" in cons["message_pt"]
+
+def test_a_test_loader_with_extra_rows_is_graded_on_the_test_rows(grade_source):
+    """A loader pass over the test set and 700 training images: the probe keeps the whole pass (fewer than twice
+    the test set's rows), and the grader grades the 10,000 test images alone."""
+    source = program(training_set="x_train, y_train = x_train[:3000], train.targets[:3000]").replace(
+        "DataLoader(TensorDataset(x_test, test.targets), batch_size=1000)",
+        "DataLoader(TensorDataset(torch.cat([x_test, x_train[-700:]]), torch.cat([test.targets, "
+        "train.targets[-700:]])), batch_size=1000)")
+    result = grade_source(source, quick=True)
+    corr = check(result, "correspondence")
+    assert corr["status"] == "pass" and corr["details"]["row_match"]["extra"] == 700, corr
+    assert not corr["details"]["row_match"]["reordered"] and "shuffle=False" not in corr["message"]
+    assert "with 700 other rows" in corr["message"] and "outras 700 linhas" in corr["message_pt"]
+    assert check(result, "consistency")["status"] == "pass"  # the student's outputs on the test rows, picked alike

@@ -23,7 +23,7 @@ from ..errors import CheckConflict
 from ..schema import EARNS, CheckStatus
 from ..text import Text, decimal
 from .context import Context, Problem
-from .correspondence import correspondence_texts, leaked_rows, natural_duplicates
+from .correspondence import RowMatch, correspondence_texts, leaked_rows, natural_duplicates
 from .source import exception_location, exception_location_pt, script_line, source_line
 
 __all__ = ["GENERIC", "CheckFn", "CheckSet", "Outcome", "exception_location", "not_reached", "run_problem"]
@@ -240,7 +240,7 @@ def correspondence_check(ctx: Context, params: dict[str, Any]) -> Outcome:
     return Outcome(CheckStatus.FAIL, message, details)
 
 
-def _matched_notice(ctx: Context, match: Any) -> Text:
+def _matched_notice(ctx: Context, match: RowMatch) -> Text:
     """What the grader noticed and did when it found the test rows by content: a notice, not a fault."""
     n, source = len(match.order), ctx.test_source
     order = (Text(" in another order", " em outra ordem") if match.reordered else Text.same(""))
