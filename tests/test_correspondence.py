@@ -166,3 +166,14 @@ def test_the_abc_tables_three_test_rows_are_found_among_training_rows():
     # two of the three with training rows: not the test set (with three rows, a part is not told apart)
     assert not match_rows(np.concatenate([test[:2], train[:2]]) / 100, test).complete
     assert match_rows(train[:5], test).found == 0
+
+
+def test_inputs_that_cannot_be_compared_are_no_match(raw):
+    """What a hostile or broken program may leave as its test inputs: no match, no exception, no long search."""
+    flat = raw.reshape(len(raw), -1)[:50].astype("float64")
+    bad = flat.copy()
+    bad[3, 5] = np.inf
+    for captured in (bad, flat[:0], flat[:, 0], np.zeros((50, 3))):
+        assert match_rows(captured, raw[:50]) is None
+    constant = match_rows(np.ones((60, 784)), raw[:50])  # one row standing for every test row: not the test set
+    assert constant.found == 0 and not constant.complete

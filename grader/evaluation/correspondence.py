@@ -196,8 +196,10 @@ def match_rows(captured: np.ndarray, raw: np.ndarray, tol: float = MATCH_TOL) ->
     feature counts, NaN). Tiny sets are matched by trying every assignment; larger ones by nearest neighbours
     (``_nearest``), each candidate verified on every feature against ``tol``.
     """
+    if not (np.size(captured) and np.size(raw)):
+        return None
     x, r = _flat(captured), _flat(raw)
-    if x.shape[1] != r.shape[1] or not len(x) or not len(r) or not np.isfinite(x).all():
+    if x.shape[1] != r.shape[1] or not np.isfinite(x).all():
         return None
     if len(r) <= 8 and len(x) >= len(r) and math.perm(len(x), len(r)) <= BRUTE_FORCE_MAX:
         return _match_by_trying(x, r, tol)
@@ -241,15 +243,15 @@ def _nearest(x: np.ndarray, r: np.ndarray, tol: float | None, dims: int = 16) ->
             d = _rms(x[idx[chunk, col]], r[chunk])
             better = d < best[chunk]
             order[chunk[better]], best[chunk[better]] = idx[chunk[better], col], d[better]
-    if tol is None:
-        return order
-    order[best > tol] = -1
-    return _distinct(order, r)
+    if tol is not None:
+        order[best > tol] = -1
+    return order
 
 
 def _distinct(order: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """``order`` with -1 where one captured row stands for several test rows that differ: only equal test rows
-    (a data set's own duplicates) may share one, so no degenerate map (every row sent to one) matches."""
+    """``order`` with -1 where one captured row stands for several test rows that differ (``r``: the test rows as
+    given, not as mapped): only equal test rows (a data set's own duplicates) may share one, so no degenerate map
+    (every row sent to one, a constant input) matches."""
     found = np.flatnonzero(order >= 0)
     if not len(found):
         return order
@@ -264,9 +266,9 @@ def _distinct(order: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 def _match_rows_standardised(x: np.ndarray, r: np.ndarray, tol: float) -> RowMatch:
     zx, zr = _row_standardised(x), _row_standardised(r)
-    order = _nearest(zx, zr, tol)
+    order = _distinct(_nearest(zx, zr, tol), r)
     if (order < 0).any():  # inverted values ((255 - x) / 255) mirror each standardised row
-        mirrored = _nearest(zx, -zr, tol)
+        mirrored = _distinct(_nearest(zx, -zr, tol), r)
         order = np.where(order < 0, mirrored, order)
     return RowMatch(_distinct(order, r), len(x), "rows")
 
@@ -299,10 +301,10 @@ def _match_features(x: np.ndarray, r: np.ndarray, tol: float, sample: int = 500)
     scale = float(x.std()) or 1.0
     some = np.random.default_rng(0).permutation(len(r))[:sample]
     guess = _nearest(_column_z(x), _column_z(r, _column_signs(x, r))[some], None)
-    order = _lookup(x / scale, _fit_map(x[guess], r[some], r, closer_half=True), scale, tol)
+    order = _distinct(_lookup(x / scale, _fit_map(x[guess], r[some], r, closer_half=True), scale, tol), r)
     found = np.flatnonzero(order >= 0)
     if len(found) >= 2:
-        again = _lookup(x / scale, _fit_map(x[order[found]], r[found], r), scale, tol)
+        again = _distinct(_lookup(x / scale, _fit_map(x[order[found]], r[found], r), scale, tol), r)
         if (again >= 0).sum() >= len(found):
             order = again
     return RowMatch(order, len(x), "features")
