@@ -112,16 +112,16 @@ CATALOGUE = [
 
 
 #: What to tell a PyTorch student when a check's verdict comes from a mistake that raises nothing. Keyed by the
-#: mistake; each names the check it shows in. Not yet attached by checks.py: see the README's "PyTorch programs".
+#: mistake; each names the check it shows in.
 TORCH_ADVICE = {
-    # correspondence fails: the captured test inputs are the test set, but not in its order.
+    # correspondence notices: the captured test inputs are the test set in another order (graded all the same).
     "shuffled_test_loader": Text(
-        "a DataLoader with shuffle=True on the test set gives the model the test images in a new order each time, "
-        "so its predictions no longer line up with the test labels: build the test loader with shuffle=False "
+        "A DataLoader with shuffle=True on the test set gives the model the test images in a new order on each pass; "
+        "the grader matches each image to its label, so nothing is lost, but shuffle=False keeps them in order "
         "(shuffle only the training data)",
-        "um DataLoader com shuffle=True no conjunto de teste entrega as imagens de teste ao modelo numa ordem nova a "
-        "cada vez, e as predições deixam de corresponder aos rótulos de teste: crie o loader de teste com "
-        "shuffle=False (embaralhe só os dados de treino)"),
+        "Um DataLoader com shuffle=True no conjunto de teste entrega as imagens de teste ao modelo numa ordem nova a "
+        "cada passada; o corretor associa cada imagem ao seu rótulo, então nada se perde, mas shuffle=False as "
+        "mantém em ordem (embaralhe só os dados de treino)"),
     # consistency flags: the student's own predictions (dropout on) differ from the exported network's (off).
     "eval_mode": Text(
         "call model.eval() before predicting on the test set: in training mode Dropout drops units at random and "

@@ -5,6 +5,7 @@ Models are kept tiny (one epoch, narrow layers) so each job takes seconds on a C
 
 from __future__ import annotations
 
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -274,3 +275,77 @@ def test_figures_and_colab_calls_are_captured(grade_source, tmp_path, mnist):
     assert flagged_attempts(result) == [], result["attempts"]  # Colab's stubs and matplotlib are the handout's
     assert (art / "downloads" / "out.txt").read_text() == "x"
     assert (keep / "s" / "mnist_dense" / "work" / "grid.png").is_file()
+
+
+def test_a_permuted_test_set_is_graded_on_the_real_rows(grade_source):
+    """np.random.permutation of the test set (images and labels alike) changes no prediction: the grader finds
+    each image by its content and grades the model on the real rows, against their labels."""
+    source = with_base("""
+        model.fit(AX[:6000], AY[:6000], epochs=1, batch_size=256, verbose=0)
+        perm = np.random.permutation(len(QX))
+        QX, QY = QX[perm], QY[perm]
+        loss, acc = model.evaluate(QX, QY, verbose=0)
+        print(f"test error: {100 * (1 - acc):.2f} %")
+        # erro de teste: 8 %
+    """)
+    result = grade_source(source, quick=True)
+    corr = check(result, "correspondence")
+    assert corr["status"] == "pass" and corr["details"]["notice"] == "rows_matched", corr
+    assert corr["details"]["row_match"]["reordered"] and corr["details"]["row_match"]["extra"] == 0
+    line = source.splitlines().index("loss, acc = model.evaluate(QX, QY, verbose=0)") + 1
+    assert f"model.evaluate at line {line}" in corr["message"], corr["message"]
+    assert "Aviso" in corr["message_pt"] and "outra ordem" in corr["message_pt"]
+    assert check(result, "consistency")["status"] == "pass"  # the student's own predictions, reordered alike
+    printed = float(re.search(r"test error: ([\d.]+) %", result["stdout_tail"]).group(1))
+    assert abs(result["test_error"] - printed) < 0.015, (result["test_error"], printed)  # misaligned: about 90 %
+
+
+ABC = """
+import numpy as np
+import keras
+
+ax = np.array([[4, 6], [15, 8], [65, 70], [5, 90], [18, 70], [70, 10]], dtype="float32")
+ay = np.array([1, 2, 0, 1, 2, 0])
+qx = np.array([[20, 6], [3, 50], [75, 55]], dtype="float32")
+qy = np.array([2, 1, 0])
+scale = lambda x: x / 50.0 - 1.0
+model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="sigmoid"),
+                          keras.layers.Dense(3, activation="softmax")])
+model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(scale(ax), ay, batch_size=6, epochs=50, verbose=0)
+ex, ey = {rows}
+print(model.evaluate(scale(ex), ey, verbose=0))
+# erro de teste: 0 %
+"""
+
+
+def test_abc_skin_evaluated_on_its_test_rows_and_two_training_rows_is_graded_on_the_test_rows(grade_source, evaluator,
+                                                                                              tmp_path):
+    """A real notebook evaluated the abc table's 3 test rows with 2 training rows added: the grader grades the 3
+    test rows it finds among the 5, and names the cell. Two test rows with the training rows are not the test set,
+    and fail."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from grader import exercise
+    from grader.jobs import Options, grade
+
+    setup, evaluation = ABC.split("ex, ey = ")
+    path = tmp_path / "nb" / "abc_skin.ipynb"
+    path.parent.mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell(setup), new_code_cell(
+        "ex, ey = np.concatenate([qx, ax[:2]]), np.concatenate([qy, ay[:2]])\n" + evaluation.split("\n", 1)[1])]),
+        path)
+    superset = grade("nb", exercise.load("abc_skin"), path, evaluator, Options())
+    corr = check(superset, "correspondence")
+    assert corr["status"] == "pass" and corr["details"]["row_match"]["extra"] == 2, corr
+    assert "Notice (model.evaluate in cell 2)" in corr["message"] and "na célula 2" in corr["message_pt"], corr
+    assert "the 3 test rows came, with 2 other rows" in corr["message"] and "outras 2 linhas" in corr["message_pt"]
+    assert not corr["details"]["row_match"]["reordered"]
+    assert superset["test_error"] in (0.0, 33.3333, 66.6667, 100.0)  # measured on the 3 test rows alone
+
+    partial = grade_source(ABC.format(rows="np.concatenate([qx[:2], ax[:2]]), np.concatenate([qy[:2], ay[:2]])"),
+                           exercise_id="abc_skin", student="t")
+    corr = check(partial, "correspondence")
+    assert corr["status"] == "fail" and "has 4 rows; the test set has 3" in corr["message"], corr
+    assert "linhas" in corr["message_pt"] and partial["status"] != "ok"

@@ -352,19 +352,27 @@ def test_recurrent_and_attention_modules_show_in_the_graphs_operators(tmp_path, 
     assert "Attention" not in kinds["dense"] and "MatMul" in kinds["dense"]  # a Linear on 3-D inputs: x times weights
 
 
-def test_a_shuffled_test_loader_and_a_model_left_in_training_mode_are_told_what_to_change(grade_source):
-    """Two PyTorch mistakes that raise nothing: the test set read through a DataLoader with shuffle=True (its rows
-    no longer line up with the labels: correspondence fails and says why) and predictions made in training mode
-    (dropout on: the student's own predictions differ from the trained net's, which consistency flags)."""
+def test_a_shuffled_test_loader_is_graded_on_the_real_rows_and_a_model_left_in_training_mode_is_flagged(
+        grade_source):
+    """The test set read through a DataLoader with shuffle=True (the official PyTorch MNIST example's) feeds the
+    model every test image in a new order: the grader finds each image by its content and grades the model on
+    the real rows against their labels, with a notice. Predictions made in training mode (dropout on) differ from
+    the trained net's, which consistency flags (a mistake that raises nothing)."""
     shuffled = program(model="nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.9), "
                              "nn.Linear(128, 10))").replace(
         "model.eval()\n", "").replace("DataLoader(TensorDataset(x_test, test.targets), batch_size=1000)",
                                       "DataLoader(TensorDataset(x_test, test.targets), batch_size=1000, shuffle=True)")
     result = grade_source(shuffled, quick=True)
     corr, cons = check(result, "correspondence"), check(result, "consistency")
-    assert corr["status"] == "fail" and corr["details"]["advice"] == "shuffled_test_loader", corr
+    assert corr["status"] == "pass" and corr["details"]["notice"] == "rows_matched", corr
+    assert corr["details"]["row_match"] == {"how": "rows", "found": 10000, "test_rows": 10000,
+                                            "captured_rows": 10000, "extra": 0, "reordered": True}, corr
+    line = shuffled.splitlines().index("    wrong = sum((model(xb).argmax(1) != yb).sum().item()") + 1
+    assert f"model(...) at line {line}" in corr["message"] and f"na linha {line}" in corr["message_pt"], corr
+    assert "another order" in corr["message"] and "outra ordem" in corr["message_pt"]
     assert "shuffle=False" in corr["message"] and "shuffle=False" in corr["message_pt"]
-    assert cons["status"] == "flag", cons
+    assert result["test_error"] < 15  # graded against the right labels (misaligned, it measured 90 %)
+    assert cons["status"] == "flag", cons  # the student's own predictions, put in the same order, still differ
     assert "model.eval()" in cons["message"] and "model.eval()" in cons["message_pt"]
 
 
@@ -406,3 +414,18 @@ def test_torchvision_loader_with_keras_training_is_graded(grade_source):
         """, quick=True)
     assert result["status"] == "ok", (result["status"], result["stderr_tail"][-2000:])
     assert check(result, "correspondence")["status"] == "pass" and result["graded_model"]
+
+
+def test_a_test_loader_with_extra_rows_is_graded_on_the_test_rows(grade_source):
+    """A loader pass over the test set and 700 training images: the probe keeps the whole pass (fewer than twice
+    the test set's rows), and the grader grades the 10,000 test images alone."""
+    source = program(training_set="x_train, y_train = x_train[:3000], train.targets[:3000]").replace(
+        "DataLoader(TensorDataset(x_test, test.targets), batch_size=1000)",
+        "DataLoader(TensorDataset(torch.cat([x_test, x_train[-700:]]), torch.cat([test.targets, "
+        "train.targets[-700:]])), batch_size=1000)")
+    result = grade_source(source, quick=True)
+    corr = check(result, "correspondence")
+    assert corr["status"] == "pass" and corr["details"]["row_match"]["extra"] == 700, corr
+    assert not corr["details"]["row_match"]["reordered"] and "shuffle=False" not in corr["message"]
+    assert "with 700 other rows" in corr["message"] and "outras 700 linhas" in corr["message_pt"]
+    assert check(result, "consistency")["status"] == "pass"  # the student's outputs on the test rows, picked alike

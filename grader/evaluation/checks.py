@@ -23,7 +23,7 @@ from ..errors import CheckConflict
 from ..schema import EARNS, CheckStatus
 from ..text import Text, decimal
 from .context import Context, Problem
-from .correspondence import correspondence_texts, leaked_rows, natural_duplicates, same_rows_other_order
+from .correspondence import RowMatch, correspondence_texts, leaked_rows, natural_duplicates
 from .source import exception_location, exception_location_pt, script_line, source_line
 
 __all__ = ["GENERIC", "CheckFn", "CheckSet", "Outcome", "exception_location", "not_reached", "run_problem"]
@@ -218,21 +218,48 @@ def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
 def correspondence_check(ctx: Context, params: dict[str, Any]) -> Outcome:
     if (bad := _no_test_inputs(ctx)) is not None:
         return bad
-    ok, what, details = correspondence_texts(ctx.test_x, ctx.ref_x_test, params.get("spearman_min", 0.9),
-                                             params.get("sample_rows", 200))
-    details["source"] = ctx.test_source.en
+    ok, what, details = ctx.correspondence or correspondence_texts(ctx.test_x, ctx.ref_x_test,
+                                                                    params.get("spearman_min", 0.9),
+                                                                    params.get("sample_rows", 200))
+    details = {**details, "source": ctx.test_source.en}
+    match = ctx.row_match
+    if match is not None:
+        details["row_match"] = {"how": match.how, "found": match.found, "test_rows": len(match.order),
+                                "captured_rows": match.captured_rows, "extra": match.extra,
+                                "reordered": match.reordered}
     if ok:
-        return Outcome(CheckStatus.PASS, Text("the graded inputs are ", "as entradas avaliadas são ") + what, details)
+        message = Text("the graded inputs are ", "as entradas avaliadas são ") + what
+        if match is not None:
+            details["notice"] = "rows_matched"
+            message = message + _matched_notice(ctx, match)
+        return Outcome(CheckStatus.PASS, message, details)
     message = (Text("the inputs given to the graded model (", "as entradas dadas ao modelo avaliado (")
-               + ctx.test_source + ") " + what
-               + Text(". Run the model on the whole test set, in its original order, preprocessed as the training "
-                      "data.",
-                      ". Rode o modelo no conjunto de teste inteiro, na ordem original, pré-processado como os dados "
-                      "de treino."))
-    if ctx.summary.get("framework") == "torch" and same_rows_other_order(ctx.test_x, ctx.ref_x_test):
-        details["advice"] = "shuffled_test_loader"
-        message = message + " " + hints.TORCH_ADVICE["shuffled_test_loader"]
+               + ctx.test_source + ") " + what)
+    if match is not None and match.found:
+        n = len(match.order)
+        message = message + Text(f"; looked up by content, {match.found} of the {n} test rows are among its "
+                                 f"{match.captured_rows} rows, and every test row must be",
+                                 f"; procuradas pelo conteúdo, {match.found} das {n} linhas de teste estão entre as "
+                                 f"suas {match.captured_rows} linhas, e todas as linhas de teste precisam estar")
+    message = message + Text(". Run the model on the whole test set, preprocessed as the training data.",
+                             ". Rode o modelo no conjunto de teste inteiro, pré-processado como os dados de treino.")
     return Outcome(CheckStatus.FAIL, message, details)
+
+
+def _matched_notice(ctx: Context, match: RowMatch) -> Text:
+    """What the grader noticed and did when it found the test rows by content: a notice, not a fault."""
+    n, source = len(match.order), ctx.test_source
+    order = (Text(" in another order", " em outra ordem") if match.reordered else Text.same(""))
+    extra = (Text(f", with {match.extra} other rows", f", com outras {match.extra} linhas") if match.extra
+             else Text.same(""))
+    noticed = Text(f"the {n} test rows came", f"as {n} linhas de teste vieram") + order + extra
+    did = Text(f"the grader found each test row by its content and graded the model on the {n} test rows alone, in "
+               "the test set's order, against their labels",
+               f"o corretor encontrou cada linha de teste pelo seu conteúdo e avaliou o modelo só nas {n} linhas de "
+               "teste, na ordem do conjunto de teste, com os seus rótulos")
+    advice = (" " + hints.TORCH_ADVICE["shuffled_test_loader"] + "."
+              if match.reordered and ctx.summary.get("framework") == "torch" else Text.same(""))
+    return Text(". Notice (", ". Aviso (") + source + "): " + noticed + "; " + did + "." + advice
 
 
 @GENERIC.check("leakage")

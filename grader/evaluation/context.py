@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..fingerprint import fingerprints
 from ..text import Text
 from .artifacts import read_array
 from .model import GradedModel
+
+if TYPE_CHECKING:
+    from .correspondence import RowMatch
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ class Context:
     run_problem: Problem | None = None          # why the program did not do its work (checks.run_problem)
     test_source: Text = Text.same("")           # where the test inputs were captured ("model.predict at line 9")
     test_source_kind: str = ""
+    #: the in-order verdict on the test inputs (correspondence_texts' answer), once build_context has read them
+    correspondence: tuple[bool, Text, dict[str, Any]] | None = None
+    #: the test rows found by content, when the inputs were the test set in another order or with extra rows
+    #: (``test_x`` and ``child_pred`` are then the captured rows picked and put in the test set's order)
+    row_match: RowMatch | None = None
     source_kind: str = ""            # 'py' (source is the file: its lines are file lines) or 'ipynb' ('' if unknown)
     child_pred: np.ndarray | None = None
     test_pred: np.ndarray | None = None

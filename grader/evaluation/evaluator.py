@@ -23,6 +23,7 @@ from . import attempts as attempts_mod
 from .artifacts import read_array, read_events, read_json
 from .checks import Outcome, run_problem
 from .context import Context, Problem
+from .correspondence import correspondence_texts, match_rows
 from .exercises import checks_for
 from .frameworks import framework_problem
 from .keras_model import KerasModel
@@ -38,6 +39,9 @@ def _describe_source(summary: dict[str, Any]) -> tuple[Text, str]:
     what_pt = {**calls, "validation_data": "validation_data do fit"}.get(kind, kind)
     if caller.get("line"):
         return Text(f"{what} at line {caller['line']}", f"{what_pt} na linha {caller['line']}"), kind
+    cell = caller.get("cell")
+    if isinstance(cell, int) and not isinstance(cell, bool):  # a notebook's cell (untrusted: only an int is read)
+        return Text(f"{what} in cell {cell}", f"{what_pt} na célula {cell}"), kind
     return Text(what, what_pt), kind
 
 
@@ -99,6 +103,9 @@ def build_context(job: dict[str, Any]) -> Context:
             Text("the graded model was never run on the test inputs",
                  "o modelo avaliado nunca foi executado nas entradas de teste"))
 
+    if ctx.test_x is not None:
+        _match_test_rows(ctx)
+
     # the graded model
     ctx.model_problem = _load_model(ctx, art, problems)
     if ctx.model is not None and ctx.test_x is not None:
@@ -131,6 +138,39 @@ def build_context(job: dict[str, Any]) -> Context:
         if ctx.model is None or ctx.test_x is None:
             ctx.model_problem = ctx.run_problem
     return ctx
+
+
+def _match_test_rows(ctx: Context) -> None:
+    """Put the captured test inputs in the test set's order, when they hold its rows in another order or with
+    extra rows; the model is then graded on the real test rows, against their labels.
+
+    The in-order verdict comes first and is kept as it is for inputs in the test set's order. Otherwise each test
+    row is looked for by its content (``correspondence.match_rows``); every one must be found, and the rows picked
+    must pass the in-order check in their new order, or the inputs stay as captured (and correspondence says what
+    differs).
+    """
+    params = ctx.exercise.checks.get("correspondence", {})
+    args = (params.get("spearman_min", 0.9), params.get("sample_rows", 200))
+    try:
+        verdict = correspondence_texts(ctx.test_x, ctx.ref_x_test, *args)
+        if verdict[0]:
+            ctx.correspondence = verdict
+            return
+        match = match_rows(ctx.test_x, ctx.ref_x_test)
+    except Exception:  # odd shapes or values: the correspondence check itself says what it makes of them
+        return
+    ctx.correspondence, ctx.row_match = verdict, match
+    if match is None or not match.complete:
+        return
+    picked = ctx.test_x[match.order]
+    again = correspondence_texts(picked, ctx.ref_x_test, *args)
+    if not again[0]:
+        ctx.row_match = None
+        return
+    captured = len(ctx.test_x)
+    ctx.test_x, ctx.correspondence = picked, again
+    if ctx.child_pred is not None:
+        ctx.child_pred = ctx.child_pred[match.order] if len(ctx.child_pred) == captured else None
 
 
 def _load_model(ctx: Context, art: Path, problems: list[str]) -> Problem | None:

@@ -20,6 +20,18 @@ MAX_CAPTURE_BYTES = 512 * 2**20
 SMALL_ARRAY_BYTES = 256 * 2**10
 
 
+def test_sized(rows: int | None, n_test: int) -> str | None:
+    """Whether inputs of ``rows`` rows may be the test set: 'exact' (its row count), 'superset' (more rows, but
+    fewer than twice as many: the test rows with some others, which the evaluator looks for by content), or None.
+
+    Below twice the test set's size, the test rows are the majority: a training set or a validation split is
+    rarely that close in size (the abc table's 6 training rows against its 3 test rows are not captured).
+    """
+    if rows is None or rows < n_test:
+        return None
+    return "exact" if rows == n_test else "superset" if rows < 2 * n_test else None
+
+
 class PostImportLoader(importlib.abc.Loader):
     def __init__(self, loader: importlib.abc.Loader, callback: Callable[[Any], None]):
         self._loader, self._callback = loader, callback
@@ -62,9 +74,28 @@ class PostImportFinder(importlib.abc.MetaPathFinder):
 
 
 def caller() -> dict[str, Any] | None:
-    """The innermost frame of the student's script that led to this call."""
+    """The innermost frame of the student's script that led to this call.
+
+    In a notebook, the innermost frame of a student's cell: its cell number, and its line within the cell as
+    ``cell_line`` (``line`` stays None, since readers take it for a line of a file).
+    """
     script = os.environ.get("KERAS_GRADER_SCRIPT")
-    for frame in reversed(traceback.extract_stack()[:-2]):
+    stack = traceback.extract_stack()[:-2]
+    for frame in reversed(stack):
         if script and os.path.abspath(frame.filename) == script:
             return {"line": frame.lineno, "code": (frame.line or "")[:200]}
+    cells = _notebook_cells()
+    for frame in reversed(stack if cells else []):
+        if (found := cells.get(frame.filename)) is not None and found[0] is not None:
+            return {"line": None, "cell": found[0], "cell_line": frame.lineno, "code": (frame.line or "")[:200]}
     return None
+
+
+def _notebook_cells() -> dict[str, tuple[int | None, list[str]]]:
+    """In a notebook kernel, the file name of each student's cell run so far -> (its notebook cell number, its
+    lines), as the audit hook learns them (``audit.Recorder.watch_cells``); empty elsewhere."""
+    recorder = getattr(sys.modules.get("grader.run.child.audit"), "_installed", None)
+    if getattr(recorder, "shell", None) is None:
+        return {}
+    runs = getattr(recorder, "runs", None)
+    return runs if isinstance(runs, dict) else {}

@@ -11,7 +11,10 @@ what every training loop must do, and leaves the same artifacts the Keras side l
 - **the test set**: the calls of a trained module outside training (eval mode or ``no_grad``, not followed
   by a step) are grouped by where their batches come from (one pass of a ``DataLoader``, or one tensor
   sliced in batches); a group whose rows add up to the test set's is a candidate, and the graded model is
-  the module of the latest one. Its inputs and outputs, joined across batches, are ``test_x``/``test_pred``.
+  the module of the latest one. A group of more rows, fewer than twice as many (``hooks.test_sized``), is a
+  candidate only where no group had the test set's row count: the evaluator looks for the test rows in it
+  (a test loader may shuffle, or hold a few other rows). Its inputs and outputs, joined across batches, are
+  ``test_x``/``test_pred``.
 - **quick mode** caps the training, not the program: once a training loader has made its capped number of
   full passes, its later passes yield only a few batches, so the program's loops, prints and figures run.
 - **the hand-over**: at the end the graded module is exported to ONNX (``graded.onnx``), which the
@@ -37,7 +40,7 @@ import numpy as np
 
 from ...fingerprint import fingerprints
 from . import audit
-from .hooks import MAX_CAPTURE_BYTES, SMALL_ARRAY_BYTES, caller
+from .hooks import MAX_CAPTURE_BYTES, SMALL_ARRAY_BYTES, caller, test_sized
 
 if TYPE_CHECKING:
     from .probe import Probe
@@ -103,6 +106,18 @@ class _Group:
     nbytes: int = 0
     overflow: bool = False
     caller: dict[str, Any] | None = None
+    training_set: bool | None = None   # whether its rows look like the training set's (noisynote), once asked
+
+    def joined(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Its inputs and outputs, joined across batches (no outputs where some are missing or differ in shape)."""
+        x = np.concatenate(self.xs) if len(self.xs) > 1 else self.xs[0]
+        pred = None
+        if all(o is not None for o in self.outs):
+            try:
+                pred = np.concatenate(self.outs) if len(self.outs) > 1 else self.outs[0]
+            except ValueError:  # outputs of different shapes: no predictions to compare
+                pred = None
+        return x, pred
 
 
 class TorchProbe:
@@ -113,6 +128,7 @@ class TorchProbe:
         self.updates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # optimizer -> {id(module): trains it}
         self.group: _Group | None = None
         self.candidates: dict[int, dict[str, Any]] = {}  # id(module) -> its latest run on the test set's rows
+        self.supersets: dict[int, dict[str, Any]] = {}   # id(module) -> its latest run on somewhat more rows
         self.seq = 0                                  # orders calls and steps
         self.depth = 0                                # > 0 inside a module's call: inner calls are its own
         self.exporting = False
@@ -277,39 +293,44 @@ class TorchProbe:
         g.rows += rows
         if g.overflow:
             return
-        if g.rows > n_test:  # more rows than the test set: not the test set
-            g.overflow, g.xs, g.outs = True, [], []
-            if (c := self.candidates.get(id(module))) is not None and c["group"] is g:
-                del self.candidates[id(module)]
-            return
         xa = _numpy(x).copy()
         g.nbytes += xa.nbytes
-        if g.nbytes > MAX_CAPTURE_BYTES:
-            g.overflow, g.xs, g.outs = True, [], []
+        if g.nbytes > MAX_CAPTURE_BYTES or (g.rows > n_test and not test_sized(g.rows, n_test)):
+            g.overflow, g.xs, g.outs = True, [], []  # too many rows to be the test set
+            self._drop(module, g)
             return
         g.xs.append(xa)
         g.outs.append(_numpy(y).copy() if y is not None else None)
         if g.caller is None:
             g.caller = caller()
-        if g.rows == n_test:
+        if test_sized(g.rows, n_test):
             self._candidate(module, g)
 
+    def _drop(self, module: Any, g: _Group) -> None:
+        for kept in (self.candidates, self.supersets):
+            if (c := kept.get(id(module))) is not None and c["group"] is g:
+                del kept[id(module)]
+
     def _candidate(self, module: Any, g: _Group) -> None:
-        x = np.concatenate(g.xs) if len(g.xs) > 1 else g.xs[0]
+        """The group as its module's latest run on the test set's rows (or, past them, on a superset)."""
+        exact = g.rows == self.probe.n_test
+        if g.training_set is None:
+            x = np.concatenate(g.xs[:8])  # the first rows tell (looks_like_training_set reads 100)
+            g.training_set = self.probe.looks_like_training_set(x)  # noisynote: as many training rows as test rows
         info = {"model": self.probe.model_id(module), "kind": "call", "caller": g.caller,
-                "x": {"type": "Tensor", "shape": list(x.shape), "dtype": str(x.dtype)}}
-        if self.probe.looks_like_training_set(x):  # noisynote: as many training rows as test rows
-            self.probe.event("train_call", **info)
+                "x": {"type": "Tensor", "shape": [g.rows, *g.xs[0].shape[1:]], "dtype": str(g.xs[0].dtype)}}
+        if g.training_set:
+            if exact:
+                self.probe.event("train_call", **info)
             return
-        pred = None
-        if all(o is not None for o in g.outs):
-            try:
-                pred = np.concatenate(g.outs) if len(g.outs) > 1 else g.outs[0]
-            except ValueError:  # outputs of different shapes: no predictions to compare
-                pred = None
-        self.probe.event("test_call", **info)
-        self.candidates[id(module)] = {"module": module, "group": g, "seq": g.seq, "x": x, "pred": pred,
-                                       "caller": g.caller, "trained": id(module) in self.fits, "validation": False}
+        fresh = not any(c["group"] is g for c in (self.candidates.get(id(module)), self.supersets.get(id(module)))
+                        if c is not None)
+        self._drop(module, g)
+        if fresh:  # one event per group
+            self.probe.event("test_call", **info)
+        (self.candidates if exact else self.supersets)[id(module)] = {
+            "module": module, "group": g, "seq": g.seq, "caller": g.caller, "trained": id(module) in self.fits,
+            "validation": False}
 
     # --- optimizer steps ------------------------------------------------------------------------
     def _after_step(self, optimizer: Any, args: tuple, kwargs: dict) -> None:
@@ -337,13 +358,15 @@ class TorchProbe:
             fit = self.fits.get(key) or self._new_fit(module, optimizer)
             for call in calls:
                 self._train_rows(fit, call)
-            if (c := self.candidates.get(key)) is not None:
+            for kept in (self.candidates, self.supersets):
+                if (c := kept.get(key)) is None:
+                    continue
                 if c["seq"] >= calls[0]["seq"]:  # calls that looked like inference were training: no test set
-                    del self.candidates[key]
+                    del kept[key]
                 elif c["trained"] and not c["validation"]:
                     # run on the test set's rows between two steps: the test set used as validation data
                     c["validation"] = True
-                    fit.val_fps.append(fingerprints(c["x"]))
+                    fit.val_fps.append(fingerprints(c["group"].joined()[0]))
             if self.group is not None and self.group.module is module:
                 self.group = None
             fit.last_step = self.seq
@@ -394,8 +417,12 @@ class TorchProbe:
         summary.update(framework="torch", backend="torch", torch_version=torch.__version__)
         for fit in sorted(self.fits.values(), key=lambda f: f.index):
             self._write_fit(fit)
-        live = [c for key, c in self.candidates.items() if key in self.fits]
+        # a run on the test set's row count first; a superset only where there is none
+        live = ([c for key, c in self.candidates.items() if key in self.fits]
+                or [c for key, c in self.supersets.items() if key in self.fits])
         capture = max(live, key=lambda c: c["seq"]) if live else None
+        if capture is not None:
+            capture["x"], capture["pred"] = capture["group"].joined()
         if capture is not None:
             graded_fit = self.fits[id(capture["module"])]
             reason = "the model run on the test inputs"
