@@ -6,6 +6,7 @@ child process that trains a real (small) model on the real data set.
 
 from __future__ import annotations
 
+import os
 import socket
 import textwrap
 import threading
@@ -17,6 +18,7 @@ import pytest
 from grader import data, exercise
 from grader.evaluation.client import Evaluator
 from grader.jobs import Options, grade
+from grader.run.host import sandbox
 
 
 @pytest.fixture(scope="session")
@@ -131,3 +133,16 @@ def graded_class(tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (out / "grade-all.log").write_text(proc.stdout + proc.stderr)
     return out
+
+
+@pytest.fixture(params=sandbox.LEVELS)
+def level(request, monkeypatch):
+    """Each isolation level this machine can build, forced for the test (CI, which installs both, fails instead
+    of skipping one it cannot build)."""
+    if not sandbox.works(request.param):
+        message = f"isolation level {request.param} cannot be built on this machine"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setenv(sandbox.FORCE_ENV, request.param)
+    return request.param

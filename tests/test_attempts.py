@@ -27,22 +27,9 @@ from grader.jobs import Options, grade
 from grader.report import feedback, html
 from grader.report.tables import details_frame
 from grader.results import flagged_attempts
-from grader.run.host import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ["/tmp/keras-grader-x/work", "/content"]
-
-
-@pytest.fixture(params=sandbox.LEVELS)
-def level(request, monkeypatch):
-    """Each isolation level this machine can build, forced for the test."""
-    if not sandbox.works(request.param):
-        message = f"isolation level {request.param} cannot be built on this machine"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    monkeypatch.setenv(sandbox.FORCE_ENV, request.param)
-    return request.param
 
 
 def _not_the_students(result: dict, notebook: bool = False) -> list[dict]:

@@ -33,18 +33,6 @@ from grader.run.host.runner import Limits, run_submission
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=sandbox.LEVELS)
-def level(request, monkeypatch):
-    """Each isolation level this machine can build, forced for the test; the student's code is hostile."""
-    if not sandbox.works(request.param):
-        message = f"isolation level {request.param} cannot be built on this machine"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    monkeypatch.setenv(sandbox.FORCE_ENV, request.param)
-    return request.param
-
-
 def _procs_with(marker: str) -> list[int]:
     found = []
     for d in Path("/proc").iterdir():
