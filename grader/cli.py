@@ -216,7 +216,7 @@ def _preflight(args: argparse.Namespace, exercises: list[Any]) -> dict[str, Any]
     err.print(f"{'isolamento' if lang == 'pt' else 'isolation'}: {_styled(sandbox.explain(level).get(lang))}",
               soft_wrap=True)
     unavailable = prepare_data(exercises, progress=lambda message: err.print(_styled(message), soft_wrap=True))
-    for why in unavailable.values():
+    for why in dict.fromkeys(unavailable.values()):  # data sets that failed together are said together, once
         err.print(f"[magenta]{_styled(why.get(lang))}[/]", soft_wrap=True)
     return unavailable
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import data, devices, hints, results
+from . import data, datasets, devices, hints, results
 from .claims import statements
 from .config import borderline_runs, course_root, course_seed, default_backend, keras2_settings
 from .devices import CPU, Placement
@@ -194,7 +194,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
         try:
             data.ensure(ex.dataset)  # prepare_data fetched it already; a job graded alone fetches on first use
         except GraderError as e:
-            why = data_unavailable(ex.dataset, e)
+            why = data_unavailable([ex.dataset], e)
     if why is not None:
         return _store(grader_error(student, ex, why, **base, finished_at=now()), opts)
     done: list[tuple[JobResult, Path]] = []
@@ -232,28 +232,35 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
             shutil.rmtree(d, ignore_errors=True)
 
 
-def data_unavailable(name: str, error: GraderError) -> Text:
-    """Why the jobs of a data set that could not be fetched are not graded, and what the instructor does."""
-    return Text(f"the data set {name} could not be put in the grader's data cache ({error}); on the grading machine, "
-                "run `grade data fetch` (it says what failed) and grade again",
-                f"o conjunto de dados {name} não pôde ser posto no cache de dados do corretor ({error}); na máquina "
-                "de correção, rode `grade data fetch` (ele diz o que falhou) e corrija de novo")
+def data_unavailable(names: list[str], error: GraderError) -> Text:
+    """Why the jobs of data sets that could not be fetched are not graded, and what the instructor does."""
+    which = ", ".join(names)
+    return Text(f"the data set{'s' * (len(names) > 1)} {which} could not be put in the grader's data cache ({error}); "
+                "on the grading machine, run `grade data fetch` (it says what failed) and grade again",
+                f"{'os conjuntos' if len(names) > 1 else 'o conjunto'} de dados {which} não "
+                f"{'puderam' if len(names) > 1 else 'pôde'} ser posto{'s' * (len(names) > 1)} no cache de dados do "
+                f"corretor ({error}); na máquina de correção, rode `grade data fetch` (ele diz o que falhou) e "
+                "corrija de novo")
 
 
 def prepare_data(exercises: list[Exercise], progress: data.Progress = lambda message: None) -> dict[str, Text]:
     """Fill the data cache with every data set these exercises read, before any job (or the evaluator) starts.
 
     A sandbox is built once, from the folders that exist when it starts: a cache folder made later is not in it,
-    so a cold machine must fill the cache first. Returns the data sets that could not be had, each with why: their
-    jobs are not run (``Options.unavailable``), and the others (abc_skin needs none) are graded as usual.
+    so a cold machine must fill the cache first. One fetch for all of them (the wheel that ships several is
+    downloaded once). Returns the data sets that could not be had, each with why: their jobs are not run
+    (``Options.unavailable``), and the others (abc_skin needs none) are graded as usual.
     """
-    unavailable: dict[str, Text] = {}
-    for name in sorted({ex.dataset for ex in exercises}):
-        try:
-            data.ensure(name, progress=progress)
-        except GraderError as e:
-            unavailable[name] = data_unavailable(name, e)
-    return unavailable
+    names = sorted({ex.dataset for ex in exercises if datasets.get(ex.dataset).files})
+    missing = [name for name in names if not data.is_cached(name)]
+    try:
+        if missing:
+            data.fetch(missing, progress=progress)
+    except GraderError as e:
+        lacking = [name for name in missing if not data.is_cached(name)]
+        why = data_unavailable(lacking, e)  # one message for all of them: said once
+        return dict.fromkeys(lacking, why)
+    return {}
 
 
 def _crashed_before(retry: JobResult, first: JobResult) -> None:
