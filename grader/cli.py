@@ -14,6 +14,7 @@ from . import __version__, environment
 from .errors import GraderError
 from .exercise import FRAMEWORK_MODULES
 from .schema import CheckStatus, JobResult, JobStatus
+from .text import Text
 
 if TYPE_CHECKING:
     from .executors import Executor
@@ -199,7 +200,7 @@ def _exit(results: list[JobResult], failed: bool = False) -> Exit:
     return Exit.FAILED if failed else Exit.OK
 
 
-def _preflight(args: argparse.Namespace, exercises: list[Any]) -> dict[str, Any]:
+def _preflight(args: argparse.Namespace, exercises: list[Any]) -> dict[str, Text]:
     """Before any student code runs: the course's libraries are installed (else a missing one would fail students
     for the machine's fault), a sandbox works (else SandboxUnavailable refuses), said with why that one, and the data
     sets of ``exercises`` are in the cache (a cold machine fetches them now, once, not in every job).
@@ -213,19 +214,18 @@ def _preflight(args: argparse.Namespace, exercises: list[Any]) -> dict[str, Any]
     if (warning := isolation_warning(args.no_sandbox)) is not None:
         err.print(f"[yellow]{_styled(warning)}[/]", soft_wrap=True)
     level = "none" if args.no_sandbox else sandbox.detect()
-    err.print(f"{'isolamento' if lang == 'pt' else 'isolation'}: {_styled(sandbox.explain(level).get(lang))}",
-              soft_wrap=True)
+    err.print(_styled((Text("isolation: ", "isolamento: ") + sandbox.explain(level)).get(lang)), soft_wrap=True)
     unavailable = prepare_data(exercises, progress=lambda message: err.print(_styled(message), soft_wrap=True))
     for why in dict.fromkeys(unavailable.values()):  # data sets that failed together are said together, once
         err.print(f"[magenta]{_styled(why.get(lang))}[/]", soft_wrap=True)
     return unavailable
 
 
-def _not_graded_for_data(jobs: list[tuple[str, Any, Path | None]], unavailable: dict[str, Any], lang: str) -> None:
+def _not_graded_for_data(jobs: list[tuple[str, Any, Path | None]], unavailable: dict[str, Text], lang: str) -> None:
     """The jobs a missing data set keeps from being graded, listed once before the others run."""
     blocked = [f"{student}/{ex.id}" for student, ex, sub in jobs if sub is not None and ex.dataset in unavailable]
     if blocked:
-        head = "não avaliados (faltam dados)" if lang == "pt" else "not graded (no data)"
+        head = Text("not graded (no data)", "não avaliados (faltam dados)").get(lang)
         _console(stderr=True).print(f"[magenta]{head}[/]: {_styled(', '.join(blocked))}", soft_wrap=True)
 
 
@@ -528,8 +528,9 @@ def _warn_spec(args: argparse.Namespace) -> None:
     from .release import grader_spec, spec_warning
 
     if (warning := spec_warning(grader_spec(args.grader_spec))) is not None:
-        _console(stderr=True).print(f"[yellow]{'aviso' if _lang(args) == 'pt' else 'warning'}:[/] "
-                                    f"{_styled(warning.get(_lang(args)))}", soft_wrap=True)
+        lang = _lang(args)
+        _console(stderr=True).print(f"[yellow]{Text('warning', 'aviso').get(lang)}:[/] {_styled(warning.get(lang))}",
+                                    soft_wrap=True)
 
 
 def cmd_ci_template(args: argparse.Namespace) -> int:
