@@ -142,7 +142,7 @@ def print_scores(scores) -> None:
 def _lang(args: argparse.Namespace) -> str:
     from .config import LANGS, course_setting
 
-    return args.lang or course_setting("course", "lang", "en", LANGS)
+    return getattr(args, "lang", None) or course_setting("course", "lang", "en", LANGS)  # check-solutions has none
 
 
 def _backend(args: argparse.Namespace) -> str:

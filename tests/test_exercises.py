@@ -200,6 +200,15 @@ def test_the_course_has_torch_references_for_the_exercises_that_accept_torch():
     assert with_torch == {"mnist_dense", "fashion_mnist"}
 
 
+def test_check_solutions_runs_one_exercise():
+    """The command's own path (its preflight, table and exit status) on the cheapest exercise; the slow test below
+    runs every one, and CI runs `grade check-solutions --quick` after the suite."""
+    r = subprocess.run([sys.executable, "-m", "grader.cli", "check-solutions", "--quick", "--exercise", "abc_skin"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("as expected") == 2 and "isolamento: " in r.stderr  # reference and starter; course: pt
+
+
 @pytest.mark.slow
 def test_check_solutions_quick_passes():
     r = subprocess.run([sys.executable, "-m", "grader.cli", "check-solutions", "--quick"], capture_output=True,
