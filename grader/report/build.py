@@ -30,14 +30,15 @@ class Built:
 
 def build_reports(out: Path, lang: str, students: Iterable[str] | None = None) -> Built:
     """Rebuild every report of ``out`` (the grading folder: results/, decisions.toml, reports/) from the stored
-    results of ``students`` (default: all) and the decisions; a malformed decisions file refuses before
-    anything is written."""
+    results of ``students`` (default: all), the decisions and the stored similarity; a malformed decisions file
+    refuses before anything is written."""
     decided = decisions_mod.load(out / decisions_mod.FILE)
     wanted = set(students) if students is not None else None
     results = [r for r in results_mod.read_all(out / "results") if wanted is None or r["student"] in wanted]
     results, reviews = decisions_mod.apply(results, decided)
-    paths = _write(results, reviews, out / "reports", out / "results", lang)
-    return Built(paths, results, reviews, find_flags(results, reviews, stored_similarity(out / "reports")))
+    found = stored_similarity(out / "reports")
+    paths = _write(results, reviews, found, out / "reports", out / "results", lang)
+    return Built(paths, results, reviews, find_flags(results, reviews, found))
 
 
 def stored_similarity(reports_dir: Path) -> similarity.Findings | None:
@@ -47,16 +48,17 @@ def stored_similarity(reports_dir: Path) -> similarity.Findings | None:
 
 def write_reports(results: list[JobResult], reports_dir: Path, results_dir: Path | None, lang: str,
                   decisions: Iterable[Decision] = ()) -> dict[str, Path]:
-    """Write reports_dir/{scores.csv, details.csv, scores.xlsx?, report.html, <student>/...} from the results as
-    the decisions leave them; returns the main paths."""
+    """Every report of ``results`` (not read from a grading folder) as ``decisions`` leave them; returns the main
+    paths."""
     decided, reviews = decisions_mod.apply(results, decisions)
-    return _write(decided, reviews, reports_dir, results_dir, lang)
+    return _write(decided, reviews, stored_similarity(reports_dir), reports_dir, results_dir, lang)
 
 
-def _write(results: list[JobResult], reviews: list[Review], reports_dir: Path, results_dir: Path | None,
-           lang: str) -> dict[str, Path]:
+def _write(results: list[JobResult], reviews: list[Review], found: similarity.Findings | None, reports_dir: Path,
+           results_dir: Path | None, lang: str) -> dict[str, Path]:
+    """Write reports_dir/{scores.csv, details.csv, scores.xlsx?, report.html, <student>/...} from the decided
+    results; returns the main paths."""
     paths = write_tables(results, reports_dir)
-    found = stored_similarity(reports_dir)
     paths["html"] = write_html(results, reports_dir / "report.html", reviews=reviews, similarity=found)
     if found is not None:
         paths["similarity"] = reports_dir / similarity.PAIRS_CSV
