@@ -235,12 +235,13 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
 def data_unavailable(names: list[str], error: GraderError) -> Text:
     """Why the jobs of data sets that could not be fetched are not graded, and what the instructor does."""
     which = ", ".join(names)
-    return Text(f"the data set{'s' * (len(names) > 1)} {which} could not be put in the grader's data cache ({error}); "
-                "on the grading machine, run `grade data fetch` (it says what failed) and grade again",
-                f"{'os conjuntos' if len(names) > 1 else 'o conjunto'} de dados {which} não "
-                f"{'puderam' if len(names) > 1 else 'pôde'} ser posto{'s' * (len(names) > 1)} no cache de dados do "
-                f"corretor ({error}); na máquina de correção, rode `grade data fetch` (ele diz o que falhou) e "
-                "corrija de novo")
+    subject = (Text(f"the data sets {which} could not be put", f"os conjuntos de dados {which} não puderam ser postos")
+               if len(names) > 1 else
+               Text(f"the data set {which} could not be put", f"o conjunto de dados {which} não pôde ser posto"))
+    return subject + Text(f" in the grader's data cache ({error}); on the grading machine, run `grade data fetch` "
+                          "(it says what failed) and grade again",
+                          f" no cache de dados do corretor ({error}); na máquina de correção, rode `grade data "
+                          "fetch` (ele diz o que falhou) e corrija de novo")
 
 
 def prepare_data(exercises: list[Exercise], progress: data.Progress = lambda message: None) -> dict[str, Text]:
