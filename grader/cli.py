@@ -230,8 +230,8 @@ def _not_graded_for_data(jobs: list[tuple[str, Any, Path | None]], unavailable: 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .evaluation.client import Evaluator
-    from .jobs import Options, grade
+    from .executors.local import grade_side_by_side
+    from .jobs import Options
     from .report import github, gradescope
 
     fmt = "json" if args.json else args.format
@@ -244,8 +244,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                    unavailable=unavailable)
     where = Path(args.target[-1]).resolve()
     student = args.student or (where if where.is_dir() else where.parent).name or "student"
-    with Evaluator(backend=backend) as evaluator:
-        found = [grade(student, ex, sub, evaluator, opts) for ex, sub in targets]
+    found = grade_side_by_side(student, targets, opts, args.jobs)
     if fmt == "json":
         _write_output(json.dumps(found[0] if len(found) == 1 else found, indent=1) + "\n", args.output)
     elif fmt == "gradescope":
@@ -829,6 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="same as --format json")
     r.add_argument("--output", metavar="FILE", help="write json/gradescope output to FILE instead of stdout")
     r.add_argument("--student", help="student name recorded in the result (default: the folder's name)")
+    r.add_argument("--jobs", type=int, help="exercises graded at once (default: one per CPU core, as far as the "
+                   "memory holds 2 GiB each; on GPUs, 8 per GPU)")
     lang(r)
     common(r)
     r.set_defaults(func=cmd_run)

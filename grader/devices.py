@@ -101,6 +101,34 @@ def select(spec: str | None, available: tuple[Gpu, ...] | None = None) -> list[G
     return [by_index[w] for w in wanted]
 
 
+#: What one CPU job of a dense network takes at most, in quick mode or not (the student's process with
+#: TensorFlow loaded and MNIST in memory: 1.0-1.6 GiB measured; the evaluator is shared).
+CPU_JOB_MB = 2048
+
+
+def cpu_jobs(jobs_wanted: int, cpus: int | None = None, available_mb: int | None = None) -> int:
+    """How many of ``jobs_wanted`` CPU jobs to run at once: one per core this process may use, as far as the
+    memory available now holds ``CPU_JOB_MB`` for each (a student's laptop with 8 GiB and 8 cores runs 3)."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if available_mb is None:
+        available_mb = _available_mb()
+    by_memory = available_mb // CPU_JOB_MB if available_mb is not None else cpus
+    return max(1, min(jobs_wanted, cpus, by_memory))
+
+
+def _available_mb() -> int | None:
+    """MemAvailable of /proc/meminfo in MiB (None where there is none: not Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def threads_per_job(concurrent: int, cpus: int | None = None) -> int | None:
     """CPU threads for each of ``concurrent`` jobs: a fair share of the cores (None: one job, all cores)."""
     cpus = cpus or os.cpu_count() or 1

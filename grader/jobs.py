@@ -383,8 +383,9 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
                                 **evaluation, error=error)
         eval_s = round(time.monotonic() - t_eval, 3)  # as the grader waits for it, the pipe included
         result.pop("eval_seconds", None)
+        stages = {**outcome.stages, **{f"eval_{k}": v for k, v in (result.pop("eval_stages", None) or {}).items()}}
         result["times"] = {"run_s": outcome.seconds, "eval_s": eval_s,
-                           "total_s": round(time.monotonic() - t0, 3)}
+                           "total_s": round(time.monotonic() - t0, 3), "stages": stages}
         return result, jobdir
     except BaseException:
         shutil.rmtree(jobdir, ignore_errors=True)

@@ -84,6 +84,9 @@ class Times(TypedDict, total=False):
     eval_s: float                 # the trusted evaluation, as the grader waited for it
     total_s: float                # the whole run
     all_runs_s: float             # every run of a job run more than once
+    #: seconds of each stage (runner.STAGES, then the evaluation's as ``eval_<stage>``): benchmarks/run.py's
+    #: breakdown; figures only, never read for a verdict
+    stages: dict[str, float]
 
 
 class RunRecord(TypedDict):

@@ -205,7 +205,7 @@ ACYCLIC = ("grader.evaluation", "grader")
 LAYERS = {
     # the whole package, from the bottom up (grader/README.md draws it)
     "grader": (
-        ("grader.errors", "grader.text", "grader.schema", "grader.fingerprint"),
+        ("grader.errors", "grader.text", "grader.schema", "grader.fingerprint", "grader.forward"),
         ("grader.config",),
         ("grader.datasets", "grader.devices", "grader.exercise", "grader.environment", "grader.notebooks"),
         ("grader.data", "grader.hints", "grader.claims", "grader.similarity"),

@@ -110,6 +110,27 @@ def test_crash_after_training_is_graded_on_the_trained_model(grade_source):
     assert check(result, "correspondence")["status"] == "pass"
 
 
+def test_the_programs_threads_and_exit_handlers_finish_before_the_child_leaves(grade_source):
+    """The child skips Python's teardown (a second with TensorFlow loaded), not the program's own ending: a thread
+    it left running and the exit handlers it registered still run, in order, and its exit status is kept."""
+    result = grade_source(with_base("""
+        import atexit, sys, threading, time
+        atexit.register(lambda: print("handler ran", flush=True))
+        def late():
+            time.sleep(1)
+            print("thread finished", flush=True)
+        threading.Thread(target=late).start()
+        model.fit(AX[:512], AY[:512], epochs=1, verbose=0)
+        model.evaluate(QX, QY, verbose=0)
+        sys.exit(3)
+    """))
+    out = result["stdout_tail"]
+    assert "thread finished" in out and "handler ran" in out
+    assert out.index("thread finished") < out.index("handler ran")
+    assert result["returncode"] == 3
+    assert {"start", "program", "finalize", "exit", "eval_checks"} <= result["times"]["stages"].keys()
+
+
 def test_syntax_error_gives_error_status_with_its_line(grade_source):
     result = grade_source("import keras\nmodel = keras.Sequential(\nprint('oops'\n")
     assert result["status"] == "error"

@@ -8,6 +8,7 @@ recorded (read with ``artifacts``), the trusted reference data, and the graded m
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,15 @@ class Context:
     logits: bool = False
     train_fingerprints: list[np.ndarray] = field(default_factory=list)
     val_fingerprints: dict[int, np.ndarray] = field(default_factory=dict)
+    #: seconds of each stage of the evaluation so far (``lap``): for the benchmark's breakdown
+    stages: dict[str, float] = field(default_factory=dict)
+    _lap: float = field(default_factory=time.perf_counter, repr=False)
+
+    def lap(self, stage: str) -> None:
+        """Record the seconds since the last lap (or since the context was made) as ``stage``'s."""
+        now = time.perf_counter()
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + now - self._lap, 3)
+        self._lap = now
 
     @functools.cached_property
     def test_fingerprints(self) -> np.ndarray:

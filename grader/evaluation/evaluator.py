@@ -103,11 +103,14 @@ def build_context(job: dict[str, Any]) -> Context:
             Text("the graded model was never run on the test inputs",
                  "o modelo avaliado nunca foi executado nas entradas de teste"))
 
+    ctx.lap("read")
     if ctx.test_x is not None:
         _match_test_rows(ctx)
+        ctx.lap("match_rows")
 
     # the graded model
     ctx.model_problem = _load_model(ctx, art, problems)
+    ctx.lap("load_model")
     if ctx.model is not None and ctx.test_x is not None:
         try:
             ctx.test_pred = ctx.model.predict(ctx.test_x)
@@ -131,6 +134,7 @@ def build_context(job: dict[str, Any]) -> Context:
     elif ctx.model is not None:
         ctx.model_problem = ctx.test_inputs_problem
 
+    ctx.lap("predict")
     ctx.run_problem = run_problem(ctx)
     if ctx.run_problem is not None:  # the run is the root cause of what it left missing
         if ctx.test_x is None:
@@ -248,6 +252,9 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         points = float(params.get("points", 0))
         results.append({"name": name, "status": out.status, "points": round(points * out.earned(), 3),
                         "max_points": points, **out.message.fields("message"), "details": out.details})
+    ctx.lap("checks")
+    attempts = attempts_mod.collect(job, read_events(ctx.artifacts / attempts_mod.LOG))
+    ctx.lap("attempts")
     return {
         "checks": results,
         "test_error": ctx.test_error,
@@ -257,8 +264,9 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         "graded_model": {"reason": ctx.summary.get("graded_reason"), "test_inputs": ctx.test_source.en or None},
         "exception": ctx.exception,
         "notices": keras2_notices(ctx.events),
-        **attempts_mod.collect(job, read_events(ctx.artifacts / attempts_mod.LOG)),
+        **attempts,
         "eval_seconds": round(time.perf_counter() - t0, 3),
+        "eval_stages": ctx.stages,
     }
 
 

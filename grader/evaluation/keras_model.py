@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..forward import outputs
 from ..text import Text
 from .artifacts import archive_config, archive_problem
 from .context import Problem
@@ -57,24 +58,10 @@ class KerasModel:
                            Text("the graded model could not be loaded", "o modelo avaliado não pôde ser carregado"))
         return cls(model, archive_config(path))
 
-    def predict(self, x: np.ndarray, batch: int = 2000) -> np.ndarray:
-        """The model's outputs on ``x``, called eagerly in batches.
-
-        ``model.predict`` traces (TensorFlow) or compiles (JAX) a new function for every model it
-        meets, 0.2-0.5 s per job here, where each job brings a new model; a dense network's forward
-        pass on 10,000 rows takes milliseconds eagerly. Models that cannot be called that way
-        (several inputs or outputs) still go through ``predict``.
-        """
-        from keras import ops
-
-        try:
-            parts = [ops.convert_to_numpy(self.model(x[i:i + batch], training=False))
-                     for i in range(0, len(x), batch)]
-            if parts and all(isinstance(p, np.ndarray) for p in parts):
-                return np.concatenate(parts)
-        except Exception:  # noqa: BLE001 - the general path below says what is wrong
-            pass
-        return np.asarray(self.model.predict(x, batch_size=1000, verbose=0))
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The model's outputs on ``x``: called eagerly in batches (``forward.outputs``), else through ``predict``."""
+        out = outputs(self.model, x)
+        return out if out is not None else np.asarray(self.model.predict(x, batch_size=1000, verbose=0))
 
     def layer_kinds(self) -> list[str]:
         return [type(layer).__name__ for layer in _all_layers(self.model)]

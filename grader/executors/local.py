@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
-from .. import results
+from .. import devices, results
 from ..devices import Slots
 from ..exercise import Exercise
 from ..jobs import Options, grade
@@ -48,6 +49,25 @@ class LocalExecutor:
             with ThreadPoolExecutor(self.workers) as pool:
                 list(pool.map(one, jobs))
         return done
+
+
+def grade_side_by_side(student: str, targets: list[tuple[Exercise, Path | None]], opts: Options,
+                       jobs: int | None = None, per_gpu: int = 8) -> list[JobResult]:
+    """Grade one student's exercises (``grade run`` on a repository) at once on this machine's cores or GPUs, each
+    with a fair share of the cores; the results in the order of ``targets``.
+
+    One after another, five exercises in quick mode took 47 s on 2 cores, nearly all of it single-threaded
+    start-up (Python, TensorFlow, the evaluator's model loading) that a second job overlaps.
+    """
+    submitted = sum(sub is not None for _, sub in targets)
+    gpus = devices.gpus()
+    if jobs is None:
+        jobs = len(gpus) * per_gpu if gpus else devices.cpu_jobs(max(1, submitted))
+    slots = Slots(list(gpus), per_gpu, cpu_jobs=max(1, jobs))
+    done = LocalExecutor(slots, workers=min(jobs, max(1, len(targets))), backend=opts.backend).grade(
+        [(student, ex, sub) for ex, sub in targets], opts, on_start=lambda: None, on_result=lambda result: None)
+    order = {ex.id: i for i, (ex, _) in enumerate(targets)}
+    return sorted(done, key=lambda result: order[result["exercise"]])
 
 
 def internal_error(student: str, ex: Exercise, e: BaseException) -> JobResult:

@@ -74,6 +74,10 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
         return {"type": "InvalidNotebook", "message": str(e), "line": None}
     client = NotebookClient(nb, timeout=spec.get("cell_timeout") or None, kernel_name="python3",
                             interrupt_on_timeout=True, allow_errors=False, record_timing=False,
+                            # once the hidden last cell has saved what the evaluator reads, the kernel is stopped,
+                            # not asked to exit: its interpreter's teardown with TensorFlow loaded is a second of
+                            # nothing (Colab never runs exit handlers at the end of a notebook either)
+                            shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(path.parent)}})
     failure: dict[str, Any] | None = None
     printed = 0

@@ -29,6 +29,7 @@ import numpy as np
 
 from ...datasets import load_arrays
 from ...fingerprint import fingerprints
+from ...forward import outputs
 from .hooks import MAX_CAPTURE_BYTES, SMALL_ARRAY_BYTES, PostImportFinder, caller, test_sized
 
 MAX_FIGURES = 40
@@ -444,10 +445,13 @@ class Probe:
             try:
                 out = orig(model, x, *args, **kwargs)
                 pred = None
-                if test_sized(_rows(x), probe.n_test) and _as_array(x) is not None:
-                    # the student's own predictions, for `consistency`: big batches, since Keras's
-                    # default of 32 costs 313 steps on a 10,000-row test set (half a second on a CPU)
-                    pred = probe.originals["predict"](model, x, verbose=0, batch_size=1000)
+                if test_sized(_rows(x), probe.n_test) and (xa := _as_array(x)) is not None:
+                    # the student's own predictions, for `consistency`: eagerly, as the evaluator computes its
+                    # own; through predict with big batches where that fails (Keras's default of 32 costs 313
+                    # steps on a 10,000-row test set, half a second on a CPU)
+                    pred = outputs(model, xa)
+                    if pred is None:
+                        pred = probe.originals["predict"](model, x, verbose=0, batch_size=1000)
             finally:
                 probe.busy -= 1
             if test_sized(_rows(x), probe.n_test):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,8 @@ class RunOutcome:
     #: "processes:cgroup", "processes:watchdog", "disk:watchdog", "wall_clock:watchdog"; None if none did
     limit_kind: str | None = None
     sandbox_error: str | None = None  # the sandbox could not be built: the machine's fault, not the student's
+    #: seconds of each stage (``stages``): for the benchmark's breakdown, never for a verdict
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 class _Pump(threading.Thread):
@@ -150,6 +152,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     ``hidden`` folders (solutions, results, other submissions) are invisible to the child. Raises
     ``SandboxUnavailable`` when no isolation works and ``no_sandbox`` is not set.
     """
+    prepared = time.time()
     isolation = sandbox.choose(no_sandbox)
     workdir, artifacts = jobdir / "work", jobdir / "artifacts"
     for d in (workdir, artifacts, workdir / ".tmp"):
@@ -183,7 +186,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
     if group is not None:
         cmd = group.enter(cmd)
     out_path, err_path = jobdir / "stdout.txt", jobdir / "stderr.txt"
-    t0 = time.monotonic()
+    t0, launched = time.monotonic(), time.time()
     timed_out, limit_hit, limit_kind, peak = False, None, None, 0
     # the child writes one byte here before any student code runs: without it, the sandbox (or
     # Python) failed to start, whatever the output says, and no student can forge that
@@ -234,6 +237,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
                     limit_kind = "disk:watchdog"
                     break
     finally:
+        ended = time.time()
         _kill_group(proc.pid)  # in a sandbox its death takes the whole PID namespace with it
         proc.wait()
         if group is not None:
@@ -256,7 +260,39 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         stdout=_tail(out_path), stderr=stderr, isolation=isolation, limit_hit=limit_hit,
         peak_memory_mb=round(peak / 2**20, 1), limit_kind=limit_kind,
         sandbox_error=None if started else sandbox.failure(stderr),
+        stages=stages(artifacts / "times.json", prepared, launched, ended),
     )
+
+
+#: The stages of a run (``stages``), in order: the host prepares the job's folders; the sandbox and Python start
+#: until the child's first line; the child installs the probe; the program runs; the probe saves what the
+#: evaluator reads; the process ends; the host collects the output and removes the job's processes.
+STAGES = ("prepare", "start", "probe", "program", "finalize", "exit", "collect")
+
+
+def stages(stamps_file: Path, prepared: float, launched: float, ended: float) -> dict[str, float]:
+    """Seconds of each of ``STAGES``, from the host's clock and the stamps the child wrote (``times.json``).
+
+    The child's stamps are its own word, so they are read as figures for the benchmark and nothing else; a
+    run that left none (it never started, or it was killed) has the host's stages and ``child``, its whole life.
+    """
+    marks = {"prepare": prepared, "start": launched}
+    try:
+        with open(stamps_file, "rb") as f:
+            child = json.loads(f.read(4096))
+        for key, stage in (("main", "probe"), ("program", "program"), ("finalize", "finalize"),
+                           ("finalized", "exit")):
+            if isinstance(child.get(key), (int, float)) and launched <= child[key] <= ended:
+                marks[stage] = float(child[key])
+    except (OSError, ValueError, AttributeError):
+        pass
+    if len(marks) == 2:  # no stamps: the child's whole life is one stage
+        marks["child"] = marks.pop("start")
+    marks["collect"], done = ended, time.time()
+    times, names = [], list(marks)
+    for i, name in enumerate(names):
+        times.append((name, round((marks[names[i + 1]] if i + 1 < len(names) else done) - marks[name], 3)))
+    return dict(times)
 
 
 def _cgroup_limit(hit: str, limits: Limits) -> str:
