@@ -2,7 +2,7 @@
 
 Reads what the probe left (untrusted: ``artifacts`` caps sizes and refuses pickles), loads the graded
 model (``keras_model``: ``safe_mode=True``, no Python of the student's runs), recomputes its predictions
-on the captured test inputs and runs the exercise's checks (``exercises.checks_for``). It runs in a
+on the captured test inputs and runs the exercise's checks (``exercises.configure``). It runs in a
 long-lived, sandboxed worker (``worker.py``, started by ``client.Evaluator``), so Keras is imported once.
 """
 
