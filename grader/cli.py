@@ -11,7 +11,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, environment
-from .errors import GraderError
+from .errors import ConfigError, GraderError
 from .exercise import FRAMEWORK_MODULES
 from .schema import CheckStatus, JobResult, JobStatus
 from .text import Text
@@ -140,9 +140,9 @@ def print_scores(scores) -> None:
 
 
 def _lang(args: argparse.Namespace) -> str:
-    from .config import LANGS, course_setting
+    from .config import course
 
-    return getattr(args, "lang", None) or course_setting("course", "lang", "en", LANGS)  # check-solutions has none
+    return getattr(args, "lang", None) or (course().course.lang or "en")  # check-solutions has none
 
 
 def _backend(args: argparse.Namespace) -> str:
@@ -206,9 +206,19 @@ def _preflight(args: argparse.Namespace, exercises: list[Any]) -> dict[str, Text
     sets of ``exercises`` are in the cache (a cold machine fetches them now, once, not in every job).
 
     Returns the data sets that could not be had (name -> why), for ``Options.unavailable``: said here, once."""
+    from .config import course_root
+    from .evaluation.exercises import configure
     from .jobs import isolation_warning, prepare_data
     from .run.host import sandbox
 
+    problems = []
+    for ex in exercises:  # every check's parameters, before any job: a misspelled key never grades a class
+        try:
+            configure(ex, course_root())
+        except ConfigError as e:
+            problems += e.problems
+    if problems:
+        raise ConfigError(problems)
     environment.check()
     err, lang = _console(stderr=True), _lang(args)
     if (warning := isolation_warning(args.no_sandbox)) is not None:
@@ -443,7 +453,7 @@ def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
         return None
     if checks.get("runs", {}).get("status") != CheckStatus.PASS:
         return f"starter does not run: {checks.get('runs', {}).get('message', result.get('error'))}"
-    must_fail = ex.raw.get("starter", {}).get("must_fail", [])
+    must_fail = ex.starter.must_fail
     judged = [n for n in must_fail if checks.get(n, {}).get("status") not in (None, CheckStatus.NOT_GRADED)]
     if judged and not any(checks[n]["status"] == CheckStatus.FAIL for n in judged):
         return f"starter passes {', '.join(judged)}: it should leave the student work to do"
@@ -554,10 +564,47 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_exercises(args: argparse.Namespace) -> int:
     from . import exercise
 
+    if args.check is not None:
+        return check_course(Path(args.check) if args.check else None)
     for ex_id in exercise.exercise_ids():
         ex = exercise.load(ex_id)
         print(f"{ex.id:15} {ex.max_score:g} points  {ex.title}")
     return 0
+
+
+def check_course(root: Path | None) -> Exit:
+    """`grade exercises --check [DIR]`: every problem of the course folder's configuration, all files, all keys."""
+    from .config import course_root
+    from .evaluation.exercises import problems
+    from .exercise import exercise_ids
+
+    if root is None:
+        root = course_root()
+    elif not (root / "assignments").is_dir():
+        raise GraderError(f"{root} holds no assignments/ folder: give a course folder (the one with course.toml and "
+                          f"assignments/) / {root} não tem a pasta assignments/: dê a pasta de uma disciplina (a que "
+                          "tem course.toml e assignments/)")
+    found = problems(root.resolve())
+    console, lang = _console(), _lang_of(root)
+    for problem in found:
+        console.print(f"[red]✗[/] {_styled(problem.get(lang))}", soft_wrap=True)
+    exercises = len(exercise_ids(root))
+    summary = (Text(f"{root}: {len(found)} problem(s) in course.toml and {exercises} exercises",
+                    f"{root}: {len(found)} problema(s) no course.toml e em {exercises} exercícios") if found else
+               Text(f"{root}: course.toml and {exercises} exercises are valid",
+                    f"{root}: course.toml e {exercises} exercícios estão válidos"))
+    console.print(_styled(summary.get(lang)), soft_wrap=True)
+    return Exit.USAGE if found else Exit.OK
+
+
+def _lang_of(root: Path) -> str:
+    """The course's language for what `--check` prints (English when course.toml is too broken to say)."""
+    from .config import course
+
+    try:
+        return course(root.resolve()).course.lang or "en"
+    except GraderError:
+        return "en"
 
 
 IMPORT_STYLE = {"placed": "green", "older": "yellow", "unplaced": "red", "refused": "red", "empty": "dim"}
@@ -608,11 +655,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """`grade export moodle DIR --into OUT`: the worksheet and feedback ZIP Moodle's grading page accepts."""
-    from .config import course_setting
+    from .config import course
     from .lms import moodle
 
     results_root = Path(args.results)
-    scale = args.scale if args.scale is not None else course_setting("lms", "grade_scale", 100)
+    scale = args.scale if args.scale is not None else course().lms.grade_scale
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
         raise GraderError(f"grade scale {scale!r} (--scale, else course.toml's [lms] grade_scale) is not a positive "
                           "number: give the assignment's maximum grade in Moodle, e.g. 100 or 10")
@@ -935,7 +982,10 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--out", default="grading", help="the --out of `grade all` (default: ./grading)")
     dec.set_defaults(func=cmd_decide)
 
-    e = sub.add_parser("exercises", help="list the exercises")
+    e = sub.add_parser("exercises", help="list the exercises; --check: validate a course folder without grading")
+    e.add_argument("--check", nargs="?", const="", metavar="DIR",
+                   help="validate course.toml, every exercise.toml and each check's parameters of the course folder "
+                        "DIR (default: this course) and list every problem; exit 2 when there is any")
     e.set_defaults(func=cmd_exercises)
     return p
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import re
 
-from .config import course_setting
+from .config import course
 from .errors import GraderError
 
 #: import name -> the pip requirement that installs it (pyproject.toml says why each is there).
@@ -40,10 +40,7 @@ def parse_package(entry: str) -> tuple[str, str]:
 
 def course_modules() -> dict[str, str]:
     """Every module the course allows: the grader's, then course.toml's ``[environment] packages``."""
-    extra = course_setting("environment", "packages", [])
-    if not isinstance(extra, list) or not all(isinstance(e, str) for e in extra):
-        raise GraderError("course.toml: [environment] packages must be a list of strings such as "
-                          "['statsmodels', 'scikit-image:skimage']; fix it")
+    extra = course().environment.packages  # a list of strings: course.toml's model says so
     return {**COURSE_MODULES, **dict(parse_package(e) for e in extra)}
 
 

@@ -9,6 +9,12 @@ infrastructure failures that the caller turns into one of those.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .text import Text
+
 
 class GraderError(Exception):
     """An error the user can act on: the message says what went wrong and what to do."""
@@ -16,6 +22,15 @@ class GraderError(Exception):
 
 class SandboxUnavailable(GraderError):
     """No isolation level works on this machine and --no-sandbox was not given."""
+
+
+class ConfigError(GraderError):
+    """A course's configuration (course.toml, an exercise.toml, a check's parameters) that cannot be used: every
+    problem found, each a ``Text`` naming the file and the key, so that one run lists them all."""
+
+    def __init__(self, problems: Iterable[Text]):
+        self.problems = list(problems)
+        super().__init__("\n".join(f"{p.en}\n  {p.pt}" for p in self.problems))
 
 
 class CheckConflict(GraderError):

@@ -20,6 +20,7 @@ from .devices import CPU, Placement
 from .errors import GraderError
 from .evaluation.checks import exception_location
 from .evaluation.client import EvaluationFailed, Evaluator
+from .evaluation.exercises import thresholds as threshold_checks
 from .exercise import FRAMEWORK_MODULES, Exercise
 from .notebooks import needs_kernel
 from .run.child.main import KERNEL_UNAVAILABLE
@@ -174,7 +175,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     if (previous := up_to_date(student, ex, key, opts)) is not None:
         return previous
     base = {"key": key, "quick": opts.quick, "seed": base_seed(ex, opts), "max_score": ex.max_score,
-            "started_at": started, "title": ex.title, "title_pt": ex.raw.get("title_pt", ex.title)}
+            "started_at": started, "title": ex.title, "title_pt": ex.title_in("pt")}
     if submission is None:
         return _not_run(student, ex, JobStatus.MISSING, base, opts,
                         Text(f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
@@ -291,7 +292,7 @@ def runs_wanted(ex: Exercise, first: JobResult, opts: Options) -> tuple[int, Tex
         n = max(1, opts.runs)
         return n, Text(f"{n} runs were asked for (--runs {n}); the median one is graded",
                        f"{n} execuções foram pedidas (--runs {n}); a mediana dá a nota")
-    err, band, thresholds = first.get("test_error"), ex.noise_band, ex.thresholds()
+    err, band, thresholds = first.get("test_error"), ex.noise_band, threshold_checks(ex, course_root())
     graded = any(c["status"] != CheckStatus.NOT_GRADED for c in first.get("checks", []) if c["name"] in thresholds)
     if err is None or not graded or band <= 0 or first["status"] not in JUDGED:
         return 1, None
@@ -320,7 +321,7 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
         t0 = time.monotonic()
         placement = opts.placement or default_placement()
         limit = opts.timeout or ex.timeout(gpu=placement.gpu is not None, quick=opts.quick)
-        limits = Limits.from_config(limit, {**ex.limits, **opts.limits})
+        limits = Limits.from_config(limit, {**ex.limits.model_dump(), **opts.limits})
         private = private_folders(submission, opts)
         hidden = [Path(p) for kind, paths in private.items() if kind != "home" for p in paths]  # the sandbox hides home
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from . import __version__, exercise
-from .config import course_root, course_setting
+from .config import EXAMPLE_SPEC, course, course_root
 from .errors import GraderError
 from .text import Text
 
@@ -99,13 +99,9 @@ def course_extras() -> list[str]:
     return [req for module, req in course_modules().items() if module not in COURSE_MODULES]
 
 
-#: course.toml's ``[ci] grader_spec`` as this repository ships it: an example location that no course has published.
-EXAMPLE_SPEC = "keras-grader @ git+https://github.com/keras-grader/keras-grader@main"
-
-
 def grader_spec(spec: str | None = None) -> str:
     """What the students' CI pip-installs: ``spec`` (``--grader-spec``), else course.toml's ``[ci] grader_spec``."""
-    return spec or course_setting("ci", "grader_spec", EXAMPLE_SPEC)
+    return spec or course().ci.grader_spec
 
 
 def spec_warning(spec: str) -> Text | None:
@@ -127,8 +123,8 @@ def workflow(spec: str | None = None, lang: str | None = None, python: str | Non
     """The GitHub Actions workflow of a student repository."""
     return WORKFLOW.format(version=__version__, spec=grader_spec(spec),
                            extra="".join(f' "{req}"' for req in course_extras()),
-                           lang=lang or course_setting("course", "lang", "pt"),
-                           python=python or course_setting("ci", "python", "3.11"))
+                           lang=lang or course().course.lang or "pt",
+                           python=python or course().ci.python)
 
 
 def build(outdir: Path, spec: str | None = None, lang: str | None = None) -> list[Path]:
@@ -149,13 +145,13 @@ def build(outdir: Path, spec: str | None = None, lang: str | None = None) -> lis
                 shutil.copyfile(src / name, outdir / "assignments" / ex_id / name)
         if (src / "starter.py").is_file():
             shutil.copyfile(src / "starter.py", outdir / f"{ex_id}.py")
-        rows.append(f"| `{ex_id}.py` | [{ex.raw.get('title_pt', ex.title)}](assignments/{ex_id}/README.md) |")
+        rows.append(f"| `{ex_id}.py` | [{ex.title_in('pt')}](assignments/{ex_id}/README.md) |")
     if (root / "course.toml").is_file():
         shutil.copyfile(root / "course.toml", outdir / "course.toml")
     resolved_spec = grader_spec(spec)
     (outdir / ".github" / "workflows").mkdir(parents=True)
     (outdir / ".github" / "workflows" / "feedback.yml").write_text(workflow(resolved_spec, lang))
-    (outdir / "README.md").write_text(README.format(name=course_setting("course", "name", "Keras exercises"),
+    (outdir / "README.md").write_text(README.format(name=course().course.name,
                                                     table="\n".join(rows), spec=resolved_spec,
                                                     extra="".join(f' "{req}"' for req in course_extras())))
     (outdir / ".gitignore").write_text("__pycache__/\n.ipynb_checkpoints/\ngrading/\n*.keras\n*.h5\n")

@@ -19,10 +19,10 @@ from conftest import check
 
 from grader import exercise
 from grader.config import course_root
-from grader.errors import CheckConflict
+from grader.errors import CheckConflict, ConfigError
 from grader.evaluation.checks import GENERIC, CheckSet, Outcome
 from grader.evaluation.client import Evaluator
-from grader.evaluation.exercises import checks_for
+from grader.evaluation.exercises import checks_for, configure
 from grader.jobs import Options, grade
 from grader.schema import CheckStatus
 from grader.text import Text
@@ -51,17 +51,18 @@ points = 1
 
 [checks.figure]
 points = 1                 # the course's own check: any figure passes (fashion_mnist's wants 20 labelled images)
+axes_min = 1               # a parameter the course's check declares (FigureParams below)
 """
 
 #: The course's own "figure": a figure of any kind. fashion_mnist's built-in "figure" wants 20 labelled test images.
 MNIST_SMALL_CHECKS = '''\
 """mnist_small's own checks: the course's, next to the grader's generic ones."""
 
-from typing import Any
+from pydantic import Field
 
 from grader.errors import Untrusted
 from grader.evaluation.artifacts import read_json
-from grader.evaluation.checks import CheckSet, Outcome
+from grader.evaluation.checks import CheckParams, CheckSet, Outcome
 from grader.evaluation.context import Context
 from grader.schema import CheckStatus
 from grader.text import Text
@@ -69,13 +70,19 @@ from grader.text import Text
 CHECKS = CheckSet("mnist_small")
 
 
-@CHECKS.check("figure")
-def any_figure(ctx: Context, params: dict[str, Any]) -> Outcome:
+class FigureParams(CheckParams):
+    """What exercise.toml's [checks.figure] may say: a key it does not declare is refused when the exercise loads."""
+
+    axes_min: int = Field(1, ge=1, description="axes the figure must have")
+
+
+@CHECKS.check("figure", params=FigureParams)
+def any_figure(ctx: Context, params: FigureParams) -> Outcome:
     try:
         fig = read_json(ctx.artifacts / "fig0.json")
     except Untrusted:
         fig = None
-    if isinstance(fig, dict) and fig.get("axes"):
+    if isinstance(fig, dict) and isinstance(fig.get("axes"), list) and len(fig["axes"]) >= params.axes_min:
         return Outcome(CheckStatus.PASS, Text("the program drew its training curve", "o programa desenhou a sua curva "
                                               "de treino"), {"course_check": True})
     return Outcome(CheckStatus.FAIL, Text("no figure was drawn: plot the training curve",
@@ -132,6 +139,21 @@ def test_a_course_exercise_and_a_built_in_one_each_get_their_own_figure_check(co
         figure = check(result, "figure")
         assert figure["status"] == "fail" and "no figure with 20 images was drawn" in figure["message"], figure
     assert [c["name"] for c in small["checks"]] == ["runs", "figure"]
+
+
+@pytest.mark.unit
+def test_a_course_check_declares_its_parameters_and_a_misspelled_one_is_refused(course: Path):
+    """The course's checks.py declares FigureParams with its check: exercise.toml's keys are read into it, typed, and
+    a key it does not declare is refused before anything is graded, with the declared key it is closest to."""
+    configured = configure(exercise.load("mnist_small"), course)
+    assert configured["figure"].params.axes_min == 1 and type(configured["figure"].params).__name__ == "FigureParams"
+    toml = course / "assignments" / "mnist_small" / "exercise.toml"
+    toml.write_text(MNIST_SMALL_TOML.replace("axes_min = 1", "axis_min = 2"))
+    with pytest.raises(ConfigError, match=r"\[checks\.figure\] axis_min is an unknown key; did you mean axes_min\?"):
+        configure(exercise.load("mnist_small"), course)
+    toml.write_text(MNIST_SMALL_TOML.replace("axes_min = 1", "axes_min = 0"))
+    with pytest.raises(ConfigError, match=r"axes_min = 0 is not a whole number >= 1"):
+        configure(exercise.load("mnist_small"), course)
 
 
 def test_a_check_set_refuses_a_name_twice_and_a_generic_name():

@@ -346,7 +346,8 @@ def test_course_settings_are_checked(tmp_path, monkeypatch):
     sources, printed = similarity.course_material()
     assert sources[0] == "import keras\n" and "model.fit" in sources[1]
     assert runs.course_records(printed) == {"loss=0.5000", "loss=0.4000"}
-    for bad, message in (('threshold = 60', "between 0 and 1"), ('boilerplate = "handout"', "list of file patterns"),
+    for bad, message in (('threshold = 60', r"threshold = 60 is not a number > 0 and <= 1"),
+                         ('boilerplate = "handout"', "boilerplate = \"handout\" is not a list of texts"),
                          ('boilerplate = ["nothing/*.py"]', "matches no file")):
         (course / "course.toml").write_text(f"[similarity]\n{bad}\n")
         _course_config.cache_clear()

@@ -346,7 +346,7 @@ def test_recurrent_and_attention_modules_show_in_the_graphs_operators(tmp_path, 
         assert problem is None and model.predict(np.zeros((3, 28, 28))).shape == (3, 10)
         assert model.input_shapes() == [(None, 28, 28)]
         kinds[name] = set(model.layer_kinds())
-    forbidden = mnist_dense.checks["dense_only"]["forbidden"]
+    forbidden = mnist_dense.checks["dense_only"].params["forbidden"]
     assert "Attention" in kinds["attention"] and "Attention" in forbidden
     assert "GRU" in kinds["recurrent"] and "GRU" in forbidden  # nn.RNN, nn.LSTM: the RNN and LSTM operators
     assert "Attention" not in kinds["dense"] and "MatMul" in kinds["dense"]  # a Linear on 3-D inputs: x times weights

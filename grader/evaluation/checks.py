@@ -5,6 +5,10 @@ exercise may list, register in ``GENERIC``; an exercise's own module (built in, 
 ``grader/evaluation/exercises/<id>.py``, or the course's ``assignments/<id>/checks.py``) declares
 ``CHECKS = CheckSet("<id>")`` and registers its own the same way (``exercises.checks_for`` merges the
 two). Which checks an exercise runs, their points and thresholds come from its ``exercise.toml``.
+
+A check declares the parameters it reads as a ``CheckParams`` model, registered with it
+(``@CHECKS.check("name", params=Model)``): exercise.toml's keys are validated against it when the exercise is
+loaded (``exercises.configure``), and the check receives the typed, defaulted model, never a raw table.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from .. import hints
 from ..claims import Claim, Unread, match, read_statements
+from ..config import Section, config_rule
 from ..errors import CheckConflict
 from ..schema import EARNS, CheckStatus
 from ..text import Text, decimal
@@ -26,7 +32,8 @@ from .context import Context, Problem
 from .correspondence import RowMatch, correspondence_texts, leaked_rows, natural_duplicates
 from .source import exception_location, exception_location_pt, script_line, source_line
 
-__all__ = ["GENERIC", "CheckFn", "CheckSet", "Outcome", "exception_location", "not_reached", "run_problem"]
+__all__ = ["GENERIC", "CheckFn", "CheckParams", "CheckSet", "Outcome", "exception_location", "not_reached",
+           "run_problem"]
 
 
 @dataclass
@@ -47,7 +54,16 @@ class Outcome:
         return self.fraction if self.fraction is not None else EARNS[self.status]
 
 
-CheckFn = Callable[[Context, dict[str, Any]], Outcome]
+class CheckParams(Section):
+    """The parameters a check reads from its ``[checks.<name>]`` table, beyond ``check``, ``points`` and ``requires``.
+
+    A check with parameters declares a subclass (each key typed, with its default and range) and registers it with
+    the check; one with none registers this class, which allows no key. A key it does not declare is refused when the
+    exercise is loaded, with the closest declared one.
+    """
+
+
+CheckFn = Callable[[Context, Any], Outcome]
 
 
 def _origin(fn: CheckFn) -> str:
@@ -68,9 +84,14 @@ class CheckSet:
     def __init__(self, name: str):
         self.name = name
         self._checks: dict[str, CheckFn] = {}
+        self._params: dict[str, type[CheckParams]] = {}
 
-    def check(self, name: str) -> Callable[[CheckFn], CheckFn]:
-        """Register the decorated function as the check ``name``."""
+    def check(self, name: str, params: type[CheckParams] = CheckParams) -> Callable[[CheckFn], CheckFn]:
+        """Register the decorated function as the check ``name``, reading the parameters ``params`` declares."""
+        if not (isinstance(params, type) and issubclass(params, CheckParams)):
+            raise TypeError(f"the check {name!r} of {self.name} declares its parameters as {params!r}: give a "
+                            "subclass of grader.evaluation.checks.CheckParams")
+
         def register(fn: CheckFn) -> CheckFn:
             if name in self._checks:
                 raise CheckConflict(f"the check {name!r} is registered twice in {self.name}'s checks: by "
@@ -78,11 +99,16 @@ class CheckSet:
             if self is not GENERIC and name in GENERIC:
                 raise CheckConflict(_generic_clash(self.name, name, fn))
             self._checks[name] = fn
+            self._params[name] = params
             return fn
         return register
 
     def get(self, name: str) -> CheckFn | None:
         return self._checks.get(name)
+
+    def params(self, name: str) -> type[CheckParams]:
+        """The parameters the check ``name`` declares."""
+        return self._params[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self._checks
@@ -102,6 +128,7 @@ class CheckSet:
                                 f"and {other.name}'s ({_origin(other._checks[name])}); rename one of them")
         both = CheckSet(other.name)
         both._checks = {**self._checks, **other._checks}
+        both._params = {**self._params, **other._params}
         return both
 
 
@@ -201,7 +228,7 @@ def _no_test_inputs(ctx: Context) -> Outcome | None:
 
 
 @GENERIC.check("runs")
-def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
+def runs(ctx: Context, params: CheckParams) -> Outcome:
     problem = ctx.run_problem
     if problem is None:
         return Outcome(CheckStatus.PASS, Text("the program ran to the end and trained the graded model",
@@ -214,13 +241,18 @@ def runs(ctx: Context, params: dict[str, Any]) -> Outcome:
     return Outcome(CheckStatus.FAIL, problem.message, details)
 
 
-@GENERIC.check("correspondence")
-def correspondence_check(ctx: Context, params: dict[str, Any]) -> Outcome:
+class CorrespondenceParams(CheckParams):
+    spearman_min: float = Field(0.9, ge=0, le=1, description="rank correlation of the pairwise-distance structure "
+                                "of transformed inputs with the raw test rows")
+    sample_rows: int = Field(200, ge=3, description="test rows sampled for that correlation")
+
+
+@GENERIC.check("correspondence", params=CorrespondenceParams)
+def correspondence_check(ctx: Context, params: CorrespondenceParams) -> Outcome:
     if (bad := _no_test_inputs(ctx)) is not None:
         return bad
-    ok, what, details = ctx.correspondence or correspondence_texts(ctx.test_x, ctx.ref_x_test,
-                                                                    params.get("spearman_min", 0.9),
-                                                                    params.get("sample_rows", 200))
+    ok, what, details = ctx.correspondence or correspondence_texts(ctx.test_x, ctx.ref_x_test, params.spearman_min,
+                                                                    params.sample_rows)
     details = {**details, "source": ctx.test_source.en}
     match = ctx.row_match
     if match is not None:
@@ -263,7 +295,7 @@ def _matched_notice(ctx: Context, match: RowMatch) -> Text:
 
 
 @GENERIC.check("leakage")
-def leakage(ctx: Context, params: dict[str, Any]) -> Outcome:
+def leakage(ctx: Context, params: CheckParams) -> Outcome:
     if (bad := _no_test_inputs(ctx)) is not None:
         return bad
     if not ctx.train_fingerprints:
@@ -290,8 +322,13 @@ def leakage(ctx: Context, params: dict[str, Any]) -> Outcome:
                                           "nenhuma linha de teste foi usada no treino") + extra, details)
 
 
-@GENERIC.check("consistency")
-def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
+class ConsistencyParams(CheckParams):
+    agreement_min: float = Field(0.995, ge=0, le=1, description="share of the student's own test predictions the "
+                                 "evaluator must reproduce (below: a flag)")
+
+
+@GENERIC.check("consistency", params=ConsistencyParams)
+def consistency(ctx: Context, params: ConsistencyParams) -> Outcome:
     if (bad := _no_model(ctx)) is not None:
         return bad
     if ctx.child_pred is None or len(ctx.child_pred) != len(ctx.test_pred):
@@ -299,7 +336,7 @@ def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
                                               "nenhuma predição do modelo avaliado foi vista no processo do aluno"))
     agree = float(np.mean(ctx.decode(ctx.child_pred) == ctx.test_classes))
     details = {"agreement": round(agree, 5)}
-    minimum = params.get("agreement_min", 0.995)
+    minimum = params.agreement_min
     if agree >= minimum:
         return Outcome(CheckStatus.PASS, Text(f"the evaluator reproduced {agree:.2%} of the student's own test "
                                               "predictions",
@@ -316,7 +353,7 @@ def consistency(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 
 @GENERIC.check("test_as_validation")
-def test_as_validation(ctx: Context, params: dict[str, Any]) -> Outcome:
+def test_as_validation(ctx: Context, params: CheckParams) -> Outcome:
     if (bad := _no_test_inputs(ctx)) is not None:
         return bad
     hits = []
@@ -340,11 +377,23 @@ def test_as_validation(ctx: Context, params: dict[str, Any]) -> Outcome:
                                           "o conjunto de teste não foi usado como dados de validação"))
 
 
-@GENERIC.check("dense_only")
-def dense_only(ctx: Context, params: dict[str, Any]) -> Outcome:
+class DenseOnlyParams(CheckParams):
+    forbidden: list[str] = Field(["Conv", "Pool"], min_length=1, description="parts of layer class names the graded "
+                                 "model may not use")
+
+    @model_validator(mode="after")
+    def _no_empty_name(self) -> DenseOnlyParams:
+        if "" in self.forbidden:  # an empty part is found in every layer's name: every model would fail
+            raise config_rule("an empty name is in every layer's name: remove it", "um nome vazio está no nome de "
+                              "toda camada: retire-o")
+        return self
+
+
+@GENERIC.check("dense_only", params=DenseOnlyParams)
+def dense_only(ctx: Context, params: DenseOnlyParams) -> Outcome:
     if ctx.model is None:
         return not_reached(ctx, ctx.model_problem)
-    forbidden = "|".join(map(re.escape, params.get("forbidden", ["Conv", "Pool"])))
+    forbidden = "|".join(map(re.escape, params.forbidden))
     pattern = re.compile(forbidden)
     names = ctx.model.layer_kinds()
     bad = sorted({n for n in names if pattern.search(n)})
@@ -364,11 +413,27 @@ def dense_only(ctx: Context, params: dict[str, Any]) -> Outcome:
     return Outcome(CheckStatus.PASS, Text(f"dense network: {kinds}", f"rede densa: {kinds}"), details)
 
 
-@GENERIC.check("threshold")
-def threshold(ctx: Context, params: dict[str, Any]) -> Outcome:
+class ThresholdParams(CheckParams):
+    full_credit_max: float = Field(ge=0, le=100, description="test error (%) at or below which the check earns its "
+                                   "points")
+    zero_credit_min: float = Field(ge=0, le=100, description="test error (%) from which it earns none (linear "
+                                   "between)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdParams:
+        if self.zero_credit_min <= self.full_credit_max:
+            raise config_rule(f"zero_credit_min ({self.zero_credit_min:g}) must be above full_credit_max "
+                              f"({self.full_credit_max:g}): partial credit lies between them",
+                              f"zero_credit_min ({self.zero_credit_min:g}) precisa ser maior que full_credit_max "
+                              f"({self.full_credit_max:g}): a nota parcial fica entre os dois")
+        return self
+
+
+@GENERIC.check("threshold", params=ThresholdParams)
+def threshold(ctx: Context, params: ThresholdParams) -> Outcome:
     if (bad := _no_model(ctx)) is not None:
         return bad
-    err, full, zero = ctx.test_error, params["full_credit_max"], params["zero_credit_min"]
+    err, full, zero = ctx.test_error, params.full_credit_max, params.zero_credit_min
     details = {"test_error": err, "full_credit_max": full, "zero_credit_min": zero}
     if ctx.quick:
         epochs_pt = f"{ctx.quick_epochs} época{'s' if ctx.quick_epochs != 1 else ''}"
@@ -398,7 +463,13 @@ def threshold(ctx: Context, params: dict[str, Any]) -> Outcome:
 CLAIM_TOLERANCE_CAP = 0.45
 
 
-def claim_tolerance(ex: Any, params: dict[str, Any]) -> float:
+class HonestClaimParams(CheckParams):
+    tolerance: float = Field(0.3, ge=0, description="points a stated test error may lie from the measured one "
+                             "(widened to k x sqrt(2) x [noise] std)")
+    tolerance_max: float = Field(CLAIM_TOLERANCE_CAP, gt=0, description="the widened tolerance's cap")
+
+
+def claim_tolerance(ex: Any, params: HonestClaimParams) -> float:
     """Points a stated test error may lie from the measured one: the configured ``tolerance``, widened to
     k·√2·σ where the exercise's measured run-to-run spread σ (``[noise]``) is larger, capped below half a point.
 
@@ -406,7 +477,7 @@ def claim_tolerance(ex: Any, params: dict[str, Any]) -> float:
     difference has standard deviation √2·σ; k of those (k = 3: 99.7 % of honest claims under a normal spread).
     """
     noise = ex.noise_k * math.sqrt(2) * ex.noise_std
-    return min(max(float(params.get("tolerance", 0.3)), noise), float(params.get("tolerance_max", CLAIM_TOLERANCE_CAP)))
+    return min(max(params.tolerance, noise), params.tolerance_max)
 
 
 def claim_place(claim: Claim | Unread, source_kind: str) -> Text:
@@ -488,8 +559,8 @@ def claims_details(claims: list[Claim], unread: list[Unread]) -> dict[str, Any]:
             "not_understood": [{"source": u.source, "line": u.line, "text": u.text} for u in unread]}
 
 
-@GENERIC.check("honest_claim")
-def honest_claim(ctx: Context, params: dict[str, Any]) -> Outcome:
+@GENERIC.check("honest_claim", params=HonestClaimParams)
+def honest_claim(ctx: Context, params: HonestClaimParams) -> Outcome:
     """The test error the student states (claims.py: never what the grader's run prints) against the measured."""
     claims, unread = read_statements(ctx.statements)
     details = claims_details(claims, unread)

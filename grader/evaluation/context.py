@@ -73,6 +73,8 @@ class Context:
     #: (``test_x`` and ``child_pred`` are then the captured rows picked and put in the test set's order)
     row_match: RowMatch | None = None
     source_kind: str = ""            # 'py' (source is the file: its lines are file lines) or 'ipynb' ('' if unknown)
+    #: the exercise's checks ready to run, by entry name (``exercises.Configured``: function and typed parameters)
+    checks: dict[str, Any] = field(default_factory=dict)
     child_pred: np.ndarray | None = None
     test_pred: np.ndarray | None = None
     test_classes: np.ndarray | None = None

@@ -2,7 +2,7 @@
 
 Reads what the probe left (untrusted: ``artifacts`` caps sizes and refuses pickles), loads the graded
 model (``keras_model``: ``safe_mode=True``, no Python of the student's runs), recomputes its predictions
-on the captured test inputs and runs the exercise's checks (``exercises.checks_for``). It runs in a
+on the captured test inputs and runs the exercise's checks (``exercises.configure``). It runs in a
 long-lived, sandboxed worker (``worker.py``, started by ``client.Evaluator``), so Keras is imported once.
 """
 
@@ -21,10 +21,10 @@ from ..schema import CheckStatus
 from ..text import Text
 from . import attempts as attempts_mod
 from .artifacts import read_array, read_events, read_json
-from .checks import Outcome, run_problem
+from .checks import CorrespondenceParams, Outcome, run_problem
 from .context import Context, Problem
 from .correspondence import correspondence_texts, match_rows
-from .exercises import checks_for
+from .exercises import configure
 from .frameworks import framework_problem
 from .keras_model import KerasModel
 
@@ -54,7 +54,7 @@ def build_context(job: dict[str, Any]) -> Context:
                   statements=job.get("statements") or [], returncode=job["returncode"], timed_out=job["timed_out"],
                   limit_s=job["limit_s"], limit_hit=job.get("limit_hit"), artifacts=art,
                   ref_x_test=ref_x, ref_y_test=ref_y, ref_x_train=sets["x_train"],
-                  source_kind=str(job.get("kind") or ""))
+                  source_kind=str(job.get("kind") or ""), checks=configure(ex, Path(job["course_root"])))
     problems = []
     try:
         ctx.summary = read_json(art / "summary.json", {}) or {}
@@ -153,8 +153,10 @@ def _match_test_rows(ctx: Context) -> None:
     must pass the in-order check in their new order, or the inputs stay as captured (and correspondence says what
     differs).
     """
-    params = ctx.exercise.checks.get("correspondence", {})
-    args = (params.get("spearman_min", 0.9), params.get("sample_rows", 200))
+    entry = ctx.checks.get("correspondence")
+    params = entry.params if entry is not None and isinstance(entry.params, CorrespondenceParams) else \
+        CorrespondenceParams()
+    args = (params.spearman_min, params.sample_rows)
     try:
         verdict = correspondence_texts(ctx.test_x, ctx.ref_x_test, *args)
         if verdict[0]:
@@ -215,18 +217,9 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     ctx = build_context(job)
     outcomes: dict[str, Outcome] = {}
-    available = checks_for(ctx.exercise.id, Path(job["course_root"]))
-    for name, params in ctx.exercise.checks.items():
-        fn = available.get(params.get("check", name))
-        if fn is None:
-            outcomes[name] = Outcome(CheckStatus.FAIL,
-                                     Text(f"the grader has no check named {params.get('check', name)!r} "
-                                          "(exercise.toml)",
-                                          f"o corretor não tem uma verificação chamada {params.get('check', name)!r} "
-                                          "(exercise.toml)"))
-            continue
+    for name, configured in ctx.checks.items():
         try:
-            outcomes[name] = fn(ctx, params)
+            outcomes[name] = configured.fn(ctx, configured.params)
         except Exception as e:  # a check must not take the others down
             outcomes[name] = Outcome(CheckStatus.FAIL,
                                      Text(f"the check could not run on this submission ({type(e).__name__}: "
@@ -239,9 +232,9 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
             stated.add(out.unstated)
             outcomes[name] = Outcome(CheckStatus.FAIL, out.unstated.message, out.details)
     results = []
-    for name, params in ctx.exercise.checks.items():
+    for name, entry in ctx.exercise.checks.items():
         out = outcomes[name]
-        unmet = [r for r in params.get("requires", []) if outcomes.get(r) and outcomes[r].status == CheckStatus.FAIL]
+        unmet = [r for r in entry.requires if outcomes.get(r) and outcomes[r].status == CheckStatus.FAIL]
         if unmet and out.status in (CheckStatus.PASS, CheckStatus.PARTIAL):
             out = Outcome(CheckStatus.FAIL,
                           out.message + Text(f" — but no points, since {', '.join(unmet)} failed",
@@ -249,7 +242,7 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
                                              + (f"a verificação {unmet[0]} falhou" if len(unmet) == 1
                                                 else f"as verificações {', '.join(unmet)} falharam")),
                           out.details)
-        points = float(params.get("points", 0))
+        points = entry.points
         results.append({"name": name, "status": out.status, "points": round(points * out.earned(), 3),
                         "max_points": points, **out.message.fields("message"), "details": out.details})
     ctx.lap("checks")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ..config import course_root, course_setting
+from ..config import course, course_root
 from ..errors import GraderError
 from . import code, runs
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 #: discounted) found in another's from which the pair is listed for the instructor. Measured on the demo class:
 #: independent programs share up to about 40 % (Keras code is formulaic once names are set aside), a copy with
 #: renamed variables 90 % and more.
-DEFAULT_THRESHOLD = 0.6
 #: Side-by-side views written per exercise beyond the pairs at or above the threshold: the most similar ones.
 TOP_VIEWS = 10
 #: At most this many side-by-side views per exercise (the most similar pairs; identical runs always get theirs):
@@ -103,21 +102,14 @@ class Findings:
 
 def threshold() -> float:
     """``[similarity] threshold`` of course.toml: a share between 0 and 1."""
-    value = course_setting("similarity", "threshold", DEFAULT_THRESHOLD)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise GraderError(f"course.toml: [similarity] threshold = {value!r} is not a share between 0 and 1 "
-                          "(e.g. 0.6: 60 % of a submission's code found in another's); fix it")
-    return float(value)
+    return course().similarity.threshold
 
 
 def boilerplate_files(root: Path | None = None) -> list[Path]:
     """The course's code: every starter, and the files ``[similarity] boilerplate`` lists (globs from the course
     folder: the handout's programs, a notebook given to start from)."""
     root = root or course_root()
-    patterns = course_setting("similarity", "boilerplate", [])
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise GraderError(f"course.toml: [similarity] boilerplate = {patterns!r} is not a list of file patterns "
-                          'relative to the course folder (e.g. ["handout/*.py"]); fix it')
+    patterns = course().similarity.boilerplate
     found = sorted(root.glob("assignments/*/starter.py"))
     for pattern in patterns:
         matched = sorted(p for p in root.glob(pattern) if p.is_file())

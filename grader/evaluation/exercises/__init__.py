@@ -9,19 +9,29 @@ The evaluator is one long-lived process that grades every exercise, so no module
 shared table: each exercise's set stays its own (two exercises may each have a check named "figure"),
 and a course's module is loaded under a name of its own, keyed by its path, and loaded again when
 the file changes.
+
+``configure`` validates an exercise's ``[checks.<name>]`` tables against what each check declares (the
+parameters it reads, ``CheckSet.check(name, params=...)``), and ``problems`` does so for a whole course
+folder, listing every problem of every file (`grade exercises --check`).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from ...errors import GraderError
-from ..checks import GENERIC, CheckSet
+from ... import config
+from ... import exercise as exercise_mod
+from ...errors import ConfigError, GraderError
+from ...exercise import CheckEntry, Exercise
+from ...text import Text
+from ..checks import GENERIC, CheckFn, CheckParams, CheckSet, ThresholdParams
 
 #: The course's modules loaded so far: resolved path -> (modification time in ns, its CheckSet).
 _COURSE_CHECKS: dict[Path, tuple[int, CheckSet]] = {}
@@ -89,3 +99,99 @@ def _declared(module: ModuleType, where: str) -> CheckSet:
         raise GraderError(f"{where} declares no CHECKS = CheckSet(\"<exercise id>\") (found {type(checks).__name__}):"
                           " declare one and register the exercise's checks with @CHECKS.check(\"<name>\")")
     return checks
+
+
+@dataclass(frozen=True)
+class Configured:
+    """One ``[checks.<name>]`` entry of an exercise, ready to run: its function and its typed parameters."""
+
+    name: str
+    entry: CheckEntry
+    fn: CheckFn
+    params: CheckParams
+
+
+def configure(ex: Exercise, course_root: Path) -> dict[str, Configured]:
+    """Each check ``ex`` lists, in its order, with the parameters its declaration reads from exercise.toml;
+    ``ConfigError`` naming every entry whose check is unknown or whose keys the check does not declare."""
+    configured, problems = _configure(ex, course_root)
+    if problems:
+        raise ConfigError(problems)
+    return configured
+
+
+def _configure(ex: Exercise, course_root: Path) -> tuple[dict[str, Configured], list[Text]]:
+    return _configure_entries(ex.id, ex.checks, course_root)
+
+
+def _configure_entries(exercise_id: str, entries: dict[str, CheckEntry],
+                       course_root: Path) -> tuple[dict[str, Configured], list[Text]]:
+    available = checks_for(exercise_id, course_root)
+    path = course_root / "assignments" / exercise_id / exercise_mod.EXERCISE_FILE
+    spec = config.requirement(course_root)
+    configured, problems = {}, []
+    for name, entry in entries.items():
+        check = entry.check or name
+        fn = available.get(check)
+        if fn is None:
+            problems.append(_unknown_check(path, name, entry, list(available), spec))
+            continue
+        params, found = config.validate(available.params(check), entry.params, path, spec, ("checks", name),
+                                        also=CheckEntry.model_fields)  # a misspelled `points` is among them
+        problems += found
+        if params is not None:
+            configured[name] = Configured(name, entry, fn, params)
+    return configured, problems
+
+
+def _unknown_check(path: Path, name: str, entry: CheckEntry, known: list[str], spec: str | None) -> Text:
+    check = entry.check or name
+    key = f"[checks.{name}] check = \"{check}\"" if entry.check else f"[checks.{name}]"
+    if config.needs_newer(spec):
+        return Text(f"{path}: {key}: the check {check} is not one this keras-grader knows, and this course needs "
+                    f"keras-grader {spec}: upgrade the grader and run again",
+                    f"{path}: {key}: a verificação {check} não é uma que este keras-grader conhece, e esta disciplina "
+                    f"precisa do keras-grader {spec}: atualize o corretor e rode de novo")
+    close = difflib.get_close_matches(check, known, n=1)
+    return Text(f"{path}: {key}: the grader has no check named {check}" + (f"; did you mean {close[0]}?" if close
+                                                                             else ".")
+                + f" The checks this exercise may list: {', '.join(known)} (name another with check = \"<name>\")",
+                f"{path}: {key}: o corretor não tem uma verificação chamada {check}"
+                + (f"; você quis dizer {close[0]}?" if close else ".")
+                + f" As verificações que este exercício pode listar: {', '.join(known)} (use outra com "
+                "check = \"<nome>\")")
+
+
+def thresholds(ex: Exercise, course_root: Path) -> dict[str, tuple[float, float]]:
+    """Each threshold check of ``ex``: entry name -> (full_credit_max, zero_credit_min)."""
+    return {c.name: (c.params.full_credit_max, c.params.zero_credit_min)
+            for c in configure(ex, course_root).values() if isinstance(c.params, ThresholdParams)}
+
+
+def problems(course_root: Path) -> list[Text]:
+    """Every problem of the course folder at ``course_root``: course.toml, then each exercise.toml and the
+    parameters of each of its checks (a course's checks.py that cannot be loaded is one problem too)."""
+    found = list(config.course_problems(course_root)[1])
+    for exercise_id in exercise_mod.exercise_ids(course_root):
+        ex, wrong = exercise_mod.load_problems(exercise_id, course_root)
+        found += wrong
+        try:
+            found += _configure_entries(exercise_id, ex.checks if ex is not None else
+                                        _readable_entries(exercise_id, course_root), course_root)[1]
+        except GraderError as e:  # its checks.py could not be loaded, or two checks share a name
+            found.append(Text(str(e), str(e)))
+    return found
+
+
+def _readable_entries(exercise_id: str, course_root: Path) -> dict[str, CheckEntry]:
+    """The ``[checks.<name>]`` tables of an exercise.toml that failed elsewhere, those that read as entries, so that
+    their parameters are validated (and listed) too; the others' problems are listed already."""
+    try:
+        tables = config.read_toml(course_root / "assignments" / exercise_id / exercise_mod.EXERCISE_FILE)["checks"]
+        entries = {}
+        for name, table in tables.items():
+            if (entry := config.validate(CheckEntry, table, Path(), None)[0]) is not None:
+                entries[name] = entry
+        return entries
+    except (ConfigError, KeyError, AttributeError):
+        return {}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from ... import data
 from ...schema import CheckStatus
 from ...text import Text
-from ..checks import CheckSet, Outcome, correspondence_check, not_reached
+from ..checks import CheckParams, CheckSet, CorrespondenceParams, Outcome, correspondence_check, not_reached
 from ..context import Context
 from ..correspondence import affine_residual
 
@@ -46,8 +46,8 @@ def _train_mapping(ctx: Context) -> tuple[np.ndarray, np.ndarray] | None:
             return mapping
 
 
-@CHECKS.check("abc_correspondence")
-def abc_correspondence(ctx: Context, params: dict[str, Any]) -> Outcome:
+@CHECKS.check("abc_correspondence", params=CorrespondenceParams)
+def abc_correspondence(ctx: Context, params: CorrespondenceParams) -> Outcome:
     """The 3 test rows, checked against the preprocessing the student applied to the training rows."""
     generic = correspondence_check(ctx, params)
     if generic.status == CheckStatus.PASS or ctx.test_x is None or (mapping := _train_mapping(ctx)) is None:
@@ -69,7 +69,7 @@ def abc_correspondence(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 
 @CHECKS.check("two_inputs")
-def two_inputs(ctx: Context, params: dict[str, Any]) -> Outcome:
+def two_inputs(ctx: Context, params: CheckParams) -> Outcome:
     if ctx.model is None:
         return not_reached(ctx, ctx.model_problem)
     shapes = ctx.model.input_shapes()
@@ -89,7 +89,7 @@ def two_inputs(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 
 @CHECKS.check("train_rows")
-def train_rows(ctx: Context, params: dict[str, Any]) -> Outcome:
+def train_rows(ctx: Context, params: CheckParams) -> Outcome:
     fits = ctx.events_of_graded("fit_start") or [ev for ev in ctx.events if ev["event"] == "fit_start"]
     if not fits:  # runs says why
         return not_reached(ctx, ctx.run_problem)
@@ -141,8 +141,15 @@ def train_rows(ctx: Context, params: dict[str, Any]) -> Outcome:
                                           "fornecidos no exercício"))
 
 
-@CHECKS.check("skin_invariance")
-def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
+class SkinInvarianceParams(CheckParams):
+    weight_step: float = Field(1, gt=0, le=100, description="the grid's step over weights 0..100 kg")
+    colour_step: float = Field(5, gt=0, le=100, description="the grid's step over skin colours 0..100")
+    learned_min: float = Field(0.9, ge=0, le=1, description="share of weights whose class never changes with colour "
+                               "to answer \"yes, colour is noise\"")
+
+
+@CHECKS.check("skin_invariance", params=SkinInvarianceParams)
+def skin_invariance(ctx: Context, params: SkinInvarianceParams) -> Outcome:
     if ctx.model is None:
         return not_reached(ctx, ctx.model_problem)
     mapping = _affine(ctx.test_x.reshape(len(ctx.test_x), -1), data.ABC["qx"]) if ctx.test_x is not None else None
@@ -155,13 +162,13 @@ def skin_invariance(ctx: Context, params: dict[str, Any]) -> Outcome:
                                               "entradas como uma mudança de escala por atributo de (peso, cor da "
                                               "pele)"))
     a, b = mapping
-    weights = np.arange(0, 101, params.get("weight_step", 1), dtype=np.float64)
-    colours = np.arange(0, 101, params.get("colour_step", 5), dtype=np.float64)
+    weights = np.arange(0, 101, params.weight_step, dtype=np.float64)
+    colours = np.arange(0, 101, params.colour_step, dtype=np.float64)
     grid = np.array([[w, c] for w in weights for c in colours]) * a + b
     classes = ctx.decode(ctx.model.predict(grid.astype(np.float32))).reshape(len(weights), -1)
     invariant_weights = float(np.mean((classes == classes[:, :1]).all(1)))
     invariant_points = float(np.mean(classes == np.array([np.bincount(row).argmax() for row in classes])[:, None]))
-    learned = invariant_weights >= params.get("learned_min", 0.9)
+    learned = invariant_weights >= params.learned_min
     details = {"invariant_weights": round(invariant_weights, 4), "invariant_points": round(invariant_points, 4),
                "grid": f"{len(weights)} weights x {len(colours)} colours"}
     answer = ("yes: for almost every weight the class does not depend on skin colour" if learned else

@@ -12,7 +12,7 @@ from ...errors import Untrusted
 from ...schema import CheckStatus
 from ...text import Text
 from ..artifacts import read_array, read_json
-from ..checks import CheckSet, Outcome, not_reached
+from ..checks import CheckParams, CheckSet, Outcome, not_reached
 from ..context import Context
 
 CHECKS = CheckSet("fashion_mnist")
@@ -130,7 +130,7 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]
 
 
 @CHECKS.check("figure")
-def figure(ctx: Context, params: dict[str, Any]) -> Outcome:
+def figure(ctx: Context, params: CheckParams) -> Outcome:
     if ctx.test_classes is None:
         return not_reached(ctx, ctx.model_problem)
     candidates = [f for f in _figures(ctx) if len(_image_axes(f)) >= N_IMAGES]

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...schema import CheckStatus
 from ...text import Text
-from ..checks import CheckSet, Outcome, not_reached
+from ..checks import CheckParams, CheckSet, Outcome, not_reached
 from ..context import Context
 from ..source import source_line
 
@@ -23,7 +23,7 @@ def _is_sparse_cce(loss: Any) -> bool:
 
 
 @CHECKS.check("sparse_loss")
-def sparse_loss(ctx: Context, params: dict[str, Any]) -> Outcome:
+def sparse_loss(ctx: Context, params: CheckParams) -> Outcome:
     compiles = ctx.events_of_graded("compile")
     if not compiles and ctx.run_problem is not None:
         return not_reached(ctx, ctx.run_problem)
@@ -48,7 +48,7 @@ def sparse_loss(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 
 @CHECKS.check("no_to_categorical")
-def no_to_categorical(ctx: Context, params: dict[str, Any]) -> Outcome:
+def no_to_categorical(ctx: Context, params: CheckParams) -> Outcome:
     calls = [ev for ev in ctx.events if ev["event"] == "to_categorical"]
     if calls:
         lines = sorted({(ev.get("caller") or {}).get("line") for ev in calls} - {None})
