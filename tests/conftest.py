@@ -2,12 +2,17 @@
 
 Nothing here mocks Keras, the data or the sandbox: every grading test runs a real
 child process that trains a real (small) model on the real data set.
+
+The tests that train nothing are marked ``unit`` (``python -m pytest -m unit``, the fast tier); the guard
+below fails any of them that starts to train.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -19,6 +24,79 @@ from grader import data, exercise
 from grader.evaluation.client import Evaluator
 from grader.jobs import Options, grade
 from grader.run.host import sandbox
+
+# --- the fast tier: a test marked unit trains nothing -----------------------------------------------------------
+#
+# An audit hook (PEP 578, as the sandbox's own) watches this process while a unit test sets up and runs, and stops
+# what only training needs: importing a framework that trains (seconds before any training), or starting a student's
+# program or the evaluator (sandboxed children that import Keras and train or predict). It is exact where a timeout
+# is not: a unit test may take seconds for a reason of its own (comparing a class of 100 submissions), and a loaded
+# machine makes any time limit flaky. It sees this process only: a unit test must not run `grade run` or `grade all`
+# as a subprocess on a program that gets as far as running (a usage error stopped before any job is fine).
+
+#: The frameworks a student's program trains with; nothing the grader does outside its children imports them.
+TRAINING_FRAMEWORKS = frozenset({"keras", "tensorflow", "torch", "jax"})
+#: The children that run a submission and evaluate what it left, whatever the isolation level wraps them in.
+GRADING_CHILDREN = ("grader.run.child.main", "grader.evaluation.worker")
+
+_unit_test_did: list[str] | None = None  # while a unit test sets up or runs: what it did that the tier forbids
+
+
+class UnitTestTrains(RuntimeError):
+    """A test marked unit imported a framework or started a grading child: it belongs to the full suite."""
+
+
+def _watch_unit_test(event: str, args: tuple) -> None:
+    did = _unit_test_did
+    if did is None or event not in ("import", "subprocess.Popen"):
+        return
+    if event == "import":
+        what = f"imported {args[0]}" if args[0].partition(".")[0] in TRAINING_FRAMEWORKS else None
+    else:
+        argv = args[1] if isinstance(args[1], (list, tuple)) else [args[1]]
+        command = " ".join(map(os.fsdecode, argv))
+        what = next((f"started {child} ({command[:200]})" for child in GRADING_CHILDREN if child in command), None)
+    if what:
+        did.append(what)
+        # raised too, to stop the training before it costs minutes; recorded because the grader may catch it
+        raise UnitTestTrains(f"a test marked unit {what}")
+
+
+sys.addaudithook(_watch_unit_test)
+
+
+@contextlib.contextmanager
+def _trains_nothing(item: pytest.Item):
+    global _unit_test_did
+    if item.get_closest_marker("unit") is None:
+        yield
+        return
+    _unit_test_did = did = []
+    try:
+        yield
+    except BaseException:
+        if not did:
+            raise
+        # else what the hook raised, or what the grader made of it: said below, with what to do
+    finally:
+        _unit_test_did = None
+    if did:
+        pytest.fail(f"{item.nodeid} is marked unit but {did[0]}: the unit tier trains nothing. Remove its unit "
+                    "mark (it belongs to the full suite), or keep the training out of it.", pytrace=False)
+
+
+# Hooks rather than a fixture: the session fixtures a test asks for (`evaluator`, `graded_class`) are set up
+# before any fixture of its own, and must be watched too.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    with _trains_nothing(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with _trains_nothing(item):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -131,6 +131,7 @@ def test_handout_notebook_recipe_and_drive_mount_are_recorded_not_flagged(tmp_pa
     ("echo `id`", False),
     ("wget -nc http://x/noisynote.zip\npython -c 'import os'", False),
 ])
+@pytest.mark.unit
 def test_handout_commands_are_told_apart_from_others(command, benign):
     assert benign_command(command, WORK) is benign
 
@@ -151,6 +152,7 @@ def test_an_unwritable_audit_log_is_refused_to_the_student_and_flagged(grade_sou
 
 
 
+@pytest.mark.unit
 def test_each_attempt_is_judged_by_what_it_reached(tmp_path):
     """The evaluator's side alone, on the facts a hook and a runner report (the hook itself is tested above)."""
     (tmp_path / "artifacts").mkdir()
@@ -272,6 +274,7 @@ shutil.rmtree(paths["own"])
 """
 
 
+@pytest.mark.unit
 def test_an_event_is_the_students_only_when_their_code_or_a_call_of_theirs_made_it(tmp_path):
     """The hook's attribution alone, in a separate Python (an audit hook cannot be removed): the same read made
     from the student's script, from a library it called, from the kernel's machinery, from the grader's own

@@ -19,6 +19,8 @@ from grader.claims import (
 from grader.evaluation.checks import claim_outcome
 from grader.schema import CheckStatus
 
+pytestmark = pytest.mark.unit  # reads text and notebooks, trains nothing
+
 
 def errors(source: str) -> list[float]:
     return [c.error for c in find_claims(statements_of(source))]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 TINY = """
 from tensorflow import keras
@@ -28,6 +29,7 @@ def grade(*args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess
                           timeout=timeout, **kw)
 
 
+@pytest.mark.unit
 def test_help_is_instant_and_imports_no_keras():
     code = ("import sys, time; t = time.time(); import grader.cli as c; c.build_parser().format_help(); "
             "assert not any(m.split('.')[0] in ('keras', 'tensorflow', 'pandas') for m in sys.modules), "
@@ -38,6 +40,7 @@ def test_help_is_instant_and_imports_no_keras():
     assert grade("--help").returncode == 0
 
 
+@pytest.mark.unit
 def test_user_errors_say_what_to_do(tmp_path):
     r = grade("run", "mnist_dnse", str(tmp_path))
     assert r.returncode == 2 and "unknown exercise 'mnist_dnse'" in r.stderr and "mnist_dense" in r.stderr
@@ -149,6 +152,7 @@ def test_a_data_set_that_cannot_be_had_is_said_once_and_the_other_jobs_are_grade
     assert alone.returncode == 3 and "grade data fetch" in alone.stdout + alone.stderr
 
 
+@pytest.mark.unit
 def test_ci_template_and_release_say_when_the_grader_spec_is_still_the_example(tmp_path):
     example = grade("ci-template", "--lang", "en")
     assert example.returncode == 0 and "where no course has published it" in example.stderr

@@ -6,6 +6,8 @@ import pytest
 from grader.evaluation.correspondence import correspondence_texts, leaked_rows, match_rows
 from grader.fingerprint import fingerprints
 
+pytestmark = pytest.mark.unit  # NumPy on the real data, trains nothing
+
 
 def correspondence(captured, raw):
     """The verdict as these tests read it: (ok, the English text, details)."""

@@ -6,6 +6,8 @@ import pytest
 from grader import data, datasets
 from grader.errors import GraderError
 
+pytestmark = pytest.mark.unit  # reads and verifies the data cache, trains nothing
+
 
 def test_mnist_known_facts(mnist):
     assert mnist["x_train"].shape == (60000, 28, 28) and mnist["x_test"].shape == (10000, 28, 28)

@@ -121,6 +121,7 @@ def test_a_set_added_to_the_table_is_fetched_split_and_served(registry: Path, tm
             e for e in events if e["event"] == "load_data").items()
 
 
+@pytest.mark.unit
 def test_the_help_and_the_wheel_copied_by_hand_come_from_the_table(registry: Path, tmp_path: Path, capsys):
     arrays = _arrays()
     wheel = _wheel(tmp_path / "copied", arrays)
@@ -133,6 +134,7 @@ def test_the_help_and_the_wheel_copied_by_hand_come_from_the_table(registry: Pat
         assert np.array_equal(datasets.load_arrays("synthetic", tmp_path / "cache")["x_test"], arrays["x_test"])
 
 
+@pytest.mark.unit
 def test_a_source_that_differs_from_the_entry_is_refused(registry: Path):
     arrays = _arrays()
     tampered = {k: a.copy() for k, a in arrays.items()}
@@ -154,6 +156,7 @@ def test_a_source_that_differs_from_the_entry_is_refused(registry: Path):
         assert not data.is_cached("synthetic")
 
 
+@pytest.mark.unit
 def test_the_table_is_looked_up_by_name():
     with pytest.raises(GraderError, match="unknown data set 'cifar': choose one of mnist, fashion_mnist"):
         datasets.get("cifar")

@@ -98,6 +98,7 @@ def out(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.unit
 def test_every_report_shows_the_graders_points_the_instructors_and_the_reason(out):
     built = build_reports(out, "en")
     reports = out / "reports"
@@ -130,12 +131,14 @@ def test_every_report_shows_the_graders_points_the_instructors_and_the_reason(ou
     assert json.loads((reports / "bia" / "results.json").read_text())["score"] == 0
 
 
+@pytest.mark.unit
 def test_portuguese_feedback_says_it_in_portuguese(out):
     build_reports(out, "pt")
     ana = (out / "reports" / "ana" / "feedback.md").read_text()
     assert "### Decisão do professor" in ana and "5 pontos em vez dos 2 do corretor" in ana
 
 
+@pytest.mark.unit
 def test_a_decision_survives_a_regrade_and_goes_stale_when_the_submission_changes(out):
     build_reports(out, "en")
     write_class(out)  # `grade all --force`: the same submissions graded again, results rewritten
@@ -178,6 +181,7 @@ def test_a_decision_survives_a_regrade_and_goes_stale_when_the_submission_change
      "'sha256' is not a submission's sha256"),
     ('[[decision]]\nstudent = "ana"\nexercise = "x"\nreason = "unterminated\n', 4, "not valid TOML"),
 ])
+@pytest.mark.unit
 def test_a_malformed_file_is_refused_with_its_line_and_nothing_applied(out, capsys, text, line, what):
     (out / decisions.FILE).write_text(DECISIONS + "\n" * 0)
     build_reports(out, "en")
@@ -192,6 +196,7 @@ def test_a_malformed_file_is_refused_with_its_line_and_nothing_applied(out, caps
     assert (out / "reports" / "scores.csv").read_text() == before, "nothing rewritten from half a file"
 
 
+@pytest.mark.unit
 def test_grade_decide_records_the_submission_and_refuses_what_does_not_fit(out, capsys):
     (out / decisions.FILE).unlink()
     assert cli.main(["decide", "ana", "mnist_dense", "--points", "6", "--check", "threshold", "--reason",
@@ -220,6 +225,7 @@ def roster(class_dir: Path) -> None:
         writer.writerows(rows)
 
 
+@pytest.mark.unit
 def test_a_note_never_reaches_a_student(out, tmp_path):
     build_reports(out, "en")
     for student in ("ana", "bia"):
@@ -239,6 +245,7 @@ def test_a_note_never_reaches_a_student(out, tmp_path):
     assert len(pages) == 2 and all("bruno" not in p for p in pages) and "noise band" in pages[0]
 
 
+@pytest.mark.unit
 def test_quick_results_are_refused_by_the_export_and_named(tmp_path, capsys):
     out = tmp_path / "grading"
     write_class(out, quick=True)
@@ -260,6 +267,7 @@ def test_quick_results_are_refused_by_the_export_and_named(tmp_path, capsys):
     assert "not drawn against the targets" in strip.get_title("right") and not strip.patches
 
 
+@pytest.mark.unit
 def test_a_grader_fault_is_not_exported_as_a_grade(tmp_path, capsys):
     out = tmp_path / "grading"
     results_io.write(out / "results", new_result("ana", "abc_skin", status=JobStatus.GRADER_ERROR, score=None,
@@ -270,6 +278,7 @@ def test_a_grader_fault_is_not_exported_as_a_grade(tmp_path, capsys):
     assert "ana/abc_skin (not graded (a grader fault))" in capsys.readouterr().err
 
 
+@pytest.mark.unit
 def test_grade_report_runs_no_job_and_takes_seconds(out):
     """In a fresh interpreter: no Keras, TensorFlow or evaluator is imported, and the rebuild is quick."""
     code = ("import json, sys, time; from grader import cli; t = time.monotonic(); "
@@ -286,6 +295,7 @@ def test_grade_report_runs_no_job_and_takes_seconds(out):
     assert "Needs the instructor:" in proc.stdout and (out / "reports" / "report.html").is_file()
 
 
+@pytest.mark.unit
 def test_the_demo_decisions_file_holds_one_confirmed_flag_one_override_and_one_stale_decision():
     """examples/class-decisions.toml against the demo class's own submissions (their sha256 as `grade all`
     records it): eva's and carla's were made on today's files, diego's on an earlier one."""

@@ -14,11 +14,13 @@ from grader.errors import GraderError
 SMI = "0, NVIDIA H100 80GB HBM3, 81559\n1, NVIDIA H100 80GB HBM3, 81559\n"
 
 
+@pytest.mark.unit
 def test_nvidia_smi_listing_is_parsed():
     assert parse_nvidia_smi(SMI) == [Gpu("0", "NVIDIA H100 80GB HBM3", 81559), Gpu("1", "NVIDIA H100 80GB HBM3", 81559)]
     assert parse_nvidia_smi("No devices were found\n") == []
 
 
+@pytest.mark.unit
 def test_gpus_are_selected_by_index_and_unknown_ones_are_refused():
     found = tuple(parse_nvidia_smi(SMI))
     assert select("all", found) == list(found) and select("none", found) == []
@@ -27,6 +29,7 @@ def test_gpus_are_selected_by_index_and_unknown_ones_are_refused():
         select("0,7", found)
 
 
+@pytest.mark.unit
 def test_slots_spread_jobs_over_gpus_before_stacking_them():
     gpus = parse_nvidia_smi(SMI)
     slots = Slots(gpus, per_gpu=3)
@@ -78,6 +81,7 @@ def test_a_model_trained_under_jax_is_graded_by_the_tensorflow_evaluator(grade_s
         assert check(result, name)["status"] == "pass", check(result, name)
 
 
+@pytest.mark.unit
 def test_grade_all_refuses_a_gpu_this_machine_does_not_have(tmp_path):
     (tmp_path / "s").mkdir()
     r = subprocess.run([sys.executable, "-m", "grader.cli", "all", str(tmp_path), "--gpus", "7", "--out",

@@ -43,6 +43,7 @@ def test_a_notebook_that_resizes_with_opencv_and_counts_with_scikit_learn_runs(e
     assert result["test_error"] == pytest.approx(100 - right / 100, abs=0.01)  # sklearn counted what we measure
 
 
+@pytest.mark.unit
 def test_every_course_module_is_installed_and_the_check_names_what_is_missing(tmp_path, monkeypatch):
     assert environment.missing() == {}
     (tmp_path / "assignments").mkdir()

@@ -245,6 +245,7 @@ def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_s
     assert forged["status"] == "error" and forged["score"] == 0.0
 
 
+@pytest.mark.unit
 def test_a_framework_the_exercise_accepts_but_the_grading_machine_lacks_is_not_the_students_fault(tmp_path,
                                                                                                  monkeypatch):
     """A PyTorch program for an exercise that accepts PyTorch, graded where keras-grader[torch] is not installed:
@@ -270,6 +271,7 @@ def test_a_framework_the_exercise_accepts_but_the_grading_machine_lacks_is_not_t
     assert jobs.run_fault(outcome("ModuleNotFoundError: No module named 'json'\n"), script, ("keras", "torch")) is None
 
 
+@pytest.mark.unit
 def test_gradescope_feedback_and_tables_give_a_grader_fault_no_zero():
     from grader.report import feedback, gradescope, tables
 

@@ -156,6 +156,7 @@ def test_a_course_check_declares_its_parameters_and_a_misspelled_one_is_refused(
         configure(exercise.load("mnist_small"), course)
 
 
+@pytest.mark.unit
 def test_a_check_set_refuses_a_name_twice_and_a_generic_name():
     demo = CheckSet("demo")
 
@@ -177,6 +178,7 @@ def test_a_check_set_refuses_a_name_twice_and_a_generic_name():
     assert list(GENERIC.merged(demo)) == [*GENERIC, "figure"]
 
 
+@pytest.mark.unit
 def test_a_course_module_that_reuses_a_generic_name_is_refused_and_a_changed_one_is_read_again(tmp_path: Path):
     folder = tmp_path / "assignments" / "plugin_demo"
     folder.mkdir(parents=True)
@@ -306,6 +308,7 @@ def _imports(name: str) -> set[str]:
 GRAPH = {name: _imports(name) for name in MODULES}
 
 
+@pytest.mark.unit
 def test_the_import_graph_is_read():
     """The graph this file checks is the real one: a few edges it must hold."""
     assert "grader.evaluation.checks" in GRAPH["grader.evaluation.evaluator"]
@@ -315,6 +318,7 @@ def test_the_import_graph_is_read():
 
 
 @pytest.mark.parametrize("package", list(FORBIDDEN))
+@pytest.mark.unit
 def test_no_module_imports_a_higher_layer(package):
     wrong = [f"{name} imports {target}" for name, targets in GRAPH.items() if _under(name, package)
              for target in sorted(targets) if any(_under(target, f) for f in FORBIDDEN[package])]
@@ -322,6 +326,7 @@ def test_no_module_imports_a_higher_layer(package):
 
 
 @pytest.mark.parametrize("package", list(LAYERS))
+@pytest.mark.unit
 def test_each_module_imports_only_its_own_layer_or_lower(package):
     def layer(name: str) -> int | None:
         for i, members in enumerate(LAYERS[package]):
@@ -339,6 +344,7 @@ def test_each_module_imports_only_its_own_layer_or_lower(package):
 
 
 @pytest.mark.parametrize("package", ACYCLIC)
+@pytest.mark.unit
 def test_no_import_circle(package):
     inside = {name for name in MODULES if _under(name, package)}
     edges = {name: GRAPH[name] & inside for name in inside}

@@ -165,6 +165,7 @@ def test_fashion_figure(grade_source, first, true_colour, pred_colour, ok, probl
         assert problem in fig["message"]
 
 
+@pytest.mark.unit
 def test_starter_that_passes_is_reported():
     ex = exercise.load("mnist_dense")
     fake_pass = {"status": "ok", "checks": [{"name": "runs", "status": "pass", "message": ""},
@@ -177,6 +178,7 @@ def test_starter_that_passes_is_reported():
     assert "dense_only: Conv2D" in judge_pair(ex, "reference", failing_reference)
 
 
+@pytest.mark.unit
 def test_check_solutions_finds_a_torch_reference_beside_the_keras_one(tmp_path):
     (tmp_path / "solutions" / "ex").mkdir(parents=True)
     (tmp_path / "solutions" / "ex" / "solution.py").write_text("# keras\n")
@@ -192,6 +194,7 @@ def test_check_solutions_finds_a_torch_reference_beside_the_keras_one(tmp_path):
                     "this reference")
 
 
+@pytest.mark.unit
 def test_the_course_has_torch_references_for_the_exercises_that_accept_torch():
     from grader.config import course_root
 

@@ -85,6 +85,7 @@ def test_every_torch_hint_matches_its_real_error():
                                           "to numpy. Use Tensor.cpu() to copy the tensor to host memory first."})["en"]
 
 
+@pytest.mark.unit
 def test_a_missing_torch_says_where_pytorch_is_graded():
     # -S: this Python without its site-packages, where torch would be installed
     r = subprocess.run([sys.executable, "-S", "-c", "import torchvision.datasets"], capture_output=True, text=True,
@@ -99,6 +100,7 @@ def test_a_missing_torch_says_where_pytorch_is_graded():
         "missing_module"
 
 
+@pytest.mark.unit
 def test_torch_advice_names_the_fix_in_both_languages():
     fixes = {"shuffled_test_loader": "shuffle=False", "eval_mode": "model.eval()",
              "softmax_before_cross_entropy": "nn.Softmax"}
@@ -108,6 +110,7 @@ def test_torch_advice_names_the_fix_in_both_languages():
         assert fix in advice.en and fix in advice.pt and advice.en != advice.pt, key
 
 
+@pytest.mark.unit
 def test_hint_texts_are_filled_and_bilingual():
     found = hints.find({"type": "ValueError", "message": "Argument `learning_rate` should be float. Received instead: learning_rate=10"})
     assert found["en"].endswith("learning_rate=10.0") and "taxa de aprendizado" in found["pt"]
@@ -128,6 +131,7 @@ def test_the_verdict_carries_the_hint(grade_source):
     ("import ctypes\n\ndef peek():\n    return ctypes.string_at(0)\n\npeek()\n", "ctypes/__init__.py", 4),
     ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n", None, 2),  # the student's own line, innermost
 ])
+@pytest.mark.unit
 def test_a_crash_is_read_from_faulthandlers_dump(tmp_path, code, frame, line):
     """The stack ``faulthandler`` writes (every thread's; the crashed one is ``Current thread``) names the innermost
     frame and the program's line; a background thread's stack does not mislead it."""
@@ -143,6 +147,7 @@ def test_a_crash_is_read_from_faulthandlers_dump(tmp_path, code, frame, line):
     assert "SIGSEGV" in text.en and "SIGSEGV" in text.pt and f"{line + 2}" in text.en and f"{line + 2}" in text.pt
 
 
+@pytest.mark.unit
 def test_only_a_crash_signal_is_a_crash():
     """-N from subprocess, 128+N from a sandbox's init; an exit status of the program's own, SIGKILL (the memory
     limit's) or SIGTERM are not crashes."""

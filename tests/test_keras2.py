@@ -283,6 +283,7 @@ def test_decay_keeps_its_meaning_when_reduce_lr_on_plateau_halves_the_rate(grade
         assert (notice, line) in found, (needle, sorted(found))
 
 
+@pytest.mark.unit
 def test_course_toml_turns_the_layer_off_and_sets_a_penalty(tmp_path, monkeypatch):
     (tmp_path / "assignments").mkdir()
     monkeypatch.setenv("KERAS_GRADER_COURSE", str(tmp_path))
@@ -300,6 +301,7 @@ def test_course_toml_turns_the_layer_off_and_sets_a_penalty(tmp_path, monkeypatc
     config._course_config.cache_clear()
 
 
+@pytest.mark.unit
 def test_ci_marks_each_notice_on_its_line(tmp_path):
     from grader.report import github
 
@@ -311,6 +313,7 @@ def test_ci_marks_each_notice_on_its_line(tmp_path):
         "for Keras 3 write epochs= instead of nb_epoch="]
 
 
+@pytest.mark.unit
 def test_the_layers_texts_fill_from_the_recorded_values_only():
     from grader.evaluation.evaluator import keras2_notices
 

@@ -86,6 +86,7 @@ def imported(tmp_path_factory) -> Path:
     return root / "class"
 
 
+@pytest.mark.unit
 def test_moodle_download_lays_out_the_class_and_the_roster(imported):
     assert files_under(imported) == {
         "roster.csv", "import-report.csv",
@@ -100,6 +101,7 @@ def test_moodle_download_lays_out_the_class_and_the_roster(imported):
     assert roster["202"]["folder"] == "Maria Silva_202_assignsubmission_file"
 
 
+@pytest.mark.unit
 def test_import_report_says_where_everything_went_and_why_not(imported):
     rows = read_csv(imported / "import-report.csv")
     outcome = {(r["student"], r["file"].rsplit("/", 1)[-1]): r for r in rows}
@@ -115,6 +117,7 @@ def test_import_report_says_where_everything_went_and_why_not(imported):
     assert len(rows) == 9  # 5 placed, 1 older, 1 ignored, 1 empty, 1 refused: nothing left out
 
 
+@pytest.mark.unit
 def test_an_import_again_keeps_the_keys_and_adds_up(imported, tmp_path):
     """A second Moodle assignment (another exercise, other participant ids) lands in the same folders."""
     second = tmp_path / "noisynote.zip"
@@ -179,6 +182,7 @@ def test_feedback_zip_folders_are_the_downloads(graded):
     assert "<h1>" in page and "Ana Luíza Conceição</h1>" in page  # the student's name, not the folder's key
 
 
+@pytest.mark.unit
 def test_demo_class_ships_as_a_moodle_download(tmp_path):
     """examples/moodle-download.zip holds the demo class: every file lands back where the class has it."""
     assert cli.main(["import", "moodle", str(EXAMPLES / "moodle-download.zip"), "--into", str(tmp_path)]) == 0
@@ -205,11 +209,13 @@ def test_demo_class_ships_as_a_moodle_download(tmp_path):
     ("sparse_cce (3).py", "", "sparse_cce"),
     ("util.py", "def f(): pass", None),
 ])
+@pytest.mark.unit
 def test_the_exercise_is_told_from_the_name_then_the_contents(name, source, expected):
     data = notebook(source) if name.endswith(".ipynb") else source.encode()
     assert detect.detect(name, data, exercise.exercise_ids())[0] == expected
 
 
+@pytest.mark.unit
 def test_classroom_clone_imports_the_same_way(tmp_path):
     clone = tmp_path / "redes-densas-submissions"
     (clone / "redes-densas-ana-luiza" / ".git").mkdir(parents=True)
@@ -231,6 +237,7 @@ def test_classroom_clone_imports_the_same_way(tmp_path):
         "ana-luiza": "ana-luiza", "msilva": "MSilva", "hugo": "hugo"}
 
 
+@pytest.mark.unit
 def test_gradescope_export_imports_the_same_way(tmp_path):
     metadata = """submission_11:
   :submitters:
@@ -277,6 +284,7 @@ def forged(data: bytes, name: str, declared: int) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.unit
 def test_hostile_archives_are_refused_without_writing_outside(tmp_path):
     prefix = folder("Hugo Hacker", 206)
     members = [(f"{prefix}/../../../outside.py", b"x = 1\n", NEW), ("/tmp/absolute.py", b"x = 2\n", NEW),
@@ -308,6 +316,7 @@ def test_hostile_archives_are_refused_without_writing_outside(tmp_path):
     assert not os.path.exists("/tmp/absolute.py")
 
 
+@pytest.mark.unit
 def test_older_moodle_layouts_and_blind_marking(tmp_path):
     """3.1-4.0 folders end in `_`; before 3.1 there are no folders; blind marking names everyone "Participant"."""
     download = tmp_path / "old.zip"
@@ -322,6 +331,7 @@ def test_older_moodle_layouts_and_blind_marking(tmp_path):
     assert folders["old-timer"] == "Old Timer_303_assignsubmission_file"
 
 
+@pytest.mark.unit
 def test_a_worksheet_adds_emails_and_who_submitted_nothing(tmp_path):
     download = tmp_path / "d.zip"
     download.write_bytes(zip_bytes([(f"{folder('Ana Luíza Conceição', 201)}/abc_skin.py", b"# a\n", NEW)]))
@@ -338,6 +348,7 @@ def test_a_worksheet_adds_emails_and_who_submitted_nothing(tmp_path):
     assert report == {"ana-luiza-conceicao": "placed", "rui-ausente": "empty"}
 
 
+@pytest.mark.unit
 def test_user_errors_say_what_to_do_in_both_languages(tmp_path, capsys):
     assert cli.main(["import", "moodle", str(tmp_path / "nope.zip"), "--into", str(tmp_path / "c")]) == 2
     assert cli.main(["import", "gradescope", str(EXAMPLES / "moodle-download.zip"), "--into", str(tmp_path / "c")]) == 2

@@ -46,6 +46,7 @@ def _messages(call: ast.Call) -> list[ast.expr]:
     return [*positional, *(kw.value for kw in call.keywords if kw.arg in ("message", "short"))]
 
 
+@pytest.mark.unit
 def test_every_outcome_and_problem_is_a_text_in_both_languages():
     english_only, total = [], 0
     for path in SOURCES:
@@ -57,6 +58,7 @@ def test_every_outcome_and_problem_is_a_text_in_both_languages():
     assert not english_only, "a message that is not a Text(English, Portuguese): " + ", ".join(english_only)
 
 
+@pytest.mark.unit
 def test_every_text_has_its_portuguese():
     """``Text(en, pt)``: both written, and the Portuguese not a copy of the English (``Text.same`` says so)."""
     bad = []
@@ -69,6 +71,7 @@ def test_every_text_has_its_portuguese():
     assert not bad, "Text(...) without its own Portuguese: " + ", ".join(bad)
 
 
+@pytest.mark.unit
 def test_an_english_only_outcome_is_refused():
     """What the source scan cannot see (a message built in a variable) is refused when it is built."""
     from grader.evaluation.checks import Outcome
@@ -147,6 +150,7 @@ def test_to_categorical_points_at_its_first_call(grade_source):
     assert "função de perda" in check(result, "sparse_loss")["message_pt"]
 
 
+@pytest.mark.unit
 def test_source_line_skips_comments_and_strings():
     from grader.evaluation.source import source_line
 

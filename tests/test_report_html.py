@@ -147,6 +147,7 @@ def threshold_check(error: float, full: float = 1.6, zero: float = 2.0) -> dict:
             "details": {"test_error": error, "full_credit_max": full, "zero_credit_min": zero}}
 
 
+@pytest.mark.unit
 def test_student_text_is_escaped():
     hostile = [
         hand_result(HOSTILE_NAME, "mnist_dense", status="failed", score=3.0, test_error=2.5, isolation="none",
@@ -167,6 +168,7 @@ def test_student_text_is_escaped():
         (HOSTILE_NAME, "check honest_claim: fail"), (HOSTILE_NAME, "isolation: none"), ("bob", "grading error")]
 
 
+@pytest.mark.unit
 def test_threshold_comes_from_the_results_and_partial_results_render():
     results = [
         hand_result("ann", "mnist_dense", test_error=1.2, checks=[threshold_check(1.2, full=1.5, zero=2.5)]),
@@ -182,6 +184,7 @@ def test_threshold_comes_from_the_results_and_partial_results_render():
     assert "1.2 %" not in text and "1.20 %" in text, "errors are shown with 2 decimals"
 
 
+@pytest.mark.unit
 def test_only_findings_are_flagged_not_the_echo_of_a_crash():
     def leak(rows: int) -> dict:
         return {"name": "leakage", "status": "fail", "points": 0.0, "max_points": 0.0, "message": "m",

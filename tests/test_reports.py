@@ -99,6 +99,7 @@ def test_feedback_in_english_from_the_same_results(graded_class, tmp_path):
     assert "### Figures your program drew" not in diego  # his mnist_dense draws none
 
 
+@pytest.mark.unit
 def test_feedback_escapes_what_the_student_controls():
     hostile = {"student": "x", "exercise": "mnist_dense", "status": "error", "score": 0.0, "max_score": 10.0,
                "error": "ValueError: <img src=x onerror=alert(1)> | col\nnext", "checks": [  # a flag: the error shows
@@ -164,6 +165,7 @@ def test_the_class_page_shows_the_copied_run_and_changes_no_score(graded_class):
 
 # --- GitHub annotations (unit: escaping of what the student controls) -------------------------
 
+@pytest.mark.unit
 def test_annotations_escape_workflow_command_syntax(tmp_path):
     result = {"student": "s", "exercise": "sparse_cce", "status": "failed",
               "submission": {"path": str(tmp_path / "a,b:c.py"), "kind": "py"},

@@ -84,6 +84,7 @@ def test_a_claim_within_noise_passes_and_one_a_point_off_fails(first, grade_text
     assert f"{measured:.2f}".replace(".", ",") in far["message_pt"]  # Portuguese writes a decimal comma
 
 
+@pytest.mark.unit
 def test_claim_tolerance_grows_with_the_measured_spread_but_a_half_point_lie_always_fails():
     from grader.evaluation.checks import HonestClaimParams, claim_tolerance
 

@@ -24,6 +24,8 @@ from grader.errors import GraderError
 from grader.report.html import find_flags, render_html
 from grader.similarity import code, runs
 
+pytestmark = pytest.mark.unit  # reads submissions and stored logs, runs none
+
 ROOT = course_root()
 CLASS = ROOT / "examples" / "class"
 DATA = Path(__file__).parent / "data" / "independent_runs"

@@ -47,6 +47,7 @@ def release(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.unit
 def test_release_holds_statements_starters_workflow_and_no_solution(release):
     root = course_root()
     ids = sorted(p.name for p in (root / "assignments").iterdir() if (p / "exercise.toml").is_file())
@@ -66,11 +67,13 @@ def test_release_holds_statements_starters_workflow_and_no_solution(release):
             assert not leaked, f"{path} holds lines of {solution}: {sorted(leaked)[:3]}"
 
 
+@pytest.mark.unit
 def test_release_refuses_a_folder_that_is_not_empty(release):
     r = grade("release", str(release))
     assert r.returncode == 2 and "is not empty" in r.stderr
 
 
+@pytest.mark.unit
 def test_ci_template_is_the_released_workflow(release):
     r = grade("ci-template", "--grader-spec", "keras-grader==0.1.0")
     assert r.returncode == 0 and r.stdout == (release / ".github" / "workflows" / "feedback.yml").read_text()
@@ -150,6 +153,7 @@ def test_gradescope_format_writes_results_json_and_exits_zero(tmp_path):
     assert {t["name"] for t in doc["tests"]} >= {"abc_skin: not submitted", "sparse_cce: not submitted"}
 
 
+@pytest.mark.unit
 def test_run_explains_a_file_not_named_after_an_exercise(tmp_path):
     (tmp_path / "trabalho.py").write_text(textwrap.dedent(PASSING))
     r = grade("run", str(tmp_path / "trabalho.py"))

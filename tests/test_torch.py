@@ -289,6 +289,7 @@ plt.savefig("fashion.png")
     assert check(result, "consistency")["status"] == "pass"
 
 
+@pytest.mark.unit
 def test_a_worker_that_died_on_an_onnx_file_has_the_file_inspected(tmp_path):
     """The client blames the student only for an invalid model file: for a PyTorch program, its ONNX graph."""
     from grader.evaluation import worker
