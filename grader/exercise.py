@@ -10,15 +10,13 @@ from typing import Any
 
 from .config import course_root
 from .errors import GraderError
+from .frameworks import DEFAULT as DEFAULT_FRAMEWORK
+from .frameworks import TABLE as FRAMEWORKS
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 #: quick mode's wall clock when exercise.toml's [quick] gives none: fit is capped at a few epochs, so a
 #: program still running after this is stuck (a `while True`), and CI feedback should not wait 30 minutes
 QUICK_WALL_CLOCK_S = 300.0
-#: what a program may be written with (exercise.toml's ``frameworks``): Keras, or plain PyTorch
-FRAMEWORKS = ("keras", "torch")
-#: what the grader needs installed to grade a framework's programs (an extra of this package: keras-grader[torch])
-FRAMEWORK_MODULES = {"torch": ("torch", "torchvision")}
 
 
 @dataclass(frozen=True)
@@ -30,9 +28,9 @@ class Exercise:
     limits: dict[str, Any]
     quick_epochs: int
     workdir_data: list[str] = field(default_factory=list)
-    #: the frameworks a submission may be written with ("keras", "torch"); not Keras's backend, which is the
-    #: grader's choice for every Keras program
-    frameworks: tuple[str, ...] = ("keras",)
+    #: the frameworks a submission may be written with (ids of ``grader/frameworks.py``'s table: "keras",
+    #: "torch"); not Keras's backend, which is the grader's choice for every Keras program
+    frameworks: tuple[str, ...] = (DEFAULT_FRAMEWORK.id,)
     config_sha256: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -89,7 +87,8 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
         return Exercise(
             id=cfg["id"], title=cfg["title"], dataset=cfg["dataset"],
             checks=cfg["checks"], limits=cfg["limits"], quick_epochs=int(cfg["quick"]["epochs"]),
-            workdir_data=list(cfg.get("workdir_data", [])), frameworks=_frameworks(cfg.get("frameworks", ["keras"])),
+            workdir_data=list(cfg.get("workdir_data", [])),
+            frameworks=_frameworks(cfg.get("frameworks", [DEFAULT_FRAMEWORK.id])),
             config_sha256=hashlib.sha256(raw_bytes).hexdigest(), raw=cfg,
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
@@ -97,6 +96,6 @@ def load(exercise_id: str, root: Path | None = None) -> Exercise:
 
 
 def _frameworks(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or any(v not in FRAMEWORKS for v in value):
+    if not isinstance(value, list) or not value or any(not isinstance(v, str) or v not in FRAMEWORKS for v in value):
         raise ValueError(f"frameworks must be a non-empty list of {', '.join(map(repr, FRAMEWORKS))}, not {value!r}")
     return tuple(value)

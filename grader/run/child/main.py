@@ -14,21 +14,17 @@ import runpy
 import sys
 
 from ...errors import KernelUnavailable
-
-#: The exit status when a notebook's kernel cannot start (the grader's fault). Student code runs in
-#: the kernel, a child of this process, so it cannot make this process exit with it.
-KERNEL_UNAVAILABLE = 75
+from ...handover import EXCEPTION, KERNEL_UNAVAILABLE, SCRIPT_ENV, STARTED_FD_ENV, ChildSpec
 
 
 def main(spec_path: str) -> int:
-    started = os.environ.pop("KERAS_GRADER_STARTED_FD", None)
+    started = os.environ.pop(STARTED_FD_ENV, None)
     if started:  # tell the runner the sandbox was built; closed before any student code can use it
         os.write(int(started), b"1")
         os.close(int(started))
-    with open(spec_path) as f:
-        spec = json.load(f)
-    script = os.path.abspath(spec["script"])
-    os.environ["KERAS_GRADER_SCRIPT"] = script
+    spec = ChildSpec.read(spec_path)
+    script = os.path.abspath(spec.script)
+    os.environ[SCRIPT_ENV] = script
     from ...notebooks import needs_kernel
     from . import native
 
@@ -42,7 +38,7 @@ def main(spec_path: str) -> int:
             print(f"[grader] the notebook's kernel could not start: {e}", file=sys.stderr)
             return KERNEL_UNAVAILABLE
         if failure:
-            with open(os.path.join(spec["artifacts"], "exception.json"), "w") as f:
+            with open(os.path.join(spec.artifacts, EXCEPTION), "w") as f:
                 json.dump(failure, f)
         if failure and failure.get("signal"):  # the kernel crashed: exit as a shell reports a crashed script
             return 128 + failure["signal"]

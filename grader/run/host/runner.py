@@ -10,7 +10,6 @@ is cut in the middle.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -27,6 +26,17 @@ import numpy as np
 
 from ... import data, datasets, environment
 from ...config import PACKAGE_DIR, cache_dir
+from ...handover import (
+    ARTIFACTS_DIR,
+    DOWNLOADS,
+    DOWNLOADS_ENV,
+    SCRIPT_ENV,
+    SPEC,
+    STARTED_FD_ENV,
+    WORK_DIR,
+    ChildSpec,
+    reference_rows,
+)
 from . import cgroup, sandbox
 
 #: Environment variables handed to student code; everything else (tokens,
@@ -133,8 +143,8 @@ def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None,
         "MPLBACKEND": "Agg",
         "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        "KERAS_GRADER_SCRIPT": str(script),
-        "KERAS_GRADER_DOWNLOADS": str(artifacts / "downloads"),
+        SCRIPT_ENV: str(script),
+        DOWNLOADS_ENV: str(artifacts / DOWNLOADS),
     })
     if seed is not None:
         env["PYTHONHASHSEED"] = str(seed)
@@ -147,11 +157,13 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
                    keras2_compat: bool = True, no_sandbox: bool = False) -> RunOutcome:
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
 
+    The child learns what it needs from ``jobdir/spec.json`` (``handover.ChildSpec``).
+
     ``hidden`` folders (solutions, results, other submissions) are invisible to the child. Raises
     ``SandboxUnavailable`` when no isolation works and ``no_sandbox`` is not set.
     """
     isolation = sandbox.choose(no_sandbox)
-    workdir, artifacts = jobdir / "work", jobdir / "artifacts"
+    workdir, artifacts = jobdir / WORK_DIR, jobdir / ARTIFACTS_DIR
     for d in (workdir, artifacts, workdir / ".tmp"):
         d.mkdir(parents=True, exist_ok=True)
     script = workdir / filename
@@ -160,19 +172,19 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         data.copy_into(name, workdir)
         data.copy_into(name, workdir / name)
     sets = data.splits(dataset)
-    spec = {"script": str(script), "artifacts": str(artifacts), "data_root": str(cache_dir()),
-            "datasets": datasets.served(), "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed,
-            "cell_timeout": limits.cell_timeout_s or None, "keras2_compat": keras2_compat,
-            "modules": environment.allowed_text()}
-    readable = [jobdir / "spec.json"]
+    spec_path = jobdir / SPEC
+    readable = [spec_path]
+    disambiguate = None
     if len(sets["x_train"]) == len(sets["x_test"]):
-        spec["disambiguate"] = {}
+        disambiguate = {}
         for part in ("train", "test"):
-            path = spec["disambiguate"][part] = str(jobdir / f"reference_{part}.npy")
+            path = disambiguate[part] = str(jobdir / reference_rows(part))
             np.save(path, sets[f"x_{part}"], allow_pickle=False)
             readable.append(Path(path))
-    spec_path = jobdir / "spec.json"
-    spec_path.write_text(json.dumps(spec))
+    ChildSpec(script=str(script), artifacts=str(artifacts), data_root=str(cache_dir()), datasets=datasets.served(),
+              n_test=len(sets["x_test"]), quick_epochs=quick_epochs, seed=seed,
+              cell_timeout=limits.cell_timeout_s or None, keras2_compat=keras2_compat,
+              modules=environment.allowed_text(), disambiguate=disambiguate).write(spec_path)
     if isolation != "none" and (uid := sandbox.nobody()) is not None:
         _hand_to(uid, [workdir, artifacts], readable)
 
@@ -193,7 +205,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True, pass_fds=(started_w,),
                                 env={**child_env(workdir, artifacts, script, seed, env),
-                                     "KERAS_GRADER_STARTED_FD": str(started_w)})
+                                     STARTED_FD_ENV: str(started_w)})
     finally:
         os.close(started_w)
     pumps = [_Pump(proc.stdout, out_path, limits.output_bytes), _Pump(proc.stderr, err_path, limits.output_bytes)]
