@@ -6,13 +6,12 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, environment
+from . import __version__, environment, frameworks
 from .errors import ConfigError, GraderError
-from .exercise import FRAMEWORK_MODULES
 from .schema import CheckStatus, JobResult, JobStatus
 from .text import Text
 
@@ -460,10 +459,6 @@ def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
     return None
 
 
-#: Where a reference written in another framework lies: beside the Keras one (``solutions/<id>/solution.py``), found
-#: the same way. A file, not a list in exercise.toml: that file is released to students and solutions/ never is.
-#: Each framework's modules: the reference is skipped, with a note, where they are not installed (an optional extra).
-FRAMEWORK_REFERENCES = {"torch": ("solution_torch.py", FRAMEWORK_MODULES["torch"], "keras-grader[torch]")}
 
 
 def framework_installed(modules: tuple[str, ...]) -> bool:
@@ -480,13 +475,17 @@ def solution_runs(root: Path, ex_id: str, installed=framework_installed) -> list
     what ``judge_pair`` judges: every reference must pass every check, whatever its framework.
     """
     runs: list[tuple[str, str, Path, str | None]] = [
-        ("reference", "reference", root / "solutions" / ex_id / "solution.py", None)]
-    for framework, (name, modules, extra) in FRAMEWORK_REFERENCES.items():
-        path = root / "solutions" / ex_id / name
+        ("reference", "reference", root / "solutions" / ex_id / frameworks.DEFAULT.reference, None)]
+    # another framework's reference lies beside the default's, found by its file name (frameworks.py), not listed in
+    # exercise.toml: that file is released to students and solutions/ never is; it is skipped, with a note, where
+    # its framework's modules (an optional extra) are not installed
+    for framework in frameworks.others():
+        path = root / "solutions" / ex_id / framework.reference
         if path.is_file():
+            modules = framework.modules
             skip = None if installed(modules) else (f"skipped: {' and '.join(modules)} not installed here; "
-                                                    f"pip install '{extra}' to check this reference")
-            runs.append((f"reference ({framework})", "reference", path, skip))
+                                                    f"pip install '{framework.extra}' to check this reference")
+            runs.append((f"reference ({framework.id})", "reference", path, skip))
     runs.append(("starter", "starter", root / "assignments" / ex_id / "starter.py", None))
     return runs
 

@@ -17,16 +17,16 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from .config import Section, course_root, read_toml, requirement, validate
 from .errors import ConfigError, GraderError
+from .frameworks import DEFAULT as DEFAULT_FRAMEWORK
+from .frameworks import TABLE as FRAMEWORKS
 from .text import Text
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 #: quick mode's wall clock when exercise.toml's [quick] gives none: fit is capped at a few epochs, so a
 #: program still running after this is stuck (a `while True`), and CI feedback should not wait 30 minutes
 QUICK_WALL_CLOCK_S = 300.0
-#: what a program may be written with (exercise.toml's ``frameworks``): Keras, or plain PyTorch
-FRAMEWORKS = ("keras", "torch")
-#: what the grader needs installed to grade a framework's programs (an extra of this package: keras-grader[torch])
-FRAMEWORK_MODULES = {"torch": ("torch", "torchvision")}
+#: what a program may be written with (exercise.toml's ``frameworks``): an id of the framework table
+FrameworkId = Literal[tuple(FRAMEWORKS)]  # type: ignore[valid-type]
 EXERCISE_FILE = "exercise.toml"
 
 
@@ -90,8 +90,8 @@ class Exercise(Section):
     dataset: str = Field(description="the data set whose test set grades the model (`grader/datasets.py`)")
     workdir_data: list[str] = Field([], description="data sets copied into the work dir (the handout's files)")
     #: the frameworks a submission may be written with; not Keras's backend, which the grader chooses
-    frameworks: tuple[Literal["keras", "torch"], ...] = Field(
-        ("keras",), strict=False, min_length=1, description="what a program may be written with (not Keras's "
+    frameworks: tuple[FrameworkId, ...] = Field(
+        (DEFAULT_FRAMEWORK.id,), strict=False, min_length=1, description="what a program may be written with (not Keras's "
         "backend)")
     limits: Limits = Field(description="the table [limits]")
     quick: Quick = Field(description="the table [quick]")

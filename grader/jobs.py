@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import data, datasets, devices, hints, results
+from . import data, datasets, devices, frameworks, hints, results
 from .claims import statements
 from .config import borderline_runs, course_root, course_seed, default_backend, keras2_settings
 from .devices import CPU, Placement
@@ -21,9 +21,9 @@ from .errors import GraderError
 from .evaluation.checks import exception_location
 from .evaluation.client import EvaluationFailed, Evaluator
 from .evaluation.exercises import thresholds as threshold_checks
-from .exercise import FRAMEWORK_MODULES, Exercise
+from .exercise import Exercise
+from .handover import ARTIFACTS_DIR, KERNEL_UNAVAILABLE, EvaluationJob
 from .notebooks import needs_kernel
-from .run.child.main import KERNEL_UNAVAILABLE
 from .run.host import sandbox
 from .run.host.runner import Limits, RunOutcome, run_submission
 from .schema import JUDGED, CheckStatus, JobResult, JobStatus, new_result, status_from_checks
@@ -133,7 +133,7 @@ def grader_error(student: str, ex: Exercise, why: Text, **fields: Any) -> JobRes
                              ". Não é culpa do aluno; o próximo `grade all` corrige de novo"))
 
 
-def run_fault(outcome: RunOutcome, submission: Path, frameworks: tuple[str, ...] = ()) -> tuple[str, str] | None:
+def run_fault(outcome: RunOutcome, submission: Path, accepted: tuple[str, ...] = ()) -> tuple[str, str] | None:
     """Why the student's program could not run, when the grader or the machine is to blame: (English, Portuguese),
     the arguments of ``EvaluationFailed`` (and what tests/test_evaluator.py reads)."""
     if outcome.sandbox_error:  # the child never wrote its start byte on a pipe student code cannot reach
@@ -153,12 +153,12 @@ def run_fault(outcome: RunOutcome, submission: Path, frameworks: tuple[str, ...]
     # a framework the exercise accepts but this grader lacks (keras-grader[torch] not installed): the machine's fault
     missing = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", outcome.stderr)
     module = missing.group(1).split(".")[0] if missing else ""
-    for framework in frameworks:
-        if module in FRAMEWORK_MODULES.get(framework, ()) and importlib.util.find_spec(module) is None:
-            return (f"the exercise accepts {framework} programs, but the grading machine has no {module!r} installed. "
-                    f"On the grading machine, install the extra: pip install 'keras-grader[{framework}]'",
-                    f"o exercício aceita programas em {framework}, mas a máquina de correção não tem {module!r} "
-                    f"instalado. Na máquina de correção, instale o extra: pip install 'keras-grader[{framework}]'")
+    for framework in filter(None, map(frameworks.get, accepted)):
+        if framework.extra and module in framework.modules and importlib.util.find_spec(module) is None:
+            return (f"the exercise accepts {framework.id} programs, but the grading machine has no {module!r} "
+                    f"installed. On the grading machine, install the extra: pip install '{framework.extra}'",
+                    f"o exercício aceita programas em {framework.id}, mas a máquina de correção não tem {module!r} "
+                    f"instalado. Na máquina de correção, instale o extra: pip install '{framework.extra}'")
     return None
 
 
@@ -220,7 +220,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
                            "status": r["status"], "run_s": r["times"]["total_s"]} for r, _ in done]
         if opts.results_dir:
             kept = results.artifacts_dir(opts.results_dir, student, ex.id)
-            result["artifacts"] = results.keep_artifacts(jobdir / "artifacts", kept)
+            result["artifacts"] = results.keep_artifacts(jobdir / ARTIFACTS_DIR, kept)
         if opts.keep_dir:
             dest = opts.keep_dir / student / ex.id
             shutil.rmtree(dest, ignore_errors=True)
@@ -331,11 +331,11 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
         fields = {**base, "isolation": outcome.isolation, "device": placement.label, "returncode": outcome.returncode,
                   "peak_memory_mb": outcome.peak_memory_mb, "limit_hit": outcome.limit_kind,
                   "stdout_tail": outcome.stdout[-TAIL:], "stderr_tail": outcome.stderr[-TAIL:]}
-        job = {"exercise": ex.id, "course_root": str(course_root()), "artifacts": str(outcome.artifacts),
-               "source": readable_source(submission), "kind": submission.suffix.lstrip("."),
-               "statements": statements(submission), "quick": opts.quick,
-               "returncode": outcome.returncode, "timed_out": outcome.timed_out, "limit_s": limit,
-               "limit_hit": outcome.limit_hit, "private": private}
+        job = EvaluationJob(exercise=ex.id, course_root=str(course_root()), artifacts=str(outcome.artifacts),
+                            source=readable_source(submission), kind=submission.suffix.lstrip("."),
+                            statements=statements(submission), quick=opts.quick,
+                            returncode=outcome.returncode, timed_out=outcome.timed_out, limit_s=limit,
+                            limit_hit=outcome.limit_hit, private=private)
         crash = None if outcome.timed_out or outcome.limit_hit else hints.crash(
             outcome.returncode, outcome.stderr, f"{ex.id}{submission.suffix}")
         if crash is not None:

@@ -12,11 +12,12 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
+from .handover import EXECUTED_NOTEBOOK
 from .schema import SCHEMA_VERSION, Attempt, JobResult, job_result
 
 #: What of the student process's artifacts the reports show: its figures and its executed notebook.
 #: The student's process wrote them, so only regular files with these names and sizes are copied.
-KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|executed\.ipynb")
+KEPT_ARTIFACTS = re.compile(r"fig\d{1,3}\.png|" + re.escape(EXECUTED_NOTEBOOK))
 KEPT_MAX_BYTES, KEPT_MAX_FILES = 5 * 2**20, 24
 
 

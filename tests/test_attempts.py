@@ -249,9 +249,10 @@ def test_a_pytorch_job_leaves_no_attempt_of_the_torch_probe(evaluator):
 
 ATTRIBUTION = """
 import json, os, shutil, sys, threading
+from grader.handover import ChildSpec
 from grader.run.child import audit
 paths = json.loads(sys.argv[1])
-audit.install({"script": paths["script"], "artifacts": paths["artifacts"]})
+audit.install(ChildSpec(script=paths["script"], artifacts=paths["artifacts"]))
 
 def run_as(filename, source):
     exec(compile(source, filename, "exec"), {})

@@ -14,10 +14,12 @@ import socket
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from grader import frameworks
 from grader.config import course_root
 from grader.evaluation import artifacts
 from grader.evaluation.client import PYTHON_ENV, EvaluationFailed, Evaluator
@@ -262,12 +264,13 @@ def test_a_framework_the_exercise_accepts_but_the_grading_machine_lacks_is_not_t
                           isolation=sandbox.detect())
 
     # this machine may have torch: a framework module it surely lacks stands in for it
-    monkeypatch.setitem(jobs.FRAMEWORK_MODULES, "torch", ("kg_absent_framework",))
+    torch = frameworks.TABLE["torch"]
+    monkeypatch.setitem(frameworks.TABLE, "torch", replace(torch, modules=("kg_absent_framework",)))
     missing = outcome("Traceback (most recent call last):\nModuleNotFoundError: No module named 'kg_absent_framework'\n")
     fault = jobs.run_fault(missing, script, ("keras", "torch"))
     assert fault and "pip install 'keras-grader[torch]'" in fault[0] and "instale o extra" in fault[1]
     assert jobs.run_fault(missing, script, ("keras",)) is None  # the exercise asks for Keras: the student's error
-    monkeypatch.setitem(jobs.FRAMEWORK_MODULES, "torch", ("json",))  # installed here: a student's own import trick
+    monkeypatch.setitem(frameworks.TABLE, "torch", replace(torch, modules=("json",)))  # installed: the student's trick
     assert jobs.run_fault(outcome("ModuleNotFoundError: No module named 'json'\n"), script, ("keras", "torch")) is None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -229,10 +230,13 @@ ACYCLIC = ("grader.evaluation", "grader")
 LAYERS = {
     # the whole package, from the bottom up (grader/README.md draws it)
     "grader": (
-        ("grader.errors", "grader.text", "grader.schema", "grader.fingerprint", "grader.forward"),
+        # handover: the names and shapes the student's process and the grader agree on, below both
+        ("grader.errors", "grader.text", "grader.schema", "grader.fingerprint", "grader.forward", "grader.handover"),
         ("grader.config",),
-        ("grader.datasets", "grader.devices", "grader.exercise", "grader.environment", "grader.notebooks"),
-        ("grader.data", "grader.hints", "grader.claims", "grader.similarity"),
+        # frameworks: the table of frameworks (its advice is hints')
+        ("grader.datasets", "grader.devices", "grader.exercise", "grader.environment", "grader.notebooks",
+         "grader.hints", "grader.frameworks"),
+        ("grader.data", "grader.claims", "grader.similarity"),
         ("grader.run",),  # run.child (the student's process) and run.host (what launches it)
         ("grader.evaluation",),
         ("grader.results", "grader.decisions"),
@@ -363,3 +367,86 @@ def test_no_import_circle(package):
         if name not in state:
             walk(name, [name])
     assert not circles, "import circles: " + "; ".join(circles)
+
+
+# --- the hand-over: the witness and the judge learn each other's names from grader/handover.py -----------------------
+
+def _static_imports(name: str) -> set[str]:
+    """Every grader module ``name`` names in an import, under TYPE_CHECKING too (a type is a name learnt as well)."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - (node.level - 1)] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            found.update(f"{target}.{alias.name}" if f"{target}.{alias.name}" in MODULES else target
+                         for alias in node.names)
+    return found
+
+
+@pytest.mark.unit
+def test_the_witness_and_the_judge_import_neither_side_of_the_other():
+    """The evaluation side (grader/evaluation, jobs.py) never imports the student's process's modules, nor the
+    student's side the evaluation's: both learn the artifacts' names, the child's spec and the job from
+    grader/handover.py, and the frameworks from grader/frameworks.py."""
+    judge = [name for name in MODULES if _under(name, "grader.evaluation") or name == "grader.jobs"]
+    wrong = [f"{name} imports {target}" for name in judge for target in sorted(_static_imports(name))
+             if _under(target, "grader.run.child")]
+    wrong += [f"{name} imports {target}" for name in MODULES if _under(name, "grader.run.child")
+              for target in sorted(_static_imports(name)) if _under(target, "grader.evaluation")]
+    assert not wrong, "; ".join(wrong)
+    assert "grader.handover" in _static_imports("grader.run.child.probe")
+    assert "grader.handover" in _static_imports("grader.evaluation.evaluator")
+
+
+@pytest.mark.unit
+def test_the_handover_and_the_framework_table_need_only_the_standard_library():
+    """The child imports both inside the sandbox before any of the student's imports (the table names the
+    frameworks' code as strings, imported on use): importing them, and the grader modules they import when they
+    are imported, needs the standard library alone. (A function may import more when it is called: the hints'
+    catalogue reads the course's settings, in the evaluator.)"""
+
+    def executed(body: list[ast.stmt]) -> list[ast.AST]:
+        """The statements run when the module is imported: not those inside a function."""
+        found: list[ast.AST] = []
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            found.append(node)
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                found += executed([n for n in getattr(node, field, []) if isinstance(n, ast.AST)])
+        return found
+
+    seen, todo, outside = set(), ["grader.handover", "grader.frameworks"], set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        path = MODULES[name]
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in executed(ast.parse(path.read_text()).body):
+            if isinstance(node, ast.Import):
+                outside |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                outside.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                todo += [m for m in (target, *(f"{target}.{a.name}" for a in node.names))
+                         if m in MODULES and m not in seen]
+    assert outside - {"grader"} <= set(sys.stdlib_module_names) | {"__future__"}, outside
+
+
+@pytest.mark.unit
+def test_the_probes_import_each_other_in_one_direction_only():
+    """PyTorch's probe talks to the base probe through witness.Witness: it never imports probe.py (not even for a
+    type), and the base probe makes it from the framework table, so neither names the other."""
+    probes = [name for name in MODULES if name.rpartition(".")[0] == "grader.run.child"
+              and name.endswith("probe")]
+    assert {"grader.run.child.probe", "grader.run.child.torch_probe"} <= set(probes)
+    both = [f"{a} <-> {b}" for a in probes for b in probes if a < b
+            and b in _static_imports(a) and a in _static_imports(b)]
+    assert not both, both
+    assert "grader.run.child.probe" not in _static_imports("grader.run.child.torch_probe")

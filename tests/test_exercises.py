@@ -8,8 +8,8 @@ import sys
 import pytest
 from conftest import check
 
-from grader import exercise
-from grader.cli import FRAMEWORK_REFERENCES, framework_installed, judge_pair, solution_runs
+from grader import exercise, frameworks
+from grader.cli import framework_installed, judge_pair, solution_runs
 
 ABC = """
 import numpy as np
@@ -217,5 +217,5 @@ def test_check_solutions_quick_passes():
     r = subprocess.run([sys.executable, "-m", "grader.cli", "check-solutions", "--quick"], capture_output=True,
                        text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
-    torch_refs = 2 if framework_installed(FRAMEWORK_REFERENCES["torch"][1]) else 0  # else skipped, with a note
+    torch_refs = 2 if framework_installed(frameworks.TORCH.modules) else 0  # else skipped, with a note
     assert r.stdout.count("as expected") == 10 + torch_refs

@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ..run.child.audit import LOG
+from ..handover import AUDIT_LOG, EVENTS, WORK_DIR, EvaluationJob
 
 MAX_LISTED = 200
 #: Programs the handout's recipes run (download and unpack the data, look around, install) and
@@ -57,10 +57,10 @@ RECIPIENTS = {
 }
 
 
-def collect(job: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+def collect(job: EvaluationJob, events: list[dict[str, Any]]) -> dict[str, Any]:
     """The job's attempts, judged, and their summary: result fields ``attempts`` and ``attempts_summary``."""
     private = {k: [str(p) for p in v] for k, v in (job.get("private") or {}).items() if isinstance(v, list)}
-    work = [str(Path(job["artifacts"]).parent / "work"), "/content"]
+    work = [str(Path(job["artifacts"]).parent / WORK_DIR), "/content"]
     notebook = job.get("kind") == "ipynb"
     attempts, capped = [], []
     for ev in events:
@@ -70,9 +70,9 @@ def collect(job: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]
             attempts.append(_judge(ev, private, work, notebook))
     if job.get("limit_hit"):
         attempts.append(_judge({"kind": "limit", "target": str(job["limit_hit"])}, private, work, notebook))
-    if not attempts and not (Path(job["artifacts"]) / LOG).is_file() and \
-            (Path(job["artifacts"]) / "events.jsonl").is_file():  # the probe ran, so the hook ran before it
-        attempts.append(_judge({"kind": "tamper", "target": f"{LOG} was removed"}, private, work, notebook))
+    if not attempts and not (Path(job["artifacts"]) / AUDIT_LOG).is_file() and \
+            (Path(job["artifacts"]) / EVENTS).is_file():  # the probe ran, so the hook ran before it
+        attempts.append(_judge({"kind": "tamper", "target": f"{AUDIT_LOG} was removed"}, private, work, notebook))
     flagged = sum(a["flagged"] for a in attempts)
     attempts.sort(key=lambda a: not a["flagged"])  # what the instructor must see first
     return {"attempts": attempts[:MAX_LISTED],

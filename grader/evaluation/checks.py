@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
-from .. import hints
+from .. import frameworks, hints
 from ..claims import Claim, Unread, match, read_statements
 from ..config import Section, config_rule
 from ..errors import CheckConflict
@@ -185,19 +185,8 @@ def run_problem(ctx: Context) -> Problem | None:
                             f"o programa terminou com status {ctx.returncode}; faça-o terminar normalmente"),
                        Text(f"the program exited with status {ctx.returncode}",
                             f"o programa terminou com status {ctx.returncode}"))
-    if not any(ev["event"] == "fit_start" for ev in ctx.events) and ctx.summary.get("framework") == "torch":
-        return Problem(Text("the program ran to the end but never trained a model (no optimizer step was taken): "
-                            "build a torch.nn model and train it on the training set with an optimizer "
-                            "(loss.backward(), optimizer.step()), as the exercise asks",
-                            "o programa rodou até o fim, mas nunca treinou um modelo (nenhum passo do otimizador "
-                            "foi dado): monte um modelo torch.nn e treine-o com o conjunto de treino usando um "
-                            "otimizador (loss.backward(), optimizer.step()), como pede o exercício"),
-                       Text("the program never trained a model", "o programa nunca treinou um modelo"))
-    if not any(ev["event"] == "fit_start" for ev in ctx.events):
-        return Problem(Text("the program ran to the end but never trained a model (fit was never called): build, "
-                            "compile and train (fit) a Keras model on the training set, as the exercise asks",
-                            "o programa rodou até o fim, mas nunca treinou um modelo (fit não foi chamado): monte, "
-                            "compile e treine (fit) um modelo Keras com o conjunto de treino, como pede o exercício"),
+    if not any(ev["event"] == "fit_start" for ev in ctx.events):  # what training is, the framework's record says
+        return Problem(frameworks.recorded(ctx.summary).untrained,
                        Text("the program never trained a model", "o programa nunca treinou um modelo"))
     if ctx.model is None:  # build_context said why
         p = ctx.model_problem
@@ -214,6 +203,13 @@ def not_reached(ctx: Context, problem: Problem) -> Outcome:
     """
     return Outcome(CheckStatus.NOT_REACHED, Text("not reached: ", "não alcançada: ") + problem.short,
                    unstated=None if problem is ctx.run_problem else problem)
+
+
+def _advice(ctx: Context, situation: str) -> Text | str:
+    """What the program's framework (its record in ``grader/frameworks.py``) tells its students in this
+    situation, after a space; nothing where it has no advice."""
+    said = frameworks.recorded(ctx.summary).advice.get(situation)
+    return " " + said if said is not None else ""
 
 
 def _no_model(ctx: Context) -> Outcome | None:
@@ -289,8 +285,8 @@ def _matched_notice(ctx: Context, match: RowMatch) -> Text:
                "the test set's order, against their labels",
                f"o corretor encontrou cada linha de teste pelo seu conteúdo e avaliou o modelo só nas {n} linhas de "
                "teste, na ordem do conjunto de teste, com os seus rótulos")
-    advice = (" " + hints.TORCH_ADVICE["shuffled_test_loader"] + "."
-              if match.reordered and ctx.summary.get("framework") == "torch" else Text.same(""))
+    said = _advice(ctx, "shuffled_test_loader")
+    advice = said + "." if match.reordered and said else Text.same("")
     return Text(". Notice (", ". Aviso (") + source + "): " + noticed + "; " + did + "." + advice
 
 
@@ -348,7 +344,7 @@ def consistency(ctx: Context, params: ConsistencyParams) -> Outcome:
                                           f"apenas {pt_num(100 * agree)}% das predições que o próprio aluno fez no "
                                           "conjunto de teste foram reproduzidas pelo modelo salvo (< "
                                           f"{pt_num(100 * minimum, 1)}%): o professor deve examinar esta submissão")
-                   + (" " + hints.TORCH_ADVICE["eval_mode"] if ctx.summary.get("framework") == "torch" else ""),
+                   + _advice(ctx, "eval_mode"),
                    details)
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 from ..config import cache_dir, course_root
 from ..errors import EvaluationFailed
+from ..handover import EvaluationJob
+from .frameworks import handed_over
 
 #: Importing Keras takes seconds; a worker still silent after this long is not coming up.
 STARTUP_TIMEOUT_S = 300.0
@@ -192,7 +194,7 @@ class Evaluator:
                 f"o avaliador não pôde iniciar ({_pt(str(e))}){': ' + last if last else ''}. Na máquina de "
                 f"correção, verifique o sandbox (bubblewrap) e o ambiente Python (log: {log_path()})", grader_fault=True) from e
 
-    def evaluate(self, job: dict[str, Any]) -> dict[str, Any]:
+    def evaluate(self, job: EvaluationJob) -> dict[str, Any]:
         with self._lock:
             worker = self._ready_worker()
             try:
@@ -209,7 +211,7 @@ class Evaluator:
                     f"entrega (log: {log_path()})", grader_fault=True)
             return answer["result"]
 
-    def _blame(self, job: dict[str, Any], what: str) -> EvaluationFailed:
+    def _blame(self, job: EvaluationJob, what: str) -> EvaluationFailed:
         """Whose fault a worker that died (or ran out of time) on ``job`` is: a fresh worker inspects the model file."""
         worker = self._ready_worker()  # the next job needs it anyway
         try:
@@ -217,7 +219,7 @@ class Evaluator:
         except _WorkerGone:
             self._worker, answer = None, {}
         problem = answer.get("result") if answer.get("ok") else None
-        kind = "ONNX" if (Path(job["artifacts"]) / "graded.onnx").is_file() else "Keras"  # a PyTorch program's model
+        kind = handed_over(Path(job["artifacts"])).file_kind  # which framework's file the worker inspected
         if problem:
             return EvaluationFailed(
                 f"the evaluator {what} on this submission's saved model, which is not a valid {kind} file: "

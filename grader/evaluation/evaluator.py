@@ -14,9 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from .. import data
+from .. import data, frameworks
 from .. import exercise as exercise_mod
 from ..errors import Untrusted
+from ..handover import (
+    AUDIT_LOG,
+    EVENTS,
+    EXCEPTION,
+    SUMMARY,
+    TEST_PRED,
+    TEST_X,
+    EvaluationJob,
+    fit_train_fingerprints,
+    fit_val_fingerprints,
+    notice_text,
+)
 from ..schema import CheckStatus
 from ..text import Text
 from . import attempts as attempts_mod
@@ -26,7 +38,6 @@ from .context import Context, Problem
 from .correspondence import correspondence_texts, match_rows
 from .exercises import configure
 from .frameworks import framework_problem
-from .keras_model import KerasModel
 
 
 def _describe_source(summary: dict[str, Any]) -> tuple[Text, str]:
@@ -45,7 +56,7 @@ def _describe_source(summary: dict[str, Any]) -> tuple[Text, str]:
     return Text(what, what_pt), kind
 
 
-def build_context(job: dict[str, Any]) -> Context:
+def build_context(job: EvaluationJob) -> Context:
     ex = exercise_mod.load(job["exercise"], Path(job["course_root"]))
     art = Path(job["artifacts"])
     sets = data.splits(ex.dataset)  # the data the grader trusts, rebuilt from the verified cache
@@ -57,9 +68,9 @@ def build_context(job: dict[str, Any]) -> Context:
                   source_kind=str(job.get("kind") or ""), checks=configure(ex, Path(job["course_root"])))
     problems = []
     try:
-        ctx.summary = read_json(art / "summary.json", {}) or {}
-        ctx.exception = read_json(art / "exception.json")
-        ctx.events = read_events(art / "events.jsonl")
+        ctx.summary = read_json(art / SUMMARY, {}) or {}
+        ctx.exception = read_json(art / EXCEPTION)
+        ctx.events = read_events(art / EVENTS)
     except Untrusted as e:
         problems.append(str(e))
     if not isinstance(ctx.summary, dict):
@@ -81,17 +92,17 @@ def build_context(job: dict[str, Any]) -> Context:
         if ev["event"] == "fit_start" and isinstance(ev.get("fit"), int):
             k = ev["fit"]
             try:
-                if (fp := read_array(art / f"fit{k}_train_fp.npy", "u")) is not None:
+                if (fp := read_array(art / fit_train_fingerprints(k), "u")) is not None:
                     ctx.train_fingerprints.append(fp)
-                if (fp := read_array(art / f"fit{k}_val_fp.npy", "u")) is not None:
+                if (fp := read_array(art / fit_val_fingerprints(k), "u")) is not None:
                     ctx.val_fingerprints[k] = fp
             except Untrusted as e:
                 problems.append(str(e))
 
     # the test inputs, as the student prepared them
     try:
-        ctx.test_x = read_array(art / "test_x.npy")
-        ctx.child_pred = read_array(art / "test_pred.npy")
+        ctx.test_x = read_array(art / TEST_X)
+        ctx.child_pred = read_array(art / TEST_PRED)
     except Untrusted as e:
         ctx.test_x, problems = None, [*problems, str(e)]
     if ctx.test_x is None:
@@ -180,39 +191,29 @@ def _match_test_rows(ctx: Context) -> None:
 
 
 def _load_model(ctx: Context, art: Path, problems: list[str]) -> Problem | None:
-    """Load the graded model into ctx.model; return what went wrong, if anything."""
+    """Load the graded model into ctx.model; return what went wrong, if anything.
+
+    The probe names the framework and, when it handed the model over, the file (``summary.json``); the
+    framework's record (``grader/frameworks.py``) says which file that is and how to load it.
+    """
     summary = ctx.summary
-    if summary.get("framework") == "torch":  # a PyTorch program: its module, exported to ONNX (onnx_model.py)
-        from .onnx_model import export_problem, load_onnx
-
-        if summary.get("model_file") == "graded.onnx":
-            ctx.model, problem = load_onnx(art / "graded.onnx")
-            return problem
-        if isinstance(summary.get("save_error"), str):
-            return export_problem(summary["save_error"])
-    if "model_file" not in summary:
-        if summary.get("save_error"):
-            return Problem(Text(f"the graded model could not be saved ({summary['save_error'][:300]}): use built-in "
-                                "Keras layers so the model can be saved and loaded",
-                                f"o modelo avaliado não pôde ser salvo ({summary['save_error'][:300]}): use camadas "
-                                "nativas do Keras para que o modelo possa ser salvo e carregado"),
-                           Text("the graded model could not be saved", "o modelo avaliado não pôde ser salvo"))
-        if problems:
-            return Problem(Text("; ".join(problems),
-                                "arquivos deixados pelo programa não puderam ser usados: " + "; ".join(problems)),
-                           Text("files the program left could not be used",
-                                "arquivos deixados pelo programa não puderam ser usados"))
-        # the program stopped or trained nothing (checks.run_problem says which), or it left no model behind
-        return Problem(Text("the grader found no model to grade", "o corretor não encontrou um modelo para avaliar"),
-                       Text("no model to grade", "nenhum modelo para avaliar"))
-    loaded = KerasModel.load(art / "graded.keras")
-    if isinstance(loaded, Problem):
-        return loaded
-    ctx.model = loaded
-    return None
+    framework = frameworks.recorded(summary)
+    if "model_file" in summary:
+        ctx.model, problem = framework.load(art / framework.model_file)
+        return problem
+    if isinstance(summary.get("save_error"), str) and summary["save_error"]:
+        return framework.attr("save_problem")(summary["save_error"])
+    if problems:
+        return Problem(Text("; ".join(problems),
+                            "arquivos deixados pelo programa não puderam ser usados: " + "; ".join(problems)),
+                       Text("files the program left could not be used",
+                            "arquivos deixados pelo programa não puderam ser usados"))
+    # the program stopped or trained nothing (checks.run_problem says which), or it left no model behind
+    return Problem(Text("the grader found no model to grade", "o corretor não encontrou um modelo para avaliar"),
+                   Text("no model to grade", "nenhum modelo para avaliar"))
 
 
-def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
+def evaluate_job(job: EvaluationJob) -> dict[str, Any]:
     """Run the exercise's checks for one finished run; returns plain JSON values."""
     t0 = time.perf_counter()
     ctx = build_context(job)
@@ -246,7 +247,7 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
         results.append({"name": name, "status": out.status, "points": round(points * out.earned(), 3),
                         "max_points": points, **out.message.fields("message"), "details": out.details})
     ctx.lap("checks")
-    attempts = attempts_mod.collect(job, read_events(ctx.artifacts / attempts_mod.LOG))
+    attempts = attempts_mod.collect(job, read_events(ctx.artifacts / AUDIT_LOG))
     ctx.lap("attempts")
     return {
         "checks": results,
@@ -265,9 +266,6 @@ def evaluate_job(job: dict[str, Any]) -> dict[str, Any]:
 
 def keras2_notices(events: list[dict[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
     """The Keras 2 idioms the probe ran as Keras 2 did: [{id, line, en, pt}], texts from this grader's catalogue."""
-    # the catalogue is the child side's (its shims and these texts are written together); read it only when needed
-    from ..run.child.keras2 import notice_text
-
     notices = []
     for ev in events:
         if ev["event"] != "keras2" or len(notices) >= limit:

@@ -1,27 +1,33 @@
-"""Which framework a submission used, and whether its exercise accepts it (``exercise.toml`` ``frameworks``)."""
+"""Which framework a submission used, and whether its exercise accepts it (``exercise.toml`` ``frameworks``).
+
+The frameworks themselves, and what each one needs, are ``grader/frameworks.py``'s table.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import frameworks
 from ..text import Text
 from .context import Problem
 
 if TYPE_CHECKING:
     from .context import Context
 
-NAMES = {"keras": "Keras", "torch": "PyTorch"}
-_IMPORTS = re.compile(r"^\s*(?:import|from)\s+(torch|keras|tensorflow)\b", re.MULTILINE)
+_IMPORTS = re.compile(r"^\s*(?:import|from)\s+(\w+)", re.MULTILINE)
 
 
 def submission_framework(summary: dict[str, Any], source: str) -> str:
-    """"torch" or "keras": what the probe saw, else (a run that left no summary) what the source imports."""
-    seen = summary.get("framework")
-    if seen in NAMES:
-        return seen
+    """A framework's id: what the probe saw, else (a run that left no summary) what the source imports: another
+    framework's modules and none of the default's, else the default."""
+    if (seen := frameworks.get(summary.get("framework"))) is not None:
+        return seen.id
     imported = set(_IMPORTS.findall(source))
-    return "torch" if "torch" in imported and not imported & {"keras", "tensorflow"} else "keras"
+    if imported & set(frameworks.DEFAULT.imports):
+        return frameworks.DEFAULT.id
+    return next((f.id for f in frameworks.others() if imported & set(f.imports)), frameworks.DEFAULT.id)
 
 
 def framework_problem(ctx: Context) -> Problem | None:
@@ -30,11 +36,17 @@ def framework_problem(ctx: Context) -> Problem | None:
     accepted = ctx.exercise.frameworks
     if used in accepted:
         return None
-    wanted = " or ".join(NAMES.get(f, f) for f in accepted)
-    wanted_pt = " ou ".join(NAMES.get(f, f) for f in accepted)
-    return Problem(Text(f"this exercise requires {wanted}, and the program uses {NAMES[used]}: write it with {wanted}, "
+    names = [f.name if (f := frameworks.get(a)) else a for a in accepted]
+    wanted, wanted_pt, name = " or ".join(names), " ou ".join(names), frameworks.TABLE[used].name
+    return Problem(Text(f"this exercise requires {wanted}, and the program uses {name}: write it with {wanted}, "
                         "as the exercise asks (its checks are about what it does there)",
-                        f"este exercício exige {wanted_pt}, e o programa usa {NAMES[used]}: escreva-o com "
+                        f"este exercício exige {wanted_pt}, e o programa usa {name}: escreva-o com "
                         f"{wanted_pt}, como pede o exercício (as suas verificações tratam do que ele faz nesse "
                         "framework)"),
                    Text(f"the exercise requires {wanted}", f"o exercício exige {wanted_pt}"))
+
+
+def handed_over(artifacts: Path) -> frameworks.Framework:
+    """The framework whose model file the artifacts hold: another framework's, whose file only its probe writes,
+    else the default's (read whether or not it exists: its readers say it is missing)."""
+    return next((f for f in frameworks.others() if (artifacts / f.model_file).is_file()), frameworks.DEFAULT)

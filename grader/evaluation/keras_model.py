@@ -82,6 +82,22 @@ class KerasModel:
         return loss if isinstance(loss, str) else None
 
 
+def load(path: Path) -> tuple[KerasModel | None, Problem | None]:
+    """The graded model from ``path`` (graded.keras), or why it cannot be graded: the framework table's loader
+    (``grader/frameworks.py``)."""
+    loaded = KerasModel.load(path)
+    return (None, loaded) if isinstance(loaded, Problem) else (loaded, None)
+
+
+def save_problem(reason: str) -> Problem:
+    """The probe could not save the graded model as a ``.keras`` file: what Keras said, and what to change."""
+    return Problem(Text(f"the graded model could not be saved ({reason[:300]}): use built-in Keras layers so the "
+                        "model can be saved and loaded",
+                        f"o modelo avaliado não pôde ser salvo ({reason[:300]}): use camadas nativas do Keras para "
+                        "que o modelo possa ser salvo e carregado"),
+                   Text("the graded model could not be saved", "o modelo avaliado não pôde ser salvo"))
+
+
 def _all_layers(model: Any) -> list[Any]:
     """Every layer, nested models' layers included, in order."""
     try:

@@ -3,7 +3,8 @@
 The checks never touch a Keras (or PyTorch) object: they ask a ``GradedModel`` for its outputs, the
 kinds of its layers or operators, its input shape and its loss. A framework the grader accepts is
 one more implementation of this interface, loaded from a file the student's process left, without
-running the student's Python (a ``.keras`` archive in safe mode; an ONNX graph).
+running the student's Python (a ``.keras`` archive in safe mode; an ONNX graph). The framework's
+record (``grader/frameworks.py``) names the function that loads it and says how it names its layers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 
 class GradedModel(Protocol):
-    #: "keras" or "torch": the framework the student's program trained it with.
+    #: the framework the student's program trained it with: its id in ``grader/frameworks.py``'s table
     framework: str
 
     def predict(self, x: np.ndarray) -> np.ndarray:

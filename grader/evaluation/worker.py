@@ -6,7 +6,8 @@ stdin and writes one JSON answer per line on stdout, until end of file:
 - ``{"id": N, "op": "evaluate", "job": {...}}`` -> ``{"id": N, "ok": true, "result": {...}}``
   (``evaluator.evaluate_job``: the checks of one finished run);
 - ``{"id": N, "op": "inspect", "artifacts": DIR}`` -> ``{"id": N, "ok": true, "result": null | [en, pt]}``
-  (what makes ``DIR/graded.keras`` an invalid Keras file, read as a plain archive, without Keras);
+  (what makes the model file in ``DIR`` (``graded.keras``, ``graded.onnx``: ``frameworks.handed_over``) an
+  invalid file of its kind, read without the framework);
 - an exception in the grader's own code -> ``{"id": N, "ok": false, "error": "Type: message"}``.
 
 Nothing else reaches stdout: what TensorFlow, Keras or a model prints goes to stderr (the log).
@@ -21,6 +22,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .frameworks import handed_over
+
 
 def send(channel: Any, text: str) -> None:
     channel.write(text + "\n")
@@ -30,13 +33,8 @@ def send(channel: Any, text: str) -> None:
 def handle(request: dict[str, Any]) -> Any:
     if request.get("op") == "inspect":
         artifacts = Path(request["artifacts"])
-        if (path := artifacts / "graded.onnx").is_file():  # a PyTorch program's model
-            from .onnx_model import file_problem as problem_of
-        else:
-            from .artifacts import archive_problem as problem_of
-
-            path = artifacts / "graded.keras"
-        problem = problem_of(path)
+        framework = handed_over(artifacts)
+        problem = framework.inspect(artifacts / framework.model_file)
         return None if problem is None else [problem.en, problem.pt]
     from .evaluator import evaluate_job
 

@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from ..handover import EXECUTED_NOTEBOOK
 from ..results import artifacts_dir, flagged_attempts, keep_artifacts
 from ..schema import CheckStatus, JobResult, JobStatus
 from . import i18n
@@ -78,8 +79,8 @@ def exercise_section(r: JobResult, lang: str, artifacts: list[str]) -> list[str]
     figures = [a for a in artifacts if a.endswith(".png")]
     if figures:
         out += [f"### {i18n.t('figures', lang)}", ""] + [f"![{a}]({ex}/{a})" for a in figures] + [""]
-    if "executed.ipynb" in artifacts:
-        out += [f"{i18n.t('notebook', lang)}: [{ex}/executed.ipynb]({ex}/executed.ipynb)", ""]
+    if EXECUTED_NOTEBOOK in artifacts:
+        out += [f"{i18n.t('notebook', lang)}: [{ex}/{EXECUTED_NOTEBOOK}]({ex}/{EXECUTED_NOTEBOOK})", ""]
     return out
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import Untrusted
+from ...handover import figure_json
 from ...schema import CheckStatus
 from ...text import Text
 from ..artifacts import read_array, read_json
@@ -71,7 +72,7 @@ def _figures(ctx: Context) -> list[dict[str, Any]]:
     figs = []
     for k in range(MAX_FIGURES):
         try:
-            fig = read_json(ctx.artifacts / f"fig{k}.json")
+            fig = read_json(ctx.artifacts / figure_json(k))
         except Untrusted:
             continue
         if fig is None:

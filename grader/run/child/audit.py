@@ -43,7 +43,8 @@ import time
 from _thread import get_ident
 from typing import Any
 
-LOG = "audit.jsonl"
+from ...handover import AUDIT_LOG, ChildSpec
+
 PER_KIND = 50
 _WRITE = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 #: Read by libraries in every job (fonts, time zones, CPU and GPU detection): no attempt to report.
@@ -112,13 +113,13 @@ def _command(args: Any) -> str:
 class Recorder:
     """The hook's state: where the job may read and write, the log, what was recorded."""
 
-    def __init__(self, spec: dict[str, Any]):
-        self.script = os.path.abspath(spec["script"])
+    def __init__(self, spec: ChildSpec):
+        self.script = os.path.abspath(spec.script)
         work = os.path.dirname(self.script)
-        art = os.path.realpath(spec["artifacts"])
-        self.log_path = os.path.join(art, LOG)
+        art = os.path.realpath(spec.artifacts)
+        self.log_path = os.path.join(art, AUDIT_LOG)
         self.writable = _roots([work, art, "/content", os.environ.get("TMPDIR")])  # /content: Colab's name for work
-        self.readable = self.writable + _roots([spec.get("data_root"), os.path.dirname(art)])
+        self.readable = self.writable + _roots([spec.data_root, os.path.dirname(art)])
         self.python = _roots([sys.prefix, sys.base_prefix, sys.exec_prefix, _GRADER,
                               *site.getsitepackages(), site.getusersitepackages()])
         self.sitepkgs = _roots([*site.getsitepackages(), site.getusersitepackages()])
@@ -393,7 +394,7 @@ def _relation(pid: int, group: bool) -> str:
 _installed: Recorder | None = None
 
 
-def install(spec: dict[str, Any], *, shell: Any = None, cells: dict[str, list[int]] | None = None) -> None:
+def install(spec: ChildSpec, *, shell: Any = None, cells: dict[str, list[int]] | None = None) -> None:
     """Install the hook in this process (once): before any student code runs."""
     global _installed
     if _installed is None:

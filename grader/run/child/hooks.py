@@ -14,6 +14,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from ...handover import SCRIPT_ENV
+
 #: The most of the test inputs (and of one fit's training rows) the probe copies out of the student's process.
 MAX_CAPTURE_BYTES = 512 * 2**20
 #: Training arrays this small are kept whole (hard-coded data sets), so a mistyped row can be named.
@@ -79,7 +81,7 @@ def caller() -> dict[str, Any] | None:
     In a notebook, the innermost frame of a student's cell: its cell number, and its line within the cell as
     ``cell_line`` (``line`` stays None, since readers take it for a line of a file).
     """
-    script = os.environ.get("KERAS_GRADER_SCRIPT")
+    script = os.environ.get(SCRIPT_ENV)
     stack = traceback.extract_stack()[:-2]
     for frame in reversed(stack):
         if script and os.path.abspath(frame.filename) == script:

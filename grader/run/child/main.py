@@ -19,24 +19,21 @@ import runpy  # noqa: E402
 import sys  # noqa: E402
 
 from ...errors import KernelUnavailable  # noqa: E402
+from ...handover import EXCEPTION, KERNEL_UNAVAILABLE, SCRIPT_ENV, STAGE_TIMES, STARTED_FD_ENV, ChildSpec  # noqa: E402
 
-#: The exit status when a notebook's kernel cannot start (the grader's fault). Student code runs in
-#: the kernel, a child of this process, so it cannot make this process exit with it.
-KERNEL_UNAVAILABLE = 75
-#: When each stage of the child began (wall clock, as the host's): the benchmark's breakdown (``times.json``).
+#: When each stage of the child began (wall clock, as the host's): the benchmark's breakdown (``handover.STAGE_TIMES``).
 STAMPS: dict[str, float] = {"main": STARTED}
 
 
 def main(spec_path: str) -> int:
     atexit.register(_leave)  # first registered, so it runs last: after the program's own exit handlers
-    started = os.environ.pop("KERAS_GRADER_STARTED_FD", None)
+    started = os.environ.pop(STARTED_FD_ENV, None)
     if started:  # tell the runner the sandbox was built; closed before any student code can use it
         os.write(int(started), b"1")
         os.close(int(started))
-    with open(spec_path) as f:
-        spec = json.load(f)
-    script = os.path.abspath(spec["script"])
-    os.environ["KERAS_GRADER_SCRIPT"] = script
+    spec = ChildSpec.read(spec_path)
+    script = os.path.abspath(spec.script)
+    os.environ[SCRIPT_ENV] = script
     from ...notebooks import needs_kernel
     from . import native
 
@@ -50,10 +47,10 @@ def main(spec_path: str) -> int:
             print(f"[grader] the notebook's kernel could not start: {e}", file=sys.stderr)
             return KERNEL_UNAVAILABLE
         if failure:
-            with open(os.path.join(spec["artifacts"], "exception.json"), "w") as f:
+            with open(os.path.join(spec.artifacts, EXCEPTION), "w") as f:
                 json.dump(failure, f)
         STAMPS["finalized"] = time.time()
-        _write_stamps(spec["artifacts"])
+        _write_stamps(spec.artifacts)
         if failure and failure.get("signal"):  # the kernel crashed: exit as a shell reports a crashed script
             return 128 + failure["signal"]
         return 1 if failure else 0
@@ -88,7 +85,7 @@ def main(spec_path: str) -> int:
         STAMPS["finalize"] = time.time()
         probe.finalize(error, script)
         STAMPS["finalized"] = time.time()
-        _write_stamps(spec["artifacts"])
+        _write_stamps(spec.artifacts)
     if isinstance(error, SystemExit):
         return error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
     return 1 if error else 0
@@ -97,7 +94,7 @@ def main(spec_path: str) -> int:
 def _write_stamps(artifacts: str) -> None:
     """The stages' start times, for the benchmark only: the evaluator never reads them (the child could lie)."""
     try:
-        with open(os.path.join(artifacts, "times.json"), "w") as f:
+        with open(os.path.join(artifacts, STAGE_TIMES), "w") as f:
             json.dump(STAMPS, f)
     except OSError:
         pass

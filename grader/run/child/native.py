@@ -56,9 +56,6 @@ def load_before_tensorflow(source: str) -> bool:
     return False
 
 
-#: Where a notebook's kernel writes its dump: its stderr is a pipe of its own that dies with it.
-KERNEL_DUMP = "kernel_crash.txt"
-
 _dump_file: list[object] = []  # the open file faulthandler writes to, kept open for the process's life
 
 

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import KernelUnavailable
+from ...handover import EXECUTED_NOTEBOOK, KERNEL_DUMP, SPEC, ChildSpec
 from ...notebooks import load
 
 SETUP = """
-import json as _kg_json, os as _kg_os, re as _kg_re
+import os as _kg_os, re as _kg_re
+from grader.handover import ChildSpec as _KgChildSpec
 from grader.run.child import audit as _kg_audit, native as _kg_native
-_kg_spec = _kg_json.load(open({spec!r}))
+_kg_spec = _KgChildSpec.read({spec!r})
 _kg_native.report_crashes({dump!r})
 _kg_native.load_before_tensorflow({names_torch!r})  # 'torch' or ''
 _kg_audit.install(_kg_spec, shell=get_ipython(), cells={cells!r})
@@ -35,7 +37,7 @@ def _kg_setup_shell():
     noop = lambda line="", cell=None: None
     ip.register_magic_function(noop, "line", "matplotlib")  # figures stay off-screen; the grader captures them
     pip = _kg_re.compile(r"^\\s*(sudo\\s+)?((python3?\\s+-m\\s+)?pip3?|apt(-get)?|conda)\\s+install\\b")
-    allowed = _kg_spec.get("modules", "")
+    allowed = _kg_spec.modules
     def refuse(line):
         print("[grader] not run while grading: " + line.strip()
               + " (no package can be installed; the course allows " + allowed + ")")
@@ -48,7 +50,7 @@ def _kg_setup_shell():
     ip.system_piped = ip.system
     ip.getoutput = lambda cmd, *a, **k: refuse(cmd) if pip.match(cmd) else getoutput(cmd, *a, **k)
 _kg_setup_shell()
-del _kg_setup_shell, _kg_spec
+del _kg_setup_shell, _kg_spec, _KgChildSpec
 """
 AFTER_CELL = "_kg_probe.capture_open_figures('cell_end')"
 FINALIZE = "_kg_probe.finalize(None, '')"  # the driver records the failing cell itself
@@ -58,7 +60,7 @@ def _first_line(source: str) -> str:
     return next((line.strip() for line in source.splitlines() if line.strip()), "")[:80]
 
 
-def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
+def run(spec: ChildSpec, script: str) -> dict[str, Any] | None:
     """Execute the notebook; returns the exception record of the failing cell, or None."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -67,12 +69,12 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
     from . import audit, native
 
     path = Path(script)
-    artifacts = Path(spec["artifacts"])
+    artifacts = Path(spec.artifacts)
     try:
         nb = load(path)
     except ValueError as e:
         return {"type": "InvalidNotebook", "message": str(e), "line": None}
-    client = NotebookClient(nb, timeout=spec.get("cell_timeout") or None, kernel_name="python3",
+    client = NotebookClient(nb, timeout=spec.cell_timeout or None, kernel_name="python3",
                             interrupt_on_timeout=True, allow_errors=False, record_timing=False,
                             # once the hidden last cell has saved what the evaluator reads, the kernel is stopped,
                             # not asked to exit: its interpreter's teardown with TensorFlow loaded is a second of
@@ -107,9 +109,9 @@ def run(spec: dict[str, Any], script: str) -> dict[str, Any] | None:
         try:
             kernel.enter_context(client.setup_kernel())
             code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-            hidden(SETUP.format(spec=str(Path(spec["artifacts"]).parent / "spec.json"), workdir=str(path.parent),
+            hidden(SETUP.format(spec=str(artifacts.parent / SPEC), workdir=str(path.parent),
                                 cells=cells, names_torch="torch" if native.NAMES_TORCH.search(code) else "",
-                                dump=str(artifacts / native.KERNEL_DUMP)))
+                                dump=str(artifacts / KERNEL_DUMP)))
         except Exception as e:  # e.g. "Kernel didn't respond in 60 seconds" where the sandbox has no loopback
             raise KernelUnavailable(f"{type(e).__name__}: {str(e)[:500]}") from e
         for index, cell in enumerate(nb.cells):
@@ -154,11 +156,10 @@ def _killed_by(client: Any, artifacts: Path) -> int | None:
     """The crash signal that killed the kernel (its stack, dumped to a file, copied to this process's stderr), or
     None (a SIGKILL is a limit's, which the runner reports)."""
     from ...hints import CRASH_SIGNALS
-    from . import native
 
     process = getattr(getattr(client.km, "provisioner", None), "process", None)
     status = process.poll() if process is not None else None
-    dump = artifacts / native.KERNEL_DUMP
+    dump = artifacts / KERNEL_DUMP
     with contextlib.suppress(OSError):
         sys.stderr.write(dump.read_text(errors="replace")[-64 * 1024:])
         sys.stderr.flush()
@@ -171,6 +172,6 @@ def _save_executed(nb: Any, artifacts: Path) -> None:
     try:
         text = nbformat.writes(nb)
         if len(text) <= 20 * 2**20:
-            (artifacts / "executed.ipynb").write_text(text)
+            (artifacts / EXECUTED_NOTEBOOK).write_text(text)
     except Exception as e:
         print(f"[grader] could not keep the executed notebook: {e}", file=sys.stderr)

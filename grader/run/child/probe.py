@@ -27,10 +27,27 @@ from typing import Any
 
 import numpy as np
 
+from ... import frameworks
 from ...datasets import load_arrays
 from ...fingerprint import fingerprints
 from ...forward import outputs
+from ...handover import (
+    EVENTS,
+    EXCEPTION,
+    SUMMARY,
+    TEST_PRED,
+    TEST_X,
+    ChildSpec,
+    figure_image,
+    figure_json,
+    figure_png,
+    fit_train_fingerprints,
+    fit_val_fingerprints,
+    fit_x,
+    fit_y,
+)
 from .hooks import MAX_CAPTURE_BYTES, SMALL_ARRAY_BYTES, PostImportFinder, caller, test_sized
+from .witness import FrameworkProbe
 
 MAX_FIGURES = 40
 
@@ -110,20 +127,22 @@ def _describe(fn: Any) -> Any:
 
 
 class Probe:
-    def __init__(self, spec: dict[str, Any]):
-        self.art = Path(spec["artifacts"])
+    """The base probe: the witness every framework's probe reports to (``witness.Witness``), and Keras's own."""
+
+    def __init__(self, spec: ChildSpec):
+        self.art = Path(spec.artifacts)
         self.art.mkdir(parents=True, exist_ok=True)
-        self.data_root = Path(spec["data_root"])
+        self.data_root = Path(spec.data_root)
         #: the data sets served offline, from the grader's table (datasets.served): name -> {"keras": modules whose
         #: load_data is replaced, "torchvision": the torchvision.datasets class it stands for}
-        self.datasets: dict[str, dict[str, Any]] = spec.get("datasets", {})
-        self.n_test = int(spec["n_test"])
-        self.quick_epochs = spec.get("quick_epochs")
-        self.seed = spec.get("seed")
-        self.keras2_compat = spec.get("keras2_compat", True)  # run Keras 2 idioms as Keras 2 did (keras2.py)
+        self.datasets: dict[str, dict[str, Any]] = spec.datasets
+        self.n_test = int(spec.n_test)
+        self.quick_epochs = spec.quick_epochs
+        self.seed = spec.seed
+        self.keras2_compat = spec.keras2_compat  # run Keras 2 idioms as Keras 2 did (keras2.py)
         # where the training and test sets have the same number of rows (noisynote), row counts
         # cannot tell a prediction on the test set from one on the training set: geometry can
-        self.ref_paths = spec.get("disambiguate")
+        self.ref_paths = spec.disambiguate
         self._refs: tuple[np.ndarray, np.ndarray] | None = None
         self.models: list[Any] = []  # per model id, the object last used under it (see model_id)
         self.model_index: dict[int, int] = {}
@@ -140,8 +159,11 @@ class Probe:
         self.n_figures = 0
         self.originals: dict[str, Callable[..., Any]] = {}  # unwrapped Keras/matplotlib functions
         self.busy = 0  # > 0 while inside a wrapped Keras call (inner calls are Keras's own)
-        self.torch: Any = None  # the PyTorch side (torch_probe.TorchProbe), once the program imports torch
-        self._events = open(self.art / "events.jsonl", "a", buffering=1)
+        #: the probes of other frameworks (grader/frameworks.py: PyTorch's), by framework id, each made when the
+        #: program imports its framework
+        self.watchers: dict[str, FrameworkProbe] = {}
+        self._finder: PostImportFinder | None = None
+        self._events = open(self.art / EVENTS, "a", buffering=1)
 
     # --- recording ------------------------------------------------------------------
     def event(self, name: str, /, **fields: Any) -> None:
@@ -160,6 +182,15 @@ class Probe:
         self.models[mid] = model
         return mid
 
+    def model(self, model_id: int) -> Any:
+        return self.models[model_id]
+
+    def new_fit(self, model_id: int) -> int:
+        k = self.n_fit
+        self.n_fit += 1
+        self.last_fit = model_id
+        return k
+
     def notice(self, msg: str) -> None:
         print(f"[grader] {msg}", file=sys.stderr, flush=True)
 
@@ -174,7 +205,7 @@ class Probe:
         sys.path.append(stubs)  # google.colab, after the real packages
         served = {module: functools.partial(self._patch_dataset, name=name)
                   for name, how in self.datasets.items() for module in how.get("keras", ())}
-        sys.meta_path.insert(0, PostImportFinder({
+        hooks = {
             **served,
             "keras.src.models.model": self._patch_model,
             "keras.src.saving.saving_api": self._patch_saving,
@@ -184,12 +215,17 @@ class Probe:
             # each backend's deterministic mode, switched on only when the program imports that backend
             "tensorflow": self._deterministic_tensorflow,
             "jax": self._deterministic_jax,
-            "torch": self._hook_torch,
-            "torchvision.datasets.mnist": self._hook_torchvision,
+            "torch": self._deterministic_torch,  # Keras's torch backend as well as plain PyTorch
             "matplotlib": self._patch_matplotlib,
             "matplotlib.pyplot": self._patch_pyplot,
             "cv2": self._patch_cv2,
-        }))
+        }
+        for framework in frameworks.TABLE.values():  # another framework's probe, made when the program imports it
+            if framework.probe_on:
+                hooks[framework.probe_on] = _then(hooks.get(framework.probe_on),
+                                                  functools.partial(self._attach, framework=framework))
+        self._finder = PostImportFinder(hooks)
+        sys.meta_path.insert(0, self._finder)
         if self.keras2_compat:
             from .keras2 import Keras2
 
@@ -219,21 +255,17 @@ class Probe:
         if self.seed is not None and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
 
-    def _hook_torch(self, torch: Any) -> None:
-        """Plain PyTorch programs are watched by torch_probe.py (Keras's torch backend imports torch too)."""
-        self._deterministic_torch(torch)
-        from .torch_probe import TorchProbe
-
+    def _attach(self, module: Any, framework: frameworks.Framework) -> None:
+        """The framework's own probe (its record's ``probe``: torch_probe.py for plain PyTorch programs), made now
+        that the program imported the framework; it reports to this one (``witness.Witness``)."""
         try:
-            probe = TorchProbe(self)
-            probe.install(torch)
-            self.torch = probe
-        except Exception as e:  # an old or partial torch: the run goes on, unwatched
-            self.notice(f"could not watch PyTorch: {type(e).__name__}: {e}")
-
-    def _hook_torchvision(self, datasets_mnist: Any) -> None:
-        if self.torch is not None:  # torchvision imports torch first
-            self.torch.patch_torchvision(datasets_mnist)
+            watcher = framework.attr("probe")(self)
+            watcher.install(module)
+            self.watchers[framework.id] = watcher
+            if self._finder is not None:  # the modules it patches are imported after the framework (torchvision)
+                self._finder.hooks.update(watcher.hooks())
+        except Exception as e:  # an old or partial framework: the run goes on, unwatched
+            self.notice(f"could not watch {framework.name}: {type(e).__name__}: {e}")
 
     def _deterministic_torch(self, torch: Any) -> None:
         if self.seed is not None:
@@ -364,17 +396,17 @@ class Probe:
         if y is not None:
             record["y"]["integer_valued"] = bool(np.all(np.mod(y, 1) == 0)) if y.dtype.kind == "f" else True
         if x is not None:
-            np.save(self.art / f"fit{k}_train_fp.npy", fingerprints(x))
+            np.save(self.art / fit_train_fingerprints(k), fingerprints(x))
             if x.nbytes <= SMALL_ARRAY_BYTES and (y is None or y.nbytes <= SMALL_ARRAY_BYTES):
-                np.save(self.art / f"fit{k}_x.npy", x, allow_pickle=False)
+                np.save(self.art / fit_x(k), x, allow_pickle=False)
                 if y is not None:
-                    np.save(self.art / f"fit{k}_y.npy", y, allow_pickle=False)
+                    np.save(self.art / fit_y(k), y, allow_pickle=False)
         vd = a["validation_data"]
         if isinstance(vd, (list, tuple)) and len(vd) >= 2:
             vx = _as_array(vd[0])
             record["validation_x"] = _arr_info(vd[0], vx)
             if vx is not None:
-                np.save(self.art / f"fit{k}_val_fp.npy", fingerprints(vx))
+                np.save(self.art / fit_val_fingerprints(k), fingerprints(vx))
                 if len(vx) == self.n_test and vx.nbytes <= MAX_CAPTURE_BYTES:
                     self.val_candidate = {"model": mid, "x": np.array(vx, copy=True), "pred": None,
                                            "kind": "validation_data", "caller": record["caller"]}
@@ -620,7 +652,7 @@ class Probe:
                 images = []
                 for j, im in enumerate(ax.get_images()):
                     arr = np.asarray(im.get_array())
-                    fname = f"fig{k}_ax{i}_im{j}.npy"
+                    fname = figure_image(k, i, j)
                     np.save(self.art / fname, np.ma.getdata(arr), allow_pickle=False)
                     images.append({"file": fname, "shape": list(arr.shape)})
                 texts = [text_info(t, "text") for t in ax.texts]
@@ -631,9 +663,9 @@ class Probe:
             fig_texts = [text_info(t, "figtext") for t in fig.texts]
             if getattr(fig, "_suptitle", None) is not None:
                 fig_texts.append(text_info(fig._suptitle, "suptitle"))
-            png = f"fig{k}.png"
+            png = figure_png(k)
             self.originals["savefig"](fig, self.art / png, format="png", dpi=80)
-            with open(self.art / f"fig{k}.json", "w") as f:
+            with open(self.art / figure_json(k), "w") as f:
                 json.dump({"figure": k, "how": how, "axes": axes, "texts": [t for t in fig_texts if t]}, f)
             self.event("figure", figure=k, how=how, n_axes=len(axes))
         except Exception as e:
@@ -644,21 +676,23 @@ class Probe:
         if exc is not None and not (isinstance(exc, SystemExit) and exc.code in (None, 0)):
             tb = traceback.extract_tb(exc.__traceback__)
             frames = [f for f in tb if os.path.abspath(f.filename) == os.path.abspath(script)]
-            with open(self.art / "exception.json", "w") as f:
+            with open(self.art / EXCEPTION, "w") as f:
                 json.dump({"type": type(exc).__name__, "message": str(exc)[:2000],
                            "line": frames[-1].lineno if frames else getattr(exc, "lineno", None),
                            "traceback": "".join(traceback.format_exception(exc))[-8000:]}, f)
         summary: dict[str, Any] = {"models": len(self.models), "fits": self.n_fit, "figures": self.n_figures}
-        if self.torch is not None and self.torch.trained and self.n_fit == len(self.torch.fits):
+        # every fit was another framework's (a PyTorch program): its probe hands the graded model over
+        watcher = next((w for w in self.watchers.values() if w.n_fits and w.n_fits == self.n_fit), None)
+        if watcher is not None:
             try:
-                self.torch.finalize(summary)  # a PyTorch program: its trained module, exported to ONNX
+                watcher.finalize(summary)
             except Exception as e:  # the witness never breaks the run; the evaluator says what is missing
                 summary.setdefault("save_error", f"{type(e).__name__}: {str(e)[:1000]}")
         else:
             self._finalize_keras(summary)
-        if self.torch is not None and "framework" not in summary and "keras" not in sys.modules:
-            summary["framework"] = "torch"  # it imported PyTorch, not Keras, and stopped before training
-        with open(self.art / "summary.json", "w") as f:
+        if self.watchers and "framework" not in summary and "keras" not in sys.modules:
+            summary["framework"] = next(iter(self.watchers))  # it imported that framework, not Keras, then stopped
+        with open(self.art / SUMMARY, "w") as f:
             json.dump(_jsonable(summary), f)
         self._events.close()
 
@@ -679,8 +713,8 @@ class Probe:
             try:
                 self._saving_graded = True
                 with _keras_without_tensorflow():
-                    self.models[graded].save(self.art / "graded.keras")
-                summary["model_file"] = "graded.keras"
+                    self.models[graded].save(self.art / frameworks.KERAS.model_file)
+                summary["model_file"] = frameworks.KERAS.model_file
             except Exception as e:
                 summary["save_error"] = f"{type(e).__name__}: {str(e)[:1000]}"
             finally:
@@ -689,9 +723,9 @@ class Probe:
             summary["test_inputs"] = {"kind": capture["kind"], "caller": capture["caller"], "model": capture["model"],
                                       "result": capture.get("result")}
             if capture["model"] == graded:
-                np.save(self.art / "test_x.npy", capture["x"], allow_pickle=False)
+                np.save(self.art / TEST_X, capture["x"], allow_pickle=False)
                 if capture["pred"] is not None and capture["pred"].dtype.kind in "biuf":
-                    np.save(self.art / "test_pred.npy", capture["pred"], allow_pickle=False)
+                    np.save(self.art / TEST_PRED, capture["pred"], allow_pickle=False)
 
 
 @contextlib.contextmanager
@@ -722,6 +756,18 @@ def _keras_without_tensorflow() -> Iterator[None]:
     finally:
         if lazy is not None and lazy.module is None:
             lazy._available = None
+
+
+def _then(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
+    """One import hook that runs ``first`` (if any), then ``second``, on the module just imported."""
+    if first is None:
+        return second
+
+    def both(module: Any) -> None:
+        first(module)
+        second(module)
+
+    return both
 
 
 def _defining_class(cls: type, name: str) -> type:

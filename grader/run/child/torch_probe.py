@@ -34,16 +34,16 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ...fingerprint import fingerprints
+from ...frameworks import TORCH
+from ...handover import TEST_PRED, TEST_X, fit_train_fingerprints, fit_val_fingerprints, fit_x, fit_y
 from . import audit
 from .hooks import MAX_CAPTURE_BYTES, SMALL_ARRAY_BYTES, caller, test_sized
-
-if TYPE_CHECKING:
-    from .probe import Probe
+from .witness import Witness
 
 #: In quick mode, the batches a training loader still yields per pass once its capped passes are done.
 QUICK_BATCHES = 2
@@ -51,7 +51,7 @@ QUICK_BATCHES = 2
 MAX_PENDING = 32
 #: The losses that take raw scores (logits): a single output unit is then read as positive above 0, not 0.5.
 LOGIT_LOSSES = {"CrossEntropyLoss", "BCEWithLogitsLoss", "MultiLabelSoftMarginLoss"}
-MODEL_FILE = "graded.onnx"
+MODEL_FILE = TORCH.model_file  # graded.onnx
 
 
 def _numpy(t: Any) -> np.ndarray:
@@ -121,8 +121,10 @@ class _Group:
 
 
 class TorchProbe:
-    def __init__(self, probe: Probe):
-        self.probe = probe
+    """PyTorch's probe (``witness.FrameworkProbe``): it reports to the base probe through ``witness.Witness``."""
+
+    def __init__(self, witness: Witness):
+        self.witness = witness
         self.fits: dict[int, _Fit] = {}          # id(module) -> its fit
         self.pending: dict[int, tuple[Any, list[dict[str, Any]]]] = {}  # id(module) -> (module, calls since a step)
         self.updates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # optimizer -> {id(module): trains it}
@@ -146,8 +148,8 @@ class TorchProbe:
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from torch.utils.data import DataLoader
 
-        if self.probe.seed is not None:
-            torch.manual_seed(self.probe.seed)  # every device's generator; Keras seeds it again alike
+        if self.witness.seed is not None:
+            torch.manual_seed(self.witness.seed)  # every device's generator; Keras seeds it again alike
         register_optimizer_step_post_hook(self._after_step)
         _short_socket_dir()
         orig_call, probe = torch.nn.Module.__call__, self
@@ -163,7 +165,7 @@ class TorchProbe:
             try:
                 probe._record_call(module, args, kwargs, out)
             except Exception as e:  # the witness never breaks the run
-                probe.probe.notice(f"could not record a call of {type(module).__name__}: {type(e).__name__}: {e}")
+                probe.witness.notice(f"could not record a call of {type(module).__name__}: {type(e).__name__}: {e}")
             return out
 
         torch.nn.Module.__call__ = __call__
@@ -173,13 +175,16 @@ class TorchProbe:
             return probe._loader_pass(loader, orig_iter(loader))
 
         DataLoader.__iter__ = __iter__
-        self.probe.event("torch_hooked", version=torch.__version__)
+        self.witness.event("torch_hooked", version=torch.__version__)
+
+    def hooks(self) -> dict[str, Any]:
+        return {"torchvision.datasets.mnist": self.patch_torchvision}  # torchvision imports torch first
 
     def patch_torchvision(self, module: Any) -> None:
         """Serve ``torchvision.datasets.MNIST``/``FashionMNIST`` from the grader's verified cache."""
         import torch
 
-        probe, base = self.probe, module.MNIST
+        probe, base = self.witness, module.MNIST
         # the torchvision.datasets class each served data set stands for, from the grader's table (datasets.py)
         classes = {entry["torchvision"]: name for name, entry in probe.datasets.items() if entry.get("torchvision")}
         originals = {name: getattr(base, name) for name in ("_check_legacy_exist", "_check_exists", "download",
@@ -216,7 +221,7 @@ class TorchProbe:
         self.passes += 1
         state: dict[str, Any] = {"pass": self.passes, "trained": set(), "cut": False}
         data = getattr(loader, "dataset", loader)
-        quick = self.probe.quick_epochs
+        quick = self.witness.quick_epochs
         capped = quick is not None and self.full_passes.get(id(data), (None, 0))[1] >= int(quick)
         n = 0
         try:
@@ -225,7 +230,7 @@ class TorchProbe:
                     state["cut"] = True
                     if not self.cut_notice:
                         self.cut_notice = True
-                        self.probe.notice(f"quick mode: training capped at {quick} epoch(s); later passes over the "
+                        self.witness.notice(f"quick mode: training capped at {quick} epoch(s); later passes over the "
                                           f"training data yield {QUICK_BATCHES} batches")
                     return
                 self.loader_pass = state
@@ -280,7 +285,7 @@ class TorchProbe:
 
     def _record_inference(self, module: Any, x: Any, y: Any) -> None:
         """A call outside training: part of a group of calls that may add up to the test set."""
-        n_test, rows = self.probe.n_test, int(x.shape[0])
+        n_test, rows = self.witness.n_test, int(x.shape[0])
         if self.loader_pass is not None:
             key: Any = ("loader", self.loader_pass["pass"])
         elif x._base is not None:  # a slice of a larger tensor: its batches share that tensor's storage
@@ -313,21 +318,21 @@ class TorchProbe:
 
     def _candidate(self, module: Any, g: _Group) -> None:
         """The group as its module's latest run on the test set's rows (or, past them, on a superset)."""
-        exact = g.rows == self.probe.n_test
+        exact = g.rows == self.witness.n_test
         if g.training_set is None:
             x = np.concatenate(g.xs[:8])  # the first rows tell (looks_like_training_set reads 100)
-            g.training_set = self.probe.looks_like_training_set(x)  # noisynote: as many training rows as test rows
-        info = {"model": self.probe.model_id(module), "kind": "call", "caller": g.caller,
+            g.training_set = self.witness.looks_like_training_set(x)  # noisynote: as many training rows as test rows
+        info = {"model": self.witness.model_id(module), "kind": "call", "caller": g.caller,
                 "x": {"type": "Tensor", "shape": [g.rows, *g.xs[0].shape[1:]], "dtype": str(g.xs[0].dtype)}}
         if g.training_set:
             if exact:
-                self.probe.event("train_call", **info)
+                self.witness.event("train_call", **info)
             return
         fresh = not any(c["group"] is g for c in (self.candidates.get(id(module)), self.supersets.get(id(module)))
                         if c is not None)
         self._drop(module, g)
         if fresh:  # one event per group
-            self.probe.event("test_call", **info)
+            self.witness.event("test_call", **info)
         (self.candidates if exact else self.supersets)[id(module)] = {
             "module": module, "group": g, "seq": g.seq, "caller": g.caller, "trained": id(module) in self.fits,
             "validation": False}
@@ -337,7 +342,7 @@ class TorchProbe:
         try:
             self._record_step(optimizer)
         except Exception as e:  # the witness never breaks the run
-            self.probe.notice(f"could not record an optimizer step: {type(e).__name__}: {e}")
+            self.witness.notice(f"could not record an optimizer step: {type(e).__name__}: {e}")
 
     def _trains(self, optimizer: Any, module: Any) -> bool:
         known = self.updates.setdefault(optimizer, {})
@@ -372,15 +377,13 @@ class TorchProbe:
             fit.last_step = self.seq
 
     def _new_fit(self, module: Any, optimizer: Any) -> _Fit:
-        k = self.probe.n_fit
-        self.probe.n_fit += 1
+        mid = self.witness.model_id(module)
+        k = self.witness.new_fit(mid)
         described: dict[str, Any] = {"class": type(optimizer).__name__, "name": type(optimizer).__name__}
         lr = optimizer.param_groups[0].get("lr") if optimizer.param_groups else None
         if isinstance(lr, (int, float)):
             described["learning_rate"] = float(lr)
-        fit = self.fits[id(module)] = _Fit(index=k, model=self.probe.model_id(module), caller=caller(),
-                                           optimizer=described)
-        self.probe.last_fit = fit.model
+        fit = self.fits[id(module)] = _Fit(index=k, model=mid, caller=caller(), optimizer=described)
         return fit
 
     def _train_rows(self, fit: _Fit, call: dict[str, Any]) -> None:
@@ -406,15 +409,15 @@ class TorchProbe:
 
     # --- the end of the student's code ----------------------------------------------------------
     @property
-    def trained(self) -> bool:
-        return bool(self.fits)
+    def n_fits(self) -> int:
+        return len(self.fits)
 
     def finalize(self, summary: dict[str, Any]) -> None:
         """Write the torch side's fits, the graded module (ONNX) and its test inputs and outputs."""
         import torch
 
-        art, probe = self.probe.art, self.probe
-        summary.update(framework="torch", backend="torch", torch_version=torch.__version__)
+        art, probe = self.witness.art, self.witness
+        summary.update(framework=TORCH.id, backend="torch", torch_version=torch.__version__)
         for fit in sorted(self.fits.values(), key=lambda f: f.index):
             self._write_fit(fit)
         # a run on the test set's row count first; a superset only where there is none
@@ -429,14 +432,14 @@ class TorchProbe:
         else:
             graded_fit = max(self.fits.values(), key=lambda f: f.last_step)
             reason = "the last model trained (none was run on the test inputs)"
-        module = self.probe.models[graded_fit.model]
+        module = self.witness.model(graded_fit.model)
         summary["graded_model"], summary["graded_reason"] = graded_fit.model, reason
         if capture is not None:
             summary["test_inputs"] = {"kind": "call", "caller": capture["caller"], "model": graded_fit.model,
                                       "result": None}
-            np.save(art / "test_x.npy", capture["x"], allow_pickle=False)
+            np.save(art / TEST_X, capture["x"], allow_pickle=False)
             if capture["pred"] is not None and capture["pred"].dtype.kind in "biuf":
-                np.save(art / "test_pred.npy", capture["pred"], allow_pickle=False)
+                np.save(art / TEST_PRED, capture["pred"], allow_pickle=False)
         example = (torch.from_numpy(np.ascontiguousarray(capture["x"][:2])) if capture is not None
                    else graded_fit.example)
         try:
@@ -447,7 +450,7 @@ class TorchProbe:
             probe.notice(f"the graded module could not be exported to ONNX: {summary['save_error'][:300]}")
 
     def _write_fit(self, fit: _Fit) -> None:
-        art = self.probe.art
+        art = self.witness.art
         distinct = np.unique(np.concatenate(fit.fps)) if fit.fps else np.zeros(0, np.uint64)
         if fit.passes:
             epochs, requested = fit.full_passes, fit.passes
@@ -456,22 +459,22 @@ class TorchProbe:
         record: dict[str, Any] = {"fit": fit.index, "model": fit.model, "caller": fit.caller, "epochs": epochs,
                                   "epochs_requested": requested, "batch_size": None, "validation_split": None,
                                   "framework": "torch", "rows_trained": fit.rows}
-        np.save(art / f"fit{fit.index}_train_fp.npy", distinct)
+        np.save(art / fit_train_fingerprints(fit.index), distinct)
         if fit.val_fps:
-            np.save(art / f"fit{fit.index}_val_fp.npy", np.unique(np.concatenate(fit.val_fps)))
-            record["validation_x"] = {"type": "Tensor", "rows": self.probe.n_test}
+            np.save(art / fit_val_fingerprints(fit.index), np.unique(np.concatenate(fit.val_fps)))
+            record["validation_x"] = {"type": "Tensor", "rows": self.witness.n_test}
         if fit.small:
             xs = np.stack([v[0] for v in fit.small.values()])
             record["x"] = {"type": "Tensor", "shape": list(xs.shape), "dtype": str(xs.dtype)}
-            np.save(art / f"fit{fit.index}_x.npy", xs, allow_pickle=False)
+            np.save(art / fit_x(fit.index), xs, allow_pickle=False)
             if all(v[1] is not None for v in fit.small.values()):
                 ys = np.stack([v[1] for v in fit.small.values()])
                 record["y"] = {"type": "Tensor", "shape": list(ys.shape), "dtype": str(ys.dtype)}
-                np.save(art / f"fit{fit.index}_y.npy", ys, allow_pickle=False)
+                np.save(art / fit_y(fit.index), ys, allow_pickle=False)
         loss = {"class": fit.loss, "name": fit.loss, "from_logits": fit.loss in LOGIT_LOSSES} if fit.loss else None
-        self.probe.event("compile", model=fit.model, caller=fit.caller, loss=loss, optimizer=fit.optimizer,
+        self.witness.event("compile", model=fit.model, caller=fit.caller, loss=loss, optimizer=fit.optimizer,
                          metrics=None, framework="torch")
-        self.probe.event("fit_start", **record)
+        self.witness.event("fit_start", **record)
 
     def _export(self, module: Any, example: Any) -> None:
         """The module as an ONNX graph, traced on the CPU in eval mode, with any number of rows."""
@@ -485,10 +488,10 @@ class TorchProbe:
             with warnings.catch_warnings(), torch.no_grad(), _quiet():
                 warnings.simplefilter("ignore")  # tracer warnings are about the export, not the student's run
                 t0 = time.perf_counter()
-                torch.onnx.export(module, (example,), str(self.probe.art / MODEL_FILE), dynamo=False,
+                torch.onnx.export(module, (example,), str(self.witness.art / MODEL_FILE), dynamo=False,
                                   input_names=["x"], output_names=["y"],
                                   dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
-            self.probe.event("onnx_export", seconds=round(time.perf_counter() - t0, 3))
+            self.witness.event("onnx_export", seconds=round(time.perf_counter() - t0, 3))
         finally:
             self.exporting = False
 

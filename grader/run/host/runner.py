@@ -27,6 +27,18 @@ import numpy as np
 
 from ... import data, datasets, environment
 from ...config import PACKAGE_DIR, cache_dir
+from ...handover import (
+    ARTIFACTS_DIR,
+    DOWNLOADS,
+    DOWNLOADS_ENV,
+    SCRIPT_ENV,
+    SPEC,
+    STAGE_TIMES,
+    STARTED_FD_ENV,
+    WORK_DIR,
+    ChildSpec,
+    reference_rows,
+)
 from . import cgroup, sandbox
 
 #: Environment variables handed to student code; everything else (tokens,
@@ -135,8 +147,8 @@ def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None,
         "MPLBACKEND": "Agg",
         "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        "KERAS_GRADER_SCRIPT": str(script),
-        "KERAS_GRADER_DOWNLOADS": str(artifacts / "downloads"),
+        SCRIPT_ENV: str(script),
+        DOWNLOADS_ENV: str(artifacts / DOWNLOADS),
     })
     if seed is not None:
         env["PYTHONHASHSEED"] = str(seed)
@@ -149,12 +161,14 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
                    keras2_compat: bool = True, no_sandbox: bool = False) -> RunOutcome:
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
 
+    The child learns what it needs from ``jobdir/spec.json`` (``handover.ChildSpec``).
+
     ``hidden`` folders (solutions, results, other submissions) are invisible to the child. Raises
     ``SandboxUnavailable`` when no isolation works and ``no_sandbox`` is not set.
     """
     prepared = time.time()
     isolation = sandbox.choose(no_sandbox)
-    workdir, artifacts = jobdir / "work", jobdir / "artifacts"
+    workdir, artifacts = jobdir / WORK_DIR, jobdir / ARTIFACTS_DIR
     for d in (workdir, artifacts, workdir / ".tmp"):
         d.mkdir(parents=True, exist_ok=True)
     script = workdir / filename
@@ -163,19 +177,19 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         data.copy_into(name, workdir)
         data.copy_into(name, workdir / name)
     sets = data.splits(dataset)
-    spec = {"script": str(script), "artifacts": str(artifacts), "data_root": str(cache_dir()),
-            "datasets": datasets.served(), "n_test": len(sets["x_test"]), "quick_epochs": quick_epochs, "seed": seed,
-            "cell_timeout": limits.cell_timeout_s or None, "keras2_compat": keras2_compat,
-            "modules": environment.allowed_text()}
-    readable = [jobdir / "spec.json"]
+    spec_path = jobdir / SPEC
+    readable = [spec_path]
+    disambiguate = None
     if len(sets["x_train"]) == len(sets["x_test"]):
-        spec["disambiguate"] = {}
+        disambiguate = {}
         for part in ("train", "test"):
-            path = spec["disambiguate"][part] = str(jobdir / f"reference_{part}.npy")
+            path = disambiguate[part] = str(jobdir / reference_rows(part))
             np.save(path, sets[f"x_{part}"], allow_pickle=False)
             readable.append(Path(path))
-    spec_path = jobdir / "spec.json"
-    spec_path.write_text(json.dumps(spec))
+    ChildSpec(script=str(script), artifacts=str(artifacts), data_root=str(cache_dir()), datasets=datasets.served(),
+              n_test=len(sets["x_test"]), quick_epochs=quick_epochs, seed=seed,
+              cell_timeout=limits.cell_timeout_s or None, keras2_compat=keras2_compat,
+              modules=environment.allowed_text(), disambiguate=disambiguate).write(spec_path)
     if isolation != "none" and (uid := sandbox.nobody()) is not None:
         _hand_to(uid, [workdir, artifacts], readable)
 
@@ -196,7 +210,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True, pass_fds=(started_w,),
                                 env={**child_env(workdir, artifacts, script, seed, env),
-                                     "KERAS_GRADER_STARTED_FD": str(started_w)})
+                                     STARTED_FD_ENV: str(started_w)})
     finally:
         os.close(started_w)
     pumps = [_Pump(proc.stdout, out_path, limits.output_bytes), _Pump(proc.stderr, err_path, limits.output_bytes)]
@@ -260,7 +274,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
         stdout=_tail(out_path), stderr=stderr, isolation=isolation, limit_hit=limit_hit,
         peak_memory_mb=round(peak / 2**20, 1), limit_kind=limit_kind,
         sandbox_error=None if started else sandbox.failure(stderr),
-        stages=stages(artifacts / "times.json", prepared, launched, ended),
+        stages=stages(artifacts / STAGE_TIMES, prepared, launched, ended),
     )
 
 
@@ -271,7 +285,7 @@ STAGES = ("prepare", "start", "probe", "program", "finalize", "exit", "collect")
 
 
 def stages(stamps_file: Path, prepared: float, launched: float, ended: float) -> dict[str, float]:
-    """Seconds of each of ``STAGES``, from the host's clock and the stamps the child wrote (``times.json``).
+    """Seconds of each of ``STAGES``, from the host's clock and the stamps the child wrote (``handover.STAGE_TIMES``).
 
     The child's stamps are its own word, so they are read as figures for the benchmark and nothing else; a
     run that left none (it never started, or it was killed) has the host's stages and ``child``, its whole life.

@@ -3,9 +3,11 @@
 import os
 import shutil
 
+from grader.handover import DOWNLOADS_ENV
+
 
 def download(filename):
-    dest = os.environ.get("KERAS_GRADER_DOWNLOADS")
+    dest = os.environ.get(DOWNLOADS_ENV)
     if dest and os.path.isfile(filename):
         os.makedirs(dest, exist_ok=True)
         shutil.copy(filename, os.path.join(dest, os.path.basename(filename)))
