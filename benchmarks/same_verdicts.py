@@ -11,6 +11,7 @@ Prints each difference and exits 1 when there is one.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,19 @@ from typing import Any
 VOLATILE = {"times", "started_at", "finished_at", "key", "stdout_tail", "stderr_tail", "peak_memory_mb", "run_s",
             "grader_version", "all_runs_s", "artifacts", "eval_seconds"}
 
+JOB_DIR = re.compile(r"/[^\s\"']*/jobs/keras-grader-[\w-]+")
+
 
 def strip(value: Any, path: str = "") -> Any:
-    if isinstance(value, dict):
+    if path.endswith(".traceback") and isinstance(value, str):  # the grader's own frames: its checkout's path and lines
+        value = "\n".join(line for line in value.splitlines() if "/grader/" not in line)
+    elif isinstance(value, dict):
         return {k: strip(v, f"{path}.{k}") for k, v in value.items()
                 if k not in VOLATILE and not (path == ".submission" and k == "path")}
     if isinstance(value, list):
         return [strip(v, path) for v in value]
+    if isinstance(value, str):  # a job's temporary folder, named anew for each run
+        return JOB_DIR.sub("<job>", value)
     return value
 
 
