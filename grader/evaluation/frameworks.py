@@ -30,11 +30,10 @@ def framework_problem(ctx: Context) -> Problem | None:
     accepted = ctx.exercise.frameworks
     if used in accepted:
         return None
-    wanted = " or ".join(NAMES.get(f, f) for f in accepted)
-    wanted_pt = " ou ".join(NAMES.get(f, f) for f in accepted)
-    return Problem(Text(f"this exercise requires {wanted}, and the program uses {NAMES[used]}: write it with {wanted}, "
+    wanted = Text(" or ", " ou ").join(NAMES.get(f, f) for f in accepted)
+    return Problem(Text("this exercise requires {wanted}, and the program uses {used}: write it with {wanted}, "
                         "as the exercise asks (its checks are about what it does there)",
-                        f"este exercício exige {wanted_pt}, e o programa usa {NAMES[used]}: escreva-o com "
-                        f"{wanted_pt}, como pede o exercício (as suas verificações tratam do que ele faz nesse "
-                        "framework)"),
-                   Text(f"the exercise requires {wanted}", f"o exercício exige {wanted_pt}"))
+                        "este exercício exige {wanted}, e o programa usa {used}: escreva-o com {wanted}, como pede "
+                        "o exercício (as suas verificações tratam do que ele faz nesse framework)"
+                        ).format(wanted=wanted, used=NAMES[used]),
+                   Text("the exercise requires {wanted}", "o exercício exige {wanted}").format(wanted=wanted))
