@@ -9,6 +9,8 @@ infrastructure failures that the caller turns into one of those.
 
 from __future__ import annotations
 
+from .text import Text
+
 
 class GraderError(Exception):
     """An error the user can act on: the message says what went wrong and what to do."""
@@ -29,9 +31,9 @@ class Untrusted(Exception):
 class EvaluationFailed(Exception):
     """An evaluation that gave no result: ``grader_fault`` says whether the grader (or the machine) is to blame."""
 
-    def __init__(self, message: str, message_pt: str, *, grader_fault: bool):
-        super().__init__(message)
-        self.message_pt = message_pt
+    def __init__(self, text: Text, *, grader_fault: bool):
+        super().__init__(text.en)
+        self.text = text
         self.grader_fault = grader_fault
 
 
