@@ -628,14 +628,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         rows = gradescope.import_export(source, into, args.exercise, known)
     table = Table(title=f"{args.platform} → {into}", show_lines=False)
-    for col in (("aluno", "arquivo", "resultado", "onde / por quê") if lang == "pt"
-                else ("student", "file", "outcome", "where / why")):
-        table.add_column(col, overflow="fold")
+    for col in (Text("student", "aluno"), Text("file", "arquivo"), Text("outcome", "resultado"),
+                Text("where / why", "onde / por quê")):
+        table.add_column(col.get(lang), overflow="fold")
     for r in sorted(rows, key=lambda r: (r["student"], r["file"])):
         if r["outcome"] == "ignored":
             continue  # counted below; every one is in import-report.csv
-        outcome = r["outcome"] if lang == "en" else layout.OUTCOMES[r["outcome"]]
-        why = r["reason_pt"] if lang == "pt" else r["reason"]
+        outcome = layout.OUTCOMES[r["outcome"]].get(lang)
+        why = Text(r["reason"], r["reason_pt"]).get(lang)
         where = r["destination"] if r["outcome"] == "placed" else " ".join(filter(None, (r["destination"], why)))
         shown = (r["file"].partition("/")[2] or r["file"]) if r["student"] else r["file"]  # less the student's folder
         table.add_row(_styled(r["student"]), _styled(shown), f"[{IMPORT_STYLE.get(r['outcome'], 'dim')}]{outcome}[/]",
@@ -644,10 +644,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     console.print(table)
     counts = {o: sum(r["outcome"] == o for r in rows) for o in layout.OUTCOMES}
     students = len({r["student"] for r in rows if r["student"]})
-    console.print(", ".join(f"{n} {o if lang == 'en' else layout.OUTCOMES[o]}" for o, n in counts.items() if n)
-                  + (f" — {students} alunos; relatório: {into / layout.REPORT}, lista: {into / layout.ROSTER}"
-                     if lang == "pt" else
-                     f" — {students} students; report: {into / layout.REPORT}, roster: {into / layout.ROSTER}"),
+    console.print(", ".join(f"{n} {layout.OUTCOMES[o].get(lang)}" for o, n in counts.items() if n)
+                  + Text(" — {students} students; report: {report}, roster: {roster}",
+                         " — {students} alunos; relatório: {report}, lista: {roster}").format(
+                      students=students, report=into / layout.REPORT, roster=into / layout.ROSTER).get(lang),
                   soft_wrap=True)
     return 0
 
@@ -667,10 +667,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     written = moodle.export(Path(args.dir), results_root / "results", results_root / "reports", Path(args.into),
                             scale, lang, decisions=load(results_root / FILE), allow_quick=args.allow_quick)
-    how = ("envie no Moodle em inglês (ele lê as colunas pelo nome), na página de avaliação da tarefa: \"Upload "
-           "grading worksheet\" (o .csv) e \"Upload multiple feedback files in a zip\" (o .zip)" if lang == "pt" else
-           "upload in Moodle, on the assignment's grading page: \"Upload grading worksheet\" (the .csv) and "
-           "\"Upload multiple feedback files in a zip\" (the .zip), with Moodle in English (columns are read by name)")
+    how = Text("upload in Moodle, on the assignment's grading page: \"Upload grading worksheet\" (the .csv) and "
+               "\"Upload multiple feedback files in a zip\" (the .zip), with Moodle in English (columns are read by "
+               "name)",
+               "envie no Moodle em inglês (ele lê as colunas pelo nome), na página de avaliação da tarefa: \"Upload "
+               "grading worksheet\" (o .csv) e \"Upload multiple feedback files in a zip\" (o .zip)").get(lang)
     _console().print("\n".join(f"  {p}" for p in written) + "\n" + how, soft_wrap=True)
     return 0
 

@@ -222,10 +222,9 @@ def problem(error: Mapping[str, Any], model: type[BaseModel], path: Path, spec: 
         return (Text(f"{path}: {place} is missing: give ", f"{path}: falta {place}: dê ") + allowed
                 + Text(" (fix the file and run again)", " (corrija o arquivo e rode de novo)"))
     ctx = error.get("ctx") or {}
-    if "en" in ctx and "pt" in ctx:  # a model's own rule (config_rule), said of its whole table, in both languages
+    if isinstance(ctx.get("rule"), Text):  # a model's own rule (config_rule), said of its whole table
         full = (*where, *loc)
-        table = f"[{'.'.join(full)}]: " if full else ""
-        return Text(f"{path}: {table}{ctx['en']}", f"{path}: {table}{ctx['pt']}") + fix
+        return Text.same(f"{path}: " + (f"[{'.'.join(full)}]: " if full else "")) + ctx["rule"] + fix
     value = _toml(error.get("input"))
     if info is None:
         return Text(f"{path}: {place} = {value}: {error['msg']}", f"{path}: {place} = {value}: {error['msg']}") + fix
@@ -245,18 +244,18 @@ def unknown_key(path: Path, loc: tuple[str, ...], known: Iterable[str], spec: st
                     f"disciplina precisa do keras-grader {spec}: atualize o corretor (pip install -U com o [ci] "
                     "grader_spec do course.toml) e rode de novo")
     close = difflib.get_close_matches(key, known, n=1)
-    table = f"[{'.'.join(loc[:-1])}]" if len(loc) > 1 else "the file's top level"
-    table_pt = f"[{'.'.join(loc[:-1])}]" if len(loc) > 1 else "o nível de cima do arquivo"
+    table = (Text.same(f"[{'.'.join(loc[:-1])}]") if len(loc) > 1
+             else Text("the file's top level", "o nível de cima do arquivo"))
     if homes and not close:  # the right key in the wrong table
-        return Text(f"{path}: {place} is not a key of {table}: {key} belongs in {' or '.join(homes)}; move it there "
-                    "and run again",
-                    f"{path}: {place} não é uma chave de {table_pt}: {key} pertence a {' ou '.join(homes)}; mova-a "
+        return Text(f"{path}: {place} is not a key of {table.en}: {key} belongs in {' or '.join(homes)}; move it "
+                    "there and run again",
+                    f"{path}: {place} não é uma chave de {table.pt}: {key} pertence a {' ou '.join(homes)}; mova-a "
                     "para lá e rode de novo")
     return Text(f"{path}: {place} is an unknown key" + (f"; did you mean {close[0]}?" if close else ".")
-                + f" The keys of {table} are: {', '.join(known) or 'none'}. Fix the file and run again (if it was "
+                + f" The keys of {table.en} are: {', '.join(known) or 'none'}. Fix the file and run again (if it was "
                 "written for a newer keras-grader, say so with [course] requires_grader in course.toml)",
                 f"{path}: {place} é uma chave desconhecida" + (f"; você quis dizer {close[0]}?" if close else ".")
-                + f" As chaves de {table_pt} são: {', '.join(known) or 'nenhuma'}. Corrija o arquivo e rode de novo "
+                + f" As chaves de {table.pt} são: {', '.join(known) or 'nenhuma'}. Corrija o arquivo e rode de novo "
                 "(se ele foi escrito para um keras-grader mais novo, diga-o com [course] requires_grader no "
                 "course.toml)")
 
@@ -340,17 +339,16 @@ _BOUNDS = ((annotated_types.Gt, ">", "gt"), (annotated_types.Ge, ">=", "ge"), (a
 
 def describe(info: Any) -> Text:
     """What a key allows, from its declaration: "a number >= 0 and <= 1", "one of "pt", "en"", "a list of texts"."""
-    parts = []
+    parts: list[Text] = []
     for item in info.metadata:
         for cls, sign, attr in _BOUNDS:
             if isinstance(item, cls):
-                parts.append(f"{sign} {getattr(item, attr):g}")
+                parts.append(Text.same(f"{sign} {getattr(item, attr):g}"))
         if isinstance(item, annotated_types.MinLen):
-            parts.append(f"with at least {item.min_length}")
+            parts.append(Text("with at least {n}", "com pelo menos {n}").format(n=str(item.min_length)))
     text = _kind(info.annotation)
     if parts:
-        en = " and ".join(parts)
-        text = text + Text(f" {en}", " " + en.replace(" and ", " e ").replace("with at least", "com pelo menos"))
+        text = text + Text.same(" ") + Text(" and ", " e ").join(parts)
     return text
 
 
@@ -358,7 +356,7 @@ def config_rule(en: str, pt: str) -> Exception:
     """A model's own rule broken (zero_credit_min <= full_credit_max), for ``problem`` to say in both languages."""
     from pydantic_core import PydanticCustomError
 
-    return PydanticCustomError("config_rule", "{en}", {"en": en, "pt": pt})
+    return PydanticCustomError("config_rule", "{message}", {"message": en, "rule": Text(en, pt)})
 
 
 def reference(model: type[BaseModel], table: str) -> str:

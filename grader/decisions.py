@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from .errors import GraderError
 from .schema import AppliedDecision, JobResult
+from .text import Text
 
 #: The decisions file's name, in the grading folder (``grade all --out``).
 FILE = "decisions.toml"
@@ -92,12 +93,12 @@ class Review:
 
 # --- reading -------------------------------------------------------------------------------------------------------
 
-def refuse(source: str, line: int, what_en: str, what_pt: str) -> GraderError:
+def refuse(source: str, line: int, what: Text) -> GraderError:
     """The bilingual refusal of a malformed decisions file, naming the line."""
-    at = f"{source}, line {line}" if line else source
-    at_pt = f"{source}, linha {line}" if line else source
-    return GraderError(f"{at}: {what_en}; fix the file (nothing of it was applied) / {at_pt}: {what_pt}; corrija o "
-                       "arquivo (nada dele foi aplicado)")
+    at = Text(f"{source}, line {line}", f"{source}, linha {line}") if line else Text.same(source)
+    said = Text("{at}: {what}; fix the file (nothing of it was applied)",
+                "{at}: {what}; corrija o arquivo (nada dele foi aplicado)").format(at=at, what=what)
+    return GraderError(f"{said.en} / {said.pt}")
 
 
 def load(path: Path) -> list[Decision]:
@@ -107,8 +108,8 @@ def load(path: Path) -> list[Decision]:
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as e:
-        raise refuse(str(path), 0, f"cannot be read as UTF-8 text ({e})",
-                     f"não pode ser lido como texto UTF-8 ({e})") from e
+        raise refuse(str(path), 0, Text(f"cannot be read as UTF-8 text ({e})",
+                                        f"não pode ser lido como texto UTF-8 ({e})")) from e
     return parse(text, str(path))
 
 
@@ -118,16 +119,17 @@ def parse(text: str, source: str = FILE) -> list[Decision]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(e))) else 0
-        raise refuse(source, line, f"not valid TOML ({e})", f"não é TOML válido ({e})") from e
+        raise refuse(source, line, Text(f"not valid TOML ({e})", f"não é TOML válido ({e})")) from e
     headers = header_lines(text)
     unknown = sorted(set(data) - {"decision"})
     if unknown:
-        raise refuse(source, _line_of_key(text, unknown[0]), f"unknown key {unknown[0]!r}: the file holds only "
-                     "[[decision]] tables", f"chave desconhecida {unknown[0]!r}: o arquivo só tem tabelas [[decision]]")
+        raise refuse(source, _line_of_key(text, unknown[0]),
+                     Text(f"unknown key {unknown[0]!r}: the file holds only [[decision]] tables",
+                          f"chave desconhecida {unknown[0]!r}: o arquivo só tem tabelas [[decision]]"))
     tables = data.get("decision", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise refuse(source, _line_of_key(text, "decision"), "'decision' must be [[decision]] tables",
-                     "'decision' deve ser tabelas [[decision]]")
+        raise refuse(source, _line_of_key(text, "decision"), Text("'decision' must be [[decision]] tables",
+                                                                  "'decision' deve ser tabelas [[decision]]"))
     lines = headers if len(headers) == len(tables) else [0] * len(tables)
     return [_decision(t, line, source) for t, line in zip(tables, lines)]
 
@@ -144,42 +146,45 @@ def _line_of_key(text: str, key: str) -> int:
 
 
 def _decision(table: dict[str, Any], line: int, source: str) -> Decision:
-    def fault(en: str, pt: str) -> GraderError:
-        return refuse(source, line, en, pt)
+    def fault(what: Text) -> GraderError:
+        return refuse(source, line, what)
 
     if unknown := sorted(set(table) - _KEYS):
-        raise fault(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})",
-                    f"chave desconhecida {unknown[0]!r} (conhecidas: {', '.join(sorted(_KEYS))})")
+        raise fault(Text(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})",
+                         f"chave desconhecida {unknown[0]!r} (conhecidas: {', '.join(sorted(_KEYS))})"))
     for key in ("student", "exercise", "reason", "sha256"):
         if not isinstance(table.get(key), str) or not table[key].strip():
-            raise fault(f"{key!r} is missing or not a non-empty string", f"{key!r} falta ou não é um texto não vazio")
+            raise fault(Text(f"{key!r} is missing or not a non-empty string",
+                             f"{key!r} falta ou não é um texto não vazio"))
     for key in ("check", "note", "who", "confirm", "dismiss"):
         if key in table and (not isinstance(table[key], str) or not table[key].strip()):
-            raise fault(f"{key!r} must be a non-empty string", f"{key!r} deve ser um texto não vazio")
+            raise fault(Text(f"{key!r} must be a non-empty string", f"{key!r} deve ser um texto não vazio"))
     if not _SHA256.fullmatch(table["sha256"]):
-        raise fault("'sha256' is not a submission's sha256 (64 hex digits): `grade decide` writes it from the "
-                    "result", "'sha256' não é o sha256 de uma entrega (64 dígitos hexadecimais): o `grade decide` "
-                    "o escreve a partir do resultado")
+        raise fault(Text("'sha256' is not a submission's sha256 (64 hex digits): `grade decide` writes it from the "
+                         "result",
+                         "'sha256' não é o sha256 de uma entrega (64 dígitos hexadecimais): o `grade decide` o "
+                         "escreve a partir do resultado"))
     kinds = [k for k in KINDS if k in table]
     if len(kinds) != 1:
-        raise fault(f"give exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})",
-                    f"dê exatamente um de {', '.join(KINDS)} (há {', '.join(kinds) or 'nenhum'})")
+        raise fault(Text(f"give exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})",
+                         f"dê exatamente um de {', '.join(KINDS)} (há {', '.join(kinds) or 'nenhum'})"))
     kind: Kind = kinds[0]  # type: ignore[assignment]
     points = None
     if kind == "points":
         value = table["points"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise fault(f"points = {value!r} is not a number ≥ 0", f"points = {value!r} não é um número ≥ 0")
+            raise fault(Text(f"points = {value!r} is not a number ≥ 0",
+                             f"points = {value!r} não é um número ≥ 0"))
         points = float(value)
     if kind == "excuse" and table["excuse"] is not True:
-        raise fault("excuse must be true (delete the table to withdraw it)",
-                    "excuse deve ser true (apague a tabela para retirá-la)")
+        raise fault(Text("excuse must be true (delete the table to withdraw it)",
+                         "excuse deve ser true (apague a tabela para retirá-la)"))
     if "check" in table and kind != "points":
-        raise fault(f"'check' goes with points only; {kind} names its flag itself",
-                    f"'check' só acompanha points; {kind} nomeia o próprio alerta")
+        raise fault(Text(f"'check' goes with points only; {kind} names its flag itself",
+                         f"'check' só acompanha points; {kind} nomeia o próprio alerta"))
     when = table.get("when", "")
     if not isinstance(when, (str, datetime, date)):
-        raise fault("'when' must be a date-time", "'when' deve ser uma data e hora")
+        raise fault(Text("'when' must be a date-time", "'when' deve ser uma data e hora"))
     return Decision(line=line, student=table["student"], exercise=table["exercise"], kind=kind,
                     reason=table["reason"].strip(), sha256=table["sha256"], check=table.get("check"), points=points,
                     flag=table.get(kind) if kind in ("confirm", "dismiss") else None, note=table.get("note", ""),

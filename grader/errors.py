@@ -10,10 +10,8 @@ infrastructure failures that the caller turns into one of those.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .text import Text
+from .text import Text
 
 
 class GraderError(Exception):
@@ -44,9 +42,9 @@ class Untrusted(Exception):
 class EvaluationFailed(Exception):
     """An evaluation that gave no result: ``grader_fault`` says whether the grader (or the machine) is to blame."""
 
-    def __init__(self, message: str, message_pt: str, *, grader_fault: bool):
-        super().__init__(message)
-        self.message_pt = message_pt
+    def __init__(self, text: Text, *, grader_fault: bool):
+        super().__init__(text.en)
+        self.text = text
         self.grader_fault = grader_fault
 
 

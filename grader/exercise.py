@@ -110,8 +110,10 @@ class Exercise(Section):
     def quick_epochs(self) -> int:
         return self.quick.epochs
 
-    def title_in(self, lang: str) -> str:
-        return (self.title_pt or self.title) if lang == "pt" else self.title
+    @property
+    def title_text(self) -> Text:
+        """The title in both languages (the English one where the file gives no Portuguese)."""
+        return Text(self.title, self.title_pt) if self.title_pt else Text.same(self.title)
 
     @property
     def max_score(self) -> float:

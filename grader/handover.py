@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypedDict
 
+from .text import Text
+
 # --- the job's folder --------------------------------------------------------------------------------------------
 
 #: Inside a job's folder: the student's work folder (a copy of the submission), the folder the child writes for
@@ -161,71 +163,71 @@ class EvaluationJob(TypedDict, total=False):
 # --- Keras 2 notices: the child names an id and values, the evaluator writes the text ---------------------------
 
 #: id -> what to write under Keras 3, in English and Portuguese; ``{...}`` are values the shim recorded.
-NOTICES: dict[str, dict[str, str]] = {
-    "integer_learning_rate": {
-        "en": "learning_rate={value}.0 (Keras 3 takes only a float; Keras 2 read the integer {value} as {value}.0)",
-        "pt": "learning_rate={value}.0 (o Keras 3 só aceita float; o Keras 2 lia o inteiro {value} como {value}.0)"},
-    "lr": {
-        "en": "learning_rate={value} instead of lr={value}",
-        "pt": "learning_rate={value} em vez de lr={value}"},
-    "decay": {
-        "en": "learning_rate=keras.optimizers.schedules.InverseTimeDecay({lr}, decay_steps=1, decay_rate={decay}) "
-              "instead of decay={decay} (Keras 3 ignores decay, with only a warning; a schedule's rate cannot be "
-              "set, so with ReduceLROnPlateau or LearningRateScheduler keep a float learning_rate)",
-        "pt": "learning_rate=keras.optimizers.schedules.InverseTimeDecay({lr}, decay_steps=1, decay_rate={decay}) "
-              "em vez de decay={decay} (o Keras 3 ignora decay, só com um aviso; a taxa de um schedule não pode "
-              "ser alterada, então com ReduceLROnPlateau ou LearningRateScheduler mantenha um learning_rate float)"},
-    "optimizer_lr": {
-        "en": "optimizer.learning_rate instead of optimizer.lr (Keras 3 has no lr: reading it fails and "
-              "assigning it changes nothing)",
-        "pt": "optimizer.learning_rate em vez de optimizer.lr (o Keras 3 não tem lr: lê-lo falha e atribuir "
-              "a ele não muda nada)"},
-    "backend_value": {
-        "en": "variable.assign(x) or float(variable) instead of backend.{name} (gone from keras.backend, and "
-              "tf.keras.backend.set_value fails on a Keras 3 variable)",
-        "pt": "variavel.assign(x) ou float(variavel) em vez de backend.{name} (saiu de keras.backend, e "
-              "tf.keras.backend.set_value falha com uma variável do Keras 3)"},
-    "nb_epoch": {
-        "en": "epochs= instead of nb_epoch=",
-        "pt": "epochs= em vez de nb_epoch="},
-    "predict_classes": {
-        "en": "model.predict(x).argmax(axis=1) (or (model.predict(x) > 0.5).astype(int) for one output unit) "
-              "instead of model.predict_classes(x)",
-        "pt": "model.predict(x).argmax(axis=1) (ou (model.predict(x) > 0.5).astype(int) para uma saída) "
-              "em vez de model.predict_classes(x)"},
-    "predict_proba": {
-        "en": "model.predict(x) instead of model.predict_proba(x)",
-        "pt": "model.predict(x) em vez de model.predict_proba(x)"},
-    "keras2_module": {
-        "en": "from {target} import ... instead of from {name} import ...",
-        "pt": "from {target} import ... em vez de from {name} import ..."},
-    "legacy_optimizer": {
-        "en": "keras.optimizers.{name} instead of keras.optimizers.legacy.{name} (the same algorithm)",
-        "pt": "keras.optimizers.{name} em vez de keras.optimizers.legacy.{name} (o mesmo algoritmo)"},
-    "monitor_acc": {
-        "en": "monitor='{mapped}' instead of monitor='{monitor}' (your metric is named accuracy; Keras 2.2 "
-              "logged it as acc)",
-        "pt": "monitor='{mapped}' em vez de monitor='{monitor}' (sua métrica se chama accuracy; o Keras 2.2 a "
-              "registrava como acc)"},
-    "save_no_extension": {
-        "en": "model.save('{path}.keras') (Keras 2 wrote a SavedModel folder {path}/; it was saved as a Keras "
-              "folder at that path, which keras.models.load_model('{path}') reads back)",
-        "pt": "model.save('{path}.keras') (o Keras 2 gravava uma pasta SavedModel {path}/; foi gravada uma pasta "
-              "do Keras nesse caminho, que keras.models.load_model('{path}') lê de volta)"},
-    "generator_method": {
-        "en": "model.{modern}(...) instead of model.{name}(...) (Keras 3's {modern} takes generators)",
-        "pt": "model.{modern}(...) em vez de model.{name}(...) (o {modern} do Keras 3 aceita geradores)"},
+NOTICES: dict[str, Text] = {
+    "integer_learning_rate": Text(
+        "learning_rate={value}.0 (Keras 3 takes only a float; Keras 2 read the integer {value} as {value}.0)",
+        "learning_rate={value}.0 (o Keras 3 só aceita float; o Keras 2 lia o inteiro {value} como {value}.0)"),
+    "lr": Text(
+        "learning_rate={value} instead of lr={value}",
+        "learning_rate={value} em vez de lr={value}"),
+    "decay": Text(
+        "learning_rate=keras.optimizers.schedules.InverseTimeDecay({lr}, decay_steps=1, decay_rate={decay}) "
+        "instead of decay={decay} (Keras 3 ignores decay, with only a warning; a schedule's rate cannot be "
+        "set, so with ReduceLROnPlateau or LearningRateScheduler keep a float learning_rate)",
+        "learning_rate=keras.optimizers.schedules.InverseTimeDecay({lr}, decay_steps=1, decay_rate={decay}) "
+        "em vez de decay={decay} (o Keras 3 ignora decay, só com um aviso; a taxa de um schedule não pode "
+        "ser alterada, então com ReduceLROnPlateau ou LearningRateScheduler mantenha um learning_rate float)"),
+    "optimizer_lr": Text(
+        "optimizer.learning_rate instead of optimizer.lr (Keras 3 has no lr: reading it fails and "
+        "assigning it changes nothing)",
+        "optimizer.learning_rate em vez de optimizer.lr (o Keras 3 não tem lr: lê-lo falha e atribuir "
+        "a ele não muda nada)"),
+    "backend_value": Text(
+        "variable.assign(x) or float(variable) instead of backend.{name} (gone from keras.backend, and "
+        "tf.keras.backend.set_value fails on a Keras 3 variable)",
+        "variavel.assign(x) ou float(variavel) em vez de backend.{name} (saiu de keras.backend, e "
+        "tf.keras.backend.set_value falha com uma variável do Keras 3)"),
+    "nb_epoch": Text(
+        "epochs= instead of nb_epoch=",
+        "epochs= em vez de nb_epoch="),
+    "predict_classes": Text(
+        "model.predict(x).argmax(axis=1) (or (model.predict(x) > 0.5).astype(int) for one output unit) "
+        "instead of model.predict_classes(x)",
+        "model.predict(x).argmax(axis=1) (ou (model.predict(x) > 0.5).astype(int) para uma saída) "
+        "em vez de model.predict_classes(x)"),
+    "predict_proba": Text(
+        "model.predict(x) instead of model.predict_proba(x)",
+        "model.predict(x) em vez de model.predict_proba(x)"),
+    "keras2_module": Text(
+        "from {target} import ... instead of from {name} import ...",
+        "from {target} import ... em vez de from {name} import ..."),
+    "legacy_optimizer": Text(
+        "keras.optimizers.{name} instead of keras.optimizers.legacy.{name} (the same algorithm)",
+        "keras.optimizers.{name} em vez de keras.optimizers.legacy.{name} (o mesmo algoritmo)"),
+    "monitor_acc": Text(
+        "monitor='{mapped}' instead of monitor='{monitor}' (your metric is named accuracy; Keras 2.2 "
+        "logged it as acc)",
+        "monitor='{mapped}' em vez de monitor='{monitor}' (sua métrica se chama accuracy; o Keras 2.2 a "
+        "registrava como acc)"),
+    "save_no_extension": Text(
+        "model.save('{path}.keras') (Keras 2 wrote a SavedModel folder {path}/; it was saved as a Keras "
+        "folder at that path, which keras.models.load_model('{path}') reads back)",
+        "model.save('{path}.keras') (o Keras 2 gravava uma pasta SavedModel {path}/; foi gravada uma pasta "
+        "do Keras nesse caminho, que keras.models.load_model('{path}') lê de volta)"),
+    "generator_method": Text(
+        "model.{modern}(...) instead of model.{name}(...) (Keras 3's {modern} takes generators)",
+        "model.{modern}(...) em vez de model.{name}(...) (o {modern} do Keras 3 aceita geradores)"),
 }
 NOTICE_VALUE_CHARS = 60  # a recorded value is shown to the student: short
 
 
-def notice_text(notice_id: str, lang: str, values: dict[str, Any]) -> str | None:
-    """The Keras 3 spelling for a recorded notice, or None for an id this grader does not know."""
-    texts = NOTICES.get(notice_id)
-    if texts is None:
+def notice_text(notice_id: str, values: dict[str, Any]) -> Text | None:
+    """The Keras 3 spelling for a recorded notice, or None for an id (or values) this grader does not know."""
+    text = NOTICES.get(notice_id)
+    if text is None:
         return None
     clean = {k: str(v)[:NOTICE_VALUE_CHARS] for k, v in values.items()}
     try:
-        return texts[lang].format(**clean)
+        return text.format(**clean)
     except (KeyError, IndexError):
         return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .text import Text
@@ -27,9 +27,8 @@ from .text import Text
 class Hint:
     id: str
     type: str            # regex on the exception's class name
-    message: str         # regex on its message; named groups fill the texts
-    en: str
-    pt: str
+    message: str         # regex on its message; named groups fill the text
+    text: Text           # the fix; ``find`` returns the hint with its ``{group}`` fields filled in
 
     def match(self, exc_type: str, exc_message: str) -> dict[str, str] | None:
         if not re.fullmatch(self.type, exc_type):
@@ -37,77 +36,85 @@ class Hint:
         m = re.search(self.message, exc_message)
         return {k: v or "" for k, v in m.groupdict().items()} if m else None
 
+    def record(self) -> dict[str, str]:
+        """As a check's details keep a hint (the stored shape): ``{id, en, pt}``."""
+        return {"id": self.id, **self.text.by_lang()}
+
 
 CATALOGUE = [
     Hint("integer_learning_rate", "ValueError", r"learning_rate.*Received instead: learning_rate=(?P<lr>-?\d+)\b",
-         "Keras 3 rejects an integer learning rate: write learning_rate={lr}.0",
-         "o Keras 3 não aceita taxa de aprendizado inteira: escreva learning_rate={lr}.0"),
+         Text("Keras 3 rejects an integer learning rate: write learning_rate={lr}.0",
+              "o Keras 3 não aceita taxa de aprendizado inteira: escreva learning_rate={lr}.0")),
     Hint("lr_renamed", "ValueError|TypeError", r"not recognized: \{'lr'|unexpected keyword argument 'lr'",
-         "the optimizer argument `lr` is now `learning_rate`: e.g. optimizers.Adam(learning_rate=0.001)",
-         "o argumento `lr` do otimizador agora se chama `learning_rate`: ex. optimizers.Adam(learning_rate=0.001)"),
+         Text("the optimizer argument `lr` is now `learning_rate`: e.g. optimizers.Adam(learning_rate=0.001)",
+              "o argumento `lr` do otimizador agora se chama `learning_rate`: "
+              "ex. optimizers.Adam(learning_rate=0.001)")),
     Hint("nb_epoch", "TypeError", r"unexpected keyword argument 'nb_epoch'",
-         "fit's `nb_epoch` is now `epochs`", "o `nb_epoch` de fit agora se chama `epochs`"),
+         Text("fit's `nb_epoch` is now `epochs`", "o `nb_epoch` de fit agora se chama `epochs`")),
     Hint("predict_classes", "AttributeError", r"no attribute 'predict_(?P<what>classes|proba)'",
-         "predict_{what} was removed: use model.predict(x).argmax(axis=1) (or > 0.5 for one sigmoid output)",
-         "predict_{what} não existe mais: use model.predict(x).argmax(axis=1) (ou > 0.5 para uma saída sigmoide)"),
+         Text("predict_{what} was removed: use model.predict(x).argmax(axis=1) (or > 0.5 for one sigmoid output)",
+              "predict_{what} não existe mais: use model.predict(x).argmax(axis=1) "
+              "(ou > 0.5 para uma saída sigmoide)")),
     Hint("save_extension", "ValueError", r"Invalid filepath extension for saving",
-         "Keras 3 saves to a file ending in .keras (or .h5): model.save('model.keras')",
-         "o Keras 3 grava em arquivo terminado em .keras (ou .h5): model.save('modelo.keras')"),
+         Text("Keras 3 saves to a file ending in .keras (or .h5): model.save('model.keras')",
+              "o Keras 3 grava em arquivo terminado em .keras (ou .h5): model.save('modelo.keras')")),
     Hint("keras2_module", "ModuleNotFoundError|ImportError",
          r"(No module named|cannot import name) '(?P<name>np_utils|(tensorflow\.)?keras\.(layers\.core|utils\.np_utils|"
          r"layers\.convolutional|optimizers\.legacy|wrappers[\w.]*))'",
-         "{name} is Keras 2: import layers from keras.layers and to_categorical from keras.utils",
-         "{name} é do Keras 2: importe as camadas de keras.layers e to_categorical de keras.utils"),
+         Text("{name} is Keras 2: import layers from keras.layers and to_categorical from keras.utils",
+              "{name} é do Keras 2: importe as camadas de keras.layers e to_categorical de keras.utils")),
     Hint("legacy_optimizer", "ImportError", r"`keras\.optimizers\.legacy` is not supported",
-         "keras.optimizers.legacy is Keras 2: use keras.optimizers.SGD, Adam, RMSprop ... (the same algorithms)",
-         "keras.optimizers.legacy é do Keras 2: use keras.optimizers.SGD, Adam, RMSprop ... (os mesmos algoritmos)"),
+         Text("keras.optimizers.legacy is Keras 2: use keras.optimizers.SGD, Adam, RMSprop ... (the same algorithms)",
+              "keras.optimizers.legacy é do Keras 2: use keras.optimizers.SGD, Adam, RMSprop ... "
+              "(os mesmos algoritmos)")),
     Hint("monitor_acc", "ValueError", r"received monitor=(?P<monitor>(val_)?acc), but Keras isn't able",
-         "Keras 3 logs the metric 'accuracy' under the name you gave it: write monitor='{monitor}uracy'",
-         "o Keras 3 registra a métrica 'accuracy' com o nome que você deu: escreva monitor='{monitor}uracy'"),
+         Text("Keras 3 logs the metric 'accuracy' under the name you gave it: write monitor='{monitor}uracy'",
+              "o Keras 3 registra a métrica 'accuracy' com o nome que você deu: escreva monitor='{monitor}uracy'")),
     Hint("generator_method", "AttributeError", r"no attribute '(?P<what>fit|evaluate|predict)_generator'",
-         "{what}_generator was removed: call model.{what}(...) with the same generator",
-         "{what}_generator não existe mais: chame model.{what}(...) com o mesmo gerador"),
+         Text("{what}_generator was removed: call model.{what}(...) with the same generator",
+              "{what}_generator não existe mais: chame model.{what}(...) com o mesmo gerador")),
     Hint("keras1_init", "ValueError|TypeError", r"Unrecognized keyword arguments passed to (?P<layer>\w+): \{'init'",
-         "init= is Keras 1 (Keras 2 already refused it): write {layer}(..., kernel_initializer=...)",
-         "init= é do Keras 1 (o Keras 2 já o recusava): escreva {layer}(..., kernel_initializer=...)"),
+         Text("init= is Keras 1 (Keras 2 already refused it): write {layer}(..., kernel_initializer=...)",
+              "init= é do Keras 1 (o Keras 2 já o recusava): escreva {layer}(..., kernel_initializer=...)")),
     # Before missing_module: PyTorch is allowed, but only where the grader was installed with it.
     Hint("torch_missing", "ModuleNotFoundError", r"No module named '(?P<name>torch|torchvision)(\.[\w.]*)?'",
-         "{name} is not installed where grading runs: PyTorch programs are graded for the exercises whose "
-         "exercise.toml lists torch in `frameworks`, by a grader installed with its torch extra "
-         "(pip install 'keras-grader[torch]'); ask your instructor, or write this program in Keras",
-         "o {name} não está instalado no corretor: programas em PyTorch são corrigidos nos exercícios cujo "
-         "exercise.toml inclui torch em `frameworks`, por um corretor instalado com o extra torch "
-         "(pip install 'keras-grader[torch]'); fale com o professor, ou escreva este programa em Keras"),
+         Text("{name} is not installed where grading runs: PyTorch programs are graded for the exercises whose "
+              "exercise.toml lists torch in `frameworks`, by a grader installed with its torch extra "
+              "(pip install 'keras-grader[torch]'); ask your instructor, or write this program in Keras",
+              "o {name} não está instalado no corretor: programas em PyTorch são corrigidos nos exercícios cujo "
+              "exercise.toml inclui torch em `frameworks`, por um corretor instalado com o extra torch "
+              "(pip install 'keras-grader[torch]'); fale com o professor, ou escreva este programa em Keras")),
     Hint("numpy_on_device", "TypeError", r"can't convert (?P<device>[\w:]+) device type tensor to numpy",
-         "a tensor on the {device} device cannot become a NumPy array: copy it to the CPU first, "
-         "e.g. outputs.cpu().numpy()",
-         "um tensor no dispositivo {device} não pode virar array NumPy: copie-o antes para a CPU, "
-         "por exemplo saidas.cpu().numpy()"),
+         Text("a tensor on the {device} device cannot become a NumPy array: copy it to the CPU first, "
+              "e.g. outputs.cpu().numpy()",
+              "um tensor no dispositivo {device} não pode virar array NumPy: copie-o antes para a CPU, "
+              "por exemplo saidas.cpu().numpy()")),
     Hint("numpy_requires_grad", "RuntimeError", r"Can't call numpy\(\) on Tensor that requires grad",
-         "this tensor still records gradients: predict inside `with torch.no_grad():` (after model.eval()), or "
-         "write tensor.detach().numpy()",
-         "este tensor ainda registra gradientes: faça a predição dentro de `with torch.no_grad():` (depois de "
-         "model.eval()), ou escreva tensor.detach().numpy()"),
+         Text("this tensor still records gradients: predict inside `with torch.no_grad():` (after model.eval()), or "
+              "write tensor.detach().numpy()",
+              "este tensor ainda registra gradientes: faça a predição dentro de `with torch.no_grad():` (depois de "
+              "model.eval()), ou escreva tensor.detach().numpy()")),
     Hint("cuda_unavailable", "RuntimeError|AssertionError",
          r"No CUDA GPUs are available|Found no NVIDIA driver|Torch not compiled with CUDA enabled",
-         "this run has no GPU: choose the device as device = 'cuda' if torch.cuda.is_available() else 'cpu', and "
-         "move the model and the tensors with .to(device) instead of .cuda()",
-         "esta execução não tem GPU: escolha o dispositivo com device = 'cuda' if torch.cuda.is_available() else "
-         "'cpu', e mova o modelo e os tensores com .to(device) em vez de .cuda()"),
+         Text("this run has no GPU: choose the device as device = 'cuda' if torch.cuda.is_available() else 'cpu', and "
+              "move the model and the tensors with .to(device) instead of .cuda()",
+              "esta execução não tem GPU: escolha o dispositivo com device = 'cuda' if torch.cuda.is_available() else "
+              "'cpu', e mova o modelo e os tensores com .to(device) em vez de .cuda()")),
     Hint("missing_module", "ModuleNotFoundError", r"No module named '(?P<name>[\w.]+)'",
-         "the module {name} is not installed where grading runs and cannot be (pip install does not run): "
-         "the course allows {allowed}",
-         "o módulo {name} não está instalado no corretor e não pode ser instalado (pip install não roda): "
-         "a disciplina permite {allowed}"),
+         Text("the module {name} is not installed where grading runs and cannot be (pip install does not run): "
+              "the course allows {allowed}",
+              "o módulo {name} não está instalado no corretor e não pode ser instalado (pip install não roda): "
+              "a disciplina permite {allowed}")),
     Hint("missing_file", "FileNotFoundError", r"No such file or directory: '(?P<file>[^']+)'",
-         "{file} does not exist where grading runs: the course's data files (ax.txt ... qy.txt, noisynote.zip) are "
-         "in the current folder and in noisynote/, MNIST comes from keras.datasets; do not use paths of your own "
-         "computer or Drive",
-         "{file} não existe no corretor: os arquivos do curso (ax.txt ... qy.txt, noisynote.zip) estão no diretório "
-         "atual e em noisynote/, o MNIST vem de keras.datasets; não use caminhos do seu computador ou do Drive"),
+         Text("{file} does not exist where grading runs: the course's data files (ax.txt ... qy.txt, "
+              "noisynote.zip) are in the current folder and in noisynote/, MNIST comes from keras.datasets; do not "
+              "use paths of your own computer or Drive",
+              "{file} não existe no corretor: os arquivos do curso (ax.txt ... qy.txt, noisynote.zip) estão no "
+              "diretório atual e em noisynote/, o MNIST vem de keras.datasets; não use caminhos do seu computador "
+              "ou do Drive")),
     Hint("out_of_memory", "ResourceExhaustedError|MemoryError|XlaRuntimeError", r"(?i)OOM|out of memory|^$|RESOURCE_EXHAUSTED",
-         "the program ran out of memory: use a smaller batch_size or a smaller network",
-         "o programa ficou sem memória: use batch_size menor ou uma rede menor"),
+         Text("the program ran out of memory: use a smaller batch_size or a smaller network",
+              "o programa ficou sem memória: use batch_size menor ou uma rede menor")),
 ]
 
 
@@ -141,28 +148,28 @@ TORCH_ADVICE = {
 }
 
 
-def find(exception: dict[str, Any] | None) -> dict[str, str] | None:
-    """The first hint for an exception record ({type, message}), as {id, en, pt}; None if unknown."""
+def find(exception: dict[str, Any] | None) -> Hint | None:
+    """The first hint for an exception record ({type, message}), its text filled in; None if unknown."""
     if not exception:
         return None
     exc_type, message = str(exception.get("type", "")), str(exception.get("message", ""))
     for hint in CATALOGUE:
         groups = hint.match(exc_type, message)
         if groups is not None:
-            if "{allowed}" in hint.en:
+            if "{allowed}" in hint.text.en:
                 from .environment import allowed_text
 
                 groups["allowed"] = allowed_text()
-            return {"id": hint.id, "en": hint.en.format(**groups), "pt": hint.pt.format(**groups)}
+            return replace(hint, text=hint.text.format(**groups))
     return None
 
 
-def text(exception: dict[str, Any] | None, lang: str = "en") -> str:
-    """' Hint: ...' (or ' Dica: ...' for lang 'pt') for a known cause, else ''."""
+def text(exception: dict[str, Any] | None) -> Text:
+    """' Hint: ...' (' Dica: ...' in Portuguese) for a known cause, else an empty text."""
     hint = find(exception)
     if not hint:
-        return ""
-    return f" Dica: {hint['pt']}." if lang == "pt" else f" Hint: {hint['en']}."
+        return Text.same("")
+    return Text(" Hint: ", " Dica: ") + hint.text + "."
 
 
 # --- a process killed by a signal from inside compiled code ---------------------------------------------------------
@@ -190,18 +197,17 @@ class Crash:
 
     def text(self) -> Text:
         """'killed by SIGSEGV in triton/knobs.py:15 (<module>), reached from line 9 of your program'."""
-        where_en = f" in {self.frame}" if self.frame else ""
-        where_pt = f" em {self.frame}" if self.frame else ""
+        where = Text(f" in {self.frame}", f" em {self.frame}") if self.frame else Text.same("")
         if self.line is not None and self.frame:
-            where_en += f", reached from line {self.line} of your program"
-            where_pt += f", a partir da linha {self.line} do seu programa"
+            where += Text(f", reached from line {self.line} of your program",
+                          f", a partir da linha {self.line} do seu programa")
         elif self.line is not None:
-            where_en, where_pt = f" at line {self.line} of your program", f" na linha {self.line} do seu programa"
+            where = Text(f" at line {self.line} of your program", f" na linha {self.line} do seu programa")
         if self.cell:
-            where_en += f", during {self.cell}"
-            where_pt += f", durante a {re.sub(r'^cell ', 'célula ', self.cell)}"
-        return Text(f"the program was killed by {self.signal}{where_en}",
-                    f"o programa foi morto pelo sinal {self.signal}{where_pt}")
+            # ``cell`` is stored in English ("cell 2 (`import ctypes`)"), as the notebook runner names it
+            where += Text(f", during {self.cell}", f", durante a {re.sub(r'^cell ', 'célula ', self.cell)}")
+        killed = Text(f"the program was killed by {self.signal}", f"o programa foi morto pelo sinal {self.signal}")
+        return killed + where
 
 
 def crash_signal(returncode: int | None) -> str | None:

@@ -80,11 +80,11 @@ def _error_message(exc: dict[str, Any] | None, stderr: str) -> Text:
         last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
         return Text(f"the script ended without a model; its last message: {last[0][:300]}",
                     f"o programa terminou sem um modelo; sua última mensagem: {last[0][:300]}")
-    what = f"{exc['type']}{exception_location(exc)}: {str(exc.get('message', ''))[:500]}"
-    return Text(f"{what}. Fix it and check that your program runs from start to end (`python <file>`, or "
-                "Runtime > Run all in Colab) before submitting." + hints.text(exc),
-                f"{what}. Corrija e confira que o programa roda do início ao fim (`python <arquivo>`, ou "
-                "Ambiente de execução > Executar tudo no Colab) antes de entregar." + hints.text(exc, "pt"))
+    what = f"{exc['type']}" + exception_location(exc) + f": {str(exc.get('message', ''))[:500]}"
+    return what + Text(". Fix it and check that your program runs from start to end (`python <file>`, or "
+                       "Runtime > Run all in Colab) before submitting.",
+                       ". Corrija e confira que o programa roda do início ao fim (`python <arquivo>`, ou "
+                       "Ambiente de execução > Executar tudo no Colab) antes de entregar.") + hints.text(exc)
 
 
 def submission_sha256(submission: Path | None) -> str:
@@ -133,32 +133,33 @@ def grader_error(student: str, ex: Exercise, why: Text, **fields: Any) -> JobRes
                              ". Não é culpa do aluno; o próximo `grade all` corrige de novo"))
 
 
-def run_fault(outcome: RunOutcome, submission: Path, accepted: tuple[str, ...] = ()) -> tuple[str, str] | None:
-    """Why the student's program could not run, when the grader or the machine is to blame: (English, Portuguese),
-    the arguments of ``EvaluationFailed`` (and what tests/test_evaluator.py reads)."""
+def run_fault(outcome: RunOutcome, submission: Path, accepted: tuple[str, ...] = ()) -> Text | None:
+    """Why the student's program could not run, when the grader or the machine is to blame: the text of an
+    ``EvaluationFailed`` (and what tests/test_evaluator.py reads)."""
     if outcome.sandbox_error:  # the child never wrote its start byte on a pipe student code cannot reach
-        return (f"the student's program could not be started ({outcome.sandbox_error}). On the grading machine, "
-                "check the sandbox (`bwrap`, or `unshare`) and the Python environment",
-                f"o programa do aluno não pôde ser iniciado ({outcome.sandbox_error}). Na máquina de correção, "
-                "verifique o sandbox (`bwrap`, ou `unshare`) e o ambiente Python")
+        return Text(f"the student's program could not be started ({outcome.sandbox_error}). On the grading machine, "
+                    "check the sandbox (`bwrap`, or `unshare`) and the Python environment",
+                    f"o programa do aluno não pôde ser iniciado ({outcome.sandbox_error}). Na máquina de correção, "
+                    "verifique o sandbox (`bwrap`, ou `unshare`) e o ambiente Python")
     if outcome.timed_out or outcome.limit_hit:
         return None
     last = next((line.strip()[:300] for line in reversed(outcome.stderr.splitlines()) if line.strip()), "no output")
     in_kernel = submission.suffix == ".ipynb" or needs_kernel(submission.read_text(errors="replace"))
     if outcome.returncode == KERNEL_UNAVAILABLE and in_kernel:  # a script could exit with that status itself
-        return (f"the notebook's Jupyter kernel could not start ({last}). On the grading machine, check that "
-                "ipykernel is installed and that the sandbox has a working loopback interface",
-                f"o kernel Jupyter do notebook não pôde iniciar ({last}). Na máquina de correção, verifique se o "
-                "ipykernel está instalado e se o sandbox tem a interface de loopback funcionando")
+        return Text(f"the notebook's Jupyter kernel could not start ({last}). On the grading machine, check that "
+                    "ipykernel is installed and that the sandbox has a working loopback interface",
+                    f"o kernel Jupyter do notebook não pôde iniciar ({last}). Na máquina de correção, verifique se o "
+                    "ipykernel está instalado e se o sandbox tem a interface de loopback funcionando")
     # a framework the exercise accepts but this grader lacks (keras-grader[torch] not installed): the machine's fault
     missing = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", outcome.stderr)
     module = missing.group(1).split(".")[0] if missing else ""
     for framework in filter(None, map(frameworks.get, accepted)):
         if framework.extra and module in framework.modules and importlib.util.find_spec(module) is None:
-            return (f"the exercise accepts {framework.id} programs, but the grading machine has no {module!r} "
-                    f"installed. On the grading machine, install the extra: pip install '{framework.extra}'",
-                    f"o exercício aceita programas em {framework.id}, mas a máquina de correção não tem {module!r} "
-                    f"instalado. Na máquina de correção, instale o extra: pip install '{framework.extra}'")
+            return Text(f"the exercise accepts {framework.id} programs, but the grading machine has no {module!r} "
+                        f"installed. On the grading machine, install the extra: pip install '{framework.extra}'",
+                        f"o exercício aceita programas em {framework.id}, mas a máquina de correção não tem "
+                        f"{module!r} instalado. Na máquina de correção, instale o extra: pip install "
+                        f"'{framework.extra}'")
     return None
 
 
@@ -175,7 +176,7 @@ def grade(student: str, ex: Exercise, submission: Path | None, evaluator: Evalua
     if (previous := up_to_date(student, ex, key, opts)) is not None:
         return previous
     base = {"key": key, "quick": opts.quick, "seed": base_seed(ex, opts), "max_score": ex.max_score,
-            "started_at": started, "title": ex.title, "title_pt": ex.title_in("pt")}
+            "started_at": started, "title": ex.title, "title_pt": ex.title_text.pt}
     if submission is None:
         return _not_run(student, ex, JobStatus.MISSING, base, opts,
                         Text(f"no {ex.id}.py or {ex.id}.ipynb in the student's folder",
@@ -343,10 +344,10 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
         t_eval = time.monotonic()
         try:
             if fault := run_fault(outcome, submission, ex.frameworks):  # the run itself failed for the grader: nothing to evaluate
-                raise EvaluationFailed(*fault, grader_fault=True)
+                raise EvaluationFailed(fault, grader_fault=True)
             evaluation = evaluator.evaluate(job)
         except EvaluationFailed as e:
-            why = Text(str(e), e.message_pt)
+            why = e.text
             if e.grader_fault:
                 result = grader_error(student, ex, why, **fields)
             else:

@@ -145,7 +145,7 @@ def build(outdir: Path, spec: str | None = None, lang: str | None = None) -> lis
                 shutil.copyfile(src / name, outdir / "assignments" / ex_id / name)
         if (src / "starter.py").is_file():
             shutil.copyfile(src / "starter.py", outdir / f"{ex_id}.py")
-        rows.append(f"| `{ex_id}.py` | [{ex.title_in('pt')}](assignments/{ex_id}/README.md) |")
+        rows.append(f"| `{ex_id}.py` | [{ex.title_text.pt}](assignments/{ex_id}/README.md) |")
     if (root / "course.toml").is_file():
         shutil.copyfile(root / "course.toml", outdir / "course.toml")
     resolved_spec = grader_spec(spec)

@@ -26,6 +26,7 @@ class Text:
         return cls(text, text)
 
     def get(self, lang: str) -> str:
+        """The side of ``lang`` ('pt', else English): where every choice of language is made."""
         return self.pt if lang == "pt" else self.en
 
     def __str__(self) -> str:
@@ -47,6 +48,19 @@ class Text:
         """``parts`` with this text between them, as ``str.join``."""
         items = [p if isinstance(p, Text) else Text.same(p) for p in parts]
         return Text(self.en.join(p.en for p in items), self.pt.join(p.pt for p in items))
+
+    def format(self, **values: Any) -> Text:
+        """Both sides with ``values`` filled in, as ``str.format``; a ``Text`` value fills each side with its own
+        language (a number from ``num``: 11.71 in English, 11,71 in Portuguese)."""
+        def side(lang: str) -> dict[str, Any]:
+            return {k: v.get(lang) if isinstance(v, Text) else v for k, v in values.items()}
+
+        return Text(self.en.format(**side("en")), self.pt.format(**side("pt")))
+
+    def by_lang(self) -> dict[str, str]:
+        """The stored spelling of a record keyed by language, ``{"en": en, "pt": pt}`` (a result's Keras 2
+        notices, a check's hint): the shape results of earlier runs already have."""
+        return {"en": self.en, "pt": self.pt}
 
     def fields(self, key: str) -> dict[str, str]:
         """The stored spelling: ``{key: en, key_pt: pt}`` (``message``/``message_pt``, ``error``/``error_pt``)."""

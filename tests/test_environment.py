@@ -56,7 +56,7 @@ def test_every_course_module_is_installed_and_the_check_names_what_is_missing(tm
             environment.check()
         assert "pip install 'no-such-lib-kg' 'scikit-image'" in str(e.value) and "Instale-os" in str(e.value)
         hint = hints.find({"type": "ModuleNotFoundError", "message": "No module named 'tensorflow_addons'"})
-        assert "cv2 (opencv-python-headless)" in hint["en"] and "skimage_kg (scikit-image)" in hint["pt"]
+        assert "cv2 (opencv-python-headless)" in hint.text.en and "skimage_kg (scikit-image)" in hint.text.pt
         assert 'pip install -q "$GRADER_SPEC" "no-such-lib-kg" "scikit-image"' in release.workflow("keras-grader")
         (tmp_path / "course.toml").write_text('[environment]\npackages = ["scikit-image:bad name"]\n')
         config._course_config.cache_clear()

@@ -111,7 +111,7 @@ def test_an_evaluator_that_cannot_start_is_a_grader_fault(monkeypatch, tmp_path)
     with Evaluator() as ev, pytest.raises(EvaluationFailed) as failed:
         ev.evaluate(job(ev, b""))
     assert failed.value.grader_fault
-    assert "the evaluator could not start" in str(failed.value) and "não pôde iniciar" in failed.value.message_pt
+    assert "the evaluator could not start" in str(failed.value) and "não pôde iniciar" in failed.value.text.pt
 
 
 def _tree(pid: int) -> list[int]:
@@ -142,7 +142,7 @@ def test_a_stuck_evaluator_is_blamed_on_the_model_file_only_when_it_is_invalid(m
         assert ev.evaluate(job(ev, models["valid"]))["checks"]
     assert valid.value.grader_fault and "is a valid Keras file" in str(valid.value)
     assert not invalid.value.grader_fault and "file outside the archive" in str(invalid.value)
-    assert "took longer than 2 s" in str(valid.value) and "levou mais de 2 s" in valid.value.message_pt
+    assert "took longer than 2 s" in str(valid.value) and "levou mais de 2 s" in valid.value.text.pt
 
 
 @pytest.mark.skipif(sandbox.detect() == "none", reason="no isolation level works on this machine")
@@ -238,10 +238,10 @@ def test_only_the_grader_can_say_its_run_failed_for_the_grader(tmp_path, grade_s
                           stdout="", stderr=stderr, isolation=sandbox.detect(), sandbox_error=sandbox_error)
 
     never = run_fault(outcome(1, "", "bwrap: Can't mount tmpfs on /newroot/tmp: Permission denied"), script)
-    assert never and "could not be started (bwrap: Can't mount tmpfs" in never[0] and "não pôde" in never[1]
+    assert never and "could not be started (bwrap: Can't mount tmpfs" in never.en and "não pôde" in never.pt
     kernel = run_fault(outcome(KERNEL_UNAVAILABLE, "[grader] the notebook's kernel could not start: RuntimeError: "
                                "Kernel didn't respond in 60 seconds\n"), notebook)
-    assert kernel and "Jupyter kernel could not start" in kernel[0] and "loopback" in kernel[0]
+    assert kernel and "Jupyter kernel could not start" in kernel.en and "loopback" in kernel.en
     assert run_fault(outcome(KERNEL_UNAVAILABLE, ""), script) is None
     forged = grade_source(f"import sys\nsys.exit({KERNEL_UNAVAILABLE})\n")  # a real run of a script doing just that
     assert forged["status"] == "error" and forged["score"] == 0.0
@@ -268,7 +268,7 @@ def test_a_framework_the_exercise_accepts_but_the_grading_machine_lacks_is_not_t
     monkeypatch.setitem(frameworks.TABLE, "torch", replace(torch, modules=("kg_absent_framework",)))
     missing = outcome("Traceback (most recent call last):\nModuleNotFoundError: No module named 'kg_absent_framework'\n")
     fault = jobs.run_fault(missing, script, ("keras", "torch"))
-    assert fault and "pip install 'keras-grader[torch]'" in fault[0] and "instale o extra" in fault[1]
+    assert fault and "pip install 'keras-grader[torch]'" in fault.en and "instale o extra" in fault.pt
     assert jobs.run_fault(missing, script, ("keras",)) is None  # the exercise asks for Keras: the student's error
     monkeypatch.setitem(frameworks.TABLE, "torch", replace(torch, modules=("json",)))  # installed: the student's trick
     assert jobs.run_fault(outcome("ModuleNotFoundError: No module named 'json'\n"), script, ("keras", "torch")) is None

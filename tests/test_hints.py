@@ -69,7 +69,7 @@ def assert_hints_match(errors: dict[str, dict[str, str] | None], snippets: dict[
     for name, exc in errors.items():
         assert exc is not None, f"{name}: {snippets[name]} raised nothing"
         found = hints.find(exc)
-        assert found is not None and found["id"] == name, (name, exc, found)
+        assert found is not None and found.id == name, (name, exc, found)
 
 
 def test_every_hint_matches_its_real_error():
@@ -82,7 +82,7 @@ def test_every_torch_hint_matches_its_real_error():
     errors = real_errors(TORCH_SNIPPETS, "import torch\n")
     assert_hints_match(errors, TORCH_SNIPPETS)
     assert "cuda:0 device" in hints.find({"type": "TypeError", "message": "can't convert cuda:0 device type tensor "
-                                          "to numpy. Use Tensor.cpu() to copy the tensor to host memory first."})["en"]
+                                          "to numpy. Use Tensor.cpu() to copy the tensor to host memory first."}).text.en
 
 
 @pytest.mark.unit
@@ -92,11 +92,11 @@ def test_a_missing_torch_says_where_pytorch_is_graded():
                        timeout=60)
     exc_type, _, message = r.stderr.strip().splitlines()[-1].partition(": ")
     found = hints.find({"type": exc_type, "message": message})
-    assert found["id"] == "torch_missing", (exc_type, message)
-    assert "torchvision is not installed" in found["en"] and "keras-grader[torch]" in found["en"]
-    assert "o torchvision não está instalado" in found["pt"] and "`frameworks`" in found["pt"]
+    assert found.id == "torch_missing", (exc_type, message)
+    assert "torchvision is not installed" in found.text.en and "keras-grader[torch]" in found.text.en
+    assert "o torchvision não está instalado" in found.text.pt and "`frameworks`" in found.text.pt
     # other modules keep the general hint, which lists what the course allows
-    assert hints.find({"type": "ModuleNotFoundError", "message": "No module named 'torchmetrics'"})["id"] == \
+    assert hints.find({"type": "ModuleNotFoundError", "message": "No module named 'torchmetrics'"}).id == \
         "missing_module"
 
 
@@ -113,7 +113,7 @@ def test_torch_advice_names_the_fix_in_both_languages():
 @pytest.mark.unit
 def test_hint_texts_are_filled_and_bilingual():
     found = hints.find({"type": "ValueError", "message": "Argument `learning_rate` should be float. Received instead: learning_rate=10"})
-    assert found["en"].endswith("learning_rate=10.0") and "taxa de aprendizado" in found["pt"]
+    assert found.text.en.endswith("learning_rate=10.0") and "taxa de aprendizado" in found.text.pt
     assert hints.find({"type": "ValueError", "message": "something else"}) is None
 
 

@@ -150,7 +150,7 @@ def test_with_the_layer_off_each_idiom_fails_with_its_hint(grade_source):
     for label, (_, hint, _) in IDIOMS.items():
         assert isinstance(ran[label], dict), (label, ran[label])
         found = hints.find(ran[label])
-        assert found is not None and found["id"] == hint, (label, ran[label], found)
+        assert found is not None and found.id == hint, (label, ran[label], found)
     assert not result.get("notices")
 
 

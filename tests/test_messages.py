@@ -1,4 +1,5 @@
-"""Every check speaks English and Brazilian Portuguese, and points at the student's line where it can."""
+"""Every check speaks English and Brazilian Portuguese, and points at the student's line where it can; every
+bilingual message in the package is one ``Text`` (``grader/text.py``)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,89 @@ def test_an_english_only_outcome_is_refused():
         (call,) = _calls(f"Outcome(CheckStatus.PASS, {both})", "Outcome")
         assert not any(map(_only_english, _messages(call))), both
 
+
+
+# --- one message type ------------------------------------------------------------------------------------------------
+
+#: The message type itself: the one module that may pick a language's side or spell the stored pairs.
+TEXT_MODULE = GRADER / "text.py"
+
+
+#: Classes whose fields are a stored shape: results (TypedDict) and the course's files (config.Section, pydantic).
+STORED_SHAPES = ("TypedDict", "Section", "BaseModel")
+
+
+def _typed_dict_fields(tree: ast.AST) -> set[int]:
+    """The fields of TypedDicts (``schema.py``'s ``message_pt``, ``error_pt``...) and of the configuration's models
+    (``exercise.toml``'s ``title_pt``): the stored shape of results and of the course's files, which ``Text.fields``
+    writes and ``Text.read`` reads, or the instructor writes, not a pair the code builds."""
+    fields = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(getattr(b, "id", getattr(b, "attr", None)) in STORED_SHAPES
+                                                  for b in node.bases):
+            fields |= {id(s.target) for s in node.body if isinstance(s, ast.AnnAssign)}
+    return fields
+
+
+def bilingual_forms(source: str) -> list[tuple[int, str]]:
+    """Each place ``source`` writes a bilingual message some other way than as one ``Text``: a branch on the
+    language (``lang == "pt"``), a Portuguese twin (``where``/``where_pt``, ``_pt()``), an ``{"en": .., "pt": ..}``
+    literal. (line, what) each."""
+    tree = ast.parse(source)
+    stored = _typed_dict_fields(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot))
+                                                 for op in node.ops):
+            if any(isinstance(x, ast.Constant) and x.value in ("pt", "en") for x in (node.left, *node.comparators)):
+                found.append((node.lineno, "a branch on the language: pick the side with Text.get(lang)"))
+        elif isinstance(node, ast.Dict):
+            if {"en", "pt"} <= {k.value for k in node.keys if isinstance(k, ast.Constant)}:
+                found.append((node.lineno, "an {'en': ..., 'pt': ...} literal: write Text(en, pt)"))
+        else:
+            name = (node.name if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else
+                    node.arg if isinstance(node, (ast.arg, ast.keyword)) else
+                    node.id if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) else
+                    node.attr if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) else None)
+            if name and name.endswith("_pt") and id(node) not in stored:
+                found.append((node.lineno, f"{name}: a Portuguese twin; write one Text"))
+    return found
+
+
+@pytest.mark.unit
+def test_every_bilingual_message_is_one_text():
+    """The rule of ``grader/text.py``, kept by a scan of the whole package: no second way in."""
+    sources = [p for p in sorted(GRADER.rglob("*.py")) if p != TEXT_MODULE]
+    assert len(sources) > 50, f"only {len(sources)} modules found: has the package moved?"
+    found = [f"{path.relative_to(GRADER.parent)}:{line}: {what}"
+             for path in sources for line, what in bilingual_forms(path.read_text(encoding="utf-8"))]
+    assert not found, "bilingual text written some other way than as one Text:\n" + "\n".join(found)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("source", [
+    'title = r.get("title_pt") if lang == "pt" else r.get("title")',
+    'ok = "en" != lang',
+    'CHECKS = {"runs": {"en": "runs", "pt": "executa"}}',
+    'where_pt = f" na linha {line}"',
+    'def _pt(what):\n    return what',
+    'def refuse(what_en, what_pt):\n    pass',
+    'self.message_pt = message',
+    'row(reason="x", reason_pt="y")',
+])
+def test_the_scan_finds_each_other_way(source):
+    assert bilingual_forms(source), source
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("source", [
+    'title = Text(r.get("title") or "", r.get("title_pt") or "").get(lang)',
+    'row = {"reason": "x", "reason_pt": "y"}',  # a stored record's keys
+    'class CheckResult(TypedDict):\n    message: str\n    message_pt: str',
+    'if lang not in LANGS:\n    raise ValueError(lang)',
+])
+def test_the_scan_leaves_text_and_the_stored_shape_alone(source):
+    assert not bilingual_forms(source), source
 
 # A convolutional layer at a known line (3), after a comment that names Conv2D( (line 2), which must not count.
 CONV = """\

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..handover import AUDIT_LOG, EVENTS, WORK_DIR, EvaluationJob
+from ..text import Text
 
 MAX_LISTED = 200
 #: Programs the handout's recipes run (download and unpack the data, look around, install) and
@@ -28,32 +29,33 @@ _SHELLS = {"sh", "bash", "dash", "zsh"}
 
 #: Why an attempt is flagged, in the two languages: what it reached.
 REASONS = {
-    "solutions": ("the course's solutions", "as soluções do curso"),
-    "results": ("the grading results", "os resultados da correção"),
-    "submissions": ("the submissions' folders", "as pastas das entregas"),
-    "home": ("the grader's home folder", "a pasta pessoal do corretor"),
-    "outside": ("outside the work folder", "fora da pasta de trabalho"),
-    "process": ("another process's files", "arquivos de outro processo"),
-    "network": ("no exercise uses the network", "nenhum exercício usa a rede"),
-    "program": ("no exercise needs this program", "nenhum exercício precisa deste programa"),
-    "signal": ("not a process of its own", "não é um processo seu"),
-    "log": ("the grader's audit log", "o registro de auditoria do corretor"),
-    "processes": ("a fork bomb?", "uma bomba de processos?"),
+    "solutions": Text("the course's solutions", "as soluções do curso"),
+    "results": Text("the grading results", "os resultados da correção"),
+    "submissions": Text("the submissions' folders", "as pastas das entregas"),
+    "home": Text("the grader's home folder", "a pasta pessoal do corretor"),
+    "outside": Text("outside the work folder", "fora da pasta de trabalho"),
+    "process": Text("another process's files", "arquivos de outro processo"),
+    "network": Text("no exercise uses the network", "nenhum exercício usa a rede"),
+    "program": Text("no exercise needs this program", "nenhum exercício precisa deste programa"),
+    "signal": Text("not a process of its own", "não é um processo seu"),
+    "log": Text("the grader's audit log", "o registro de auditoria do corretor"),
+    "processes": Text("a fork bomb?", "uma bomba de processos?"),
 }
 ACTIONS = {
-    "read": ("read", "leu"), "write": ("wrote", "gravou"), "delete": ("deleted", "apagou"),
-    "connect": ("connected to", "conectou-se a"), "bind": ("opened a server on", "abriu um servidor em"),
-    "spawn": ("ran", "executou"), "tamper": ("tried to open or remove", "tentou abrir ou apagar"),
-    "limit": ("stopped by a limit:", "interrompido por um limite:"),
+    "read": Text("read", "leu"), "write": Text("wrote", "gravou"), "delete": Text("deleted", "apagou"),
+    "connect": Text("connected to", "conectou-se a"), "bind": Text("opened a server on", "abriu um servidor em"),
+    "spawn": Text("ran", "executou"), "tamper": Text("tried to open or remove", "tentou abrir ou apagar"),
+    "limit": Text("stopped by a limit:", "interrompido por um limite:"),
 }
 #: Whom a signal went to (the audit hook's ``relation``).
 RECIPIENTS = {
-    "parent": ("its parent process (the grader or the sandbox)", "seu processo pai (o corretor ou o ambiente isolado)"),
-    "group": ("another process group", "outro grupo de processos"),
-    "all": ("every process it may signal", "todos os processos que puder sinalizar"),
-    "other": ("another process", "outro processo"),
-    "self": ("itself", "ele mesmo"), "child": ("its own child process", "um processo filho seu"),
-    "own_group": ("its own process group", "seu próprio grupo de processos"),
+    "parent": Text("its parent process (the grader or the sandbox)",
+                   "seu processo pai (o corretor ou o ambiente isolado)"),
+    "group": Text("another process group", "outro grupo de processos"),
+    "all": Text("every process it may signal", "todos os processos que puder sinalizar"),
+    "other": Text("another process", "outro processo"),
+    "self": Text("itself", "ele mesmo"), "child": Text("its own child process", "um processo filho seu"),
+    "own_group": Text("its own process group", "seu próprio grupo de processos"),
 }
 
 
@@ -115,26 +117,32 @@ def _judge(ev: dict[str, Any], private: dict[str, list[str]], work: list[str], n
     code = str(ev.get("code") or "")[:200]
     via = str(ev.get("via") or "")[:200]
     if line is None:
-        where = ("", "") if kind == "limit" else (f"library code ({via})", f"código de biblioteca ({via})") if via \
-            else ("no line of the program", "nenhuma linha do programa")
+        where = Text.same("") if kind == "limit" else Text(f"library code ({via})", f"código de biblioteca ({via})") \
+            if via else Text("no line of the program", "nenhuma linha do programa")
     elif notebook and cell:
-        where = (f"cell {cell}, line {line}", f"célula {cell}, linha {line}")
+        where = Text(f"cell {cell}, line {line}", f"célula {cell}, linha {line}")
     else:
-        where = (f"line {line}", f"linha {line}")
+        where = Text(f"line {line}", f"linha {line}")
     if kind == "signal":
         sig = ev.get("signal") if isinstance(ev.get("signal"), int) else "?"
         whom = RECIPIENTS.get(str(ev.get("relation")), RECIPIENTS["other"])
-        target_pt = target.replace("process", "processo").replace("group", "grupo")
-        what = (f"sent signal {sig} to {whom[0]} ({target})", f"enviou o sinal {sig} a {whom[1]} ({target_pt})")
+        what = Text("sent signal {sig} to {whom} ({target})", "enviou o sinal {sig} a {whom} ({target})").format(
+            sig=sig, whom=whom, target=_signal_target(target))
     else:
-        action = ACTIONS.get(kind, (kind, kind))
-        what = (f"{action[0]} {target}", f"{action[1]} {target}")
-    why = REASONS[reason] if reason else ("", "")
-    message, message_pt = (
-        (f"{w}: " if w else "") + d + (f" ({y})" if y and kind != "signal" else "") + (f" — `{code}`" if code else "")
-        for w, d, y in zip(where, what, why))
+        what = ACTIONS.get(kind, Text.same(kind)) + f" {target}"
+    why = REASONS[reason] if reason else None
+    message = ((where + ": ") if where.en else Text.same("")) + what \
+        + (" (" + why + ")" if why is not None and kind != "signal" else "") + (f" — `{code}`" if code else "")
     return {"kind": kind, "target": target, "line": line, "cell": cell, "code": code or None, "via": via or None,
-            "flagged": reason is not None, "reason": reason, "message": message, "message_pt": message_pt}
+            "flagged": reason is not None, "reason": reason, **message.fields("message")}
+
+
+def _signal_target(target: str) -> Text:
+    """The audit hook's target of a signal ("process 123", "group 123"), in both languages."""
+    m = re.fullmatch(r"(process|group) (.*)", target, re.DOTALL)
+    if m is None:
+        return Text.same(target)
+    return Text(target, {"process": "processo", "group": "grupo"}[m[1]] + f" {m[2]}")
 
 
 def benign_command(command: str, work: list[str]) -> bool:

@@ -27,10 +27,10 @@ from ..claims import Claim, Unread, match, read_statements
 from ..config import Section, config_rule
 from ..errors import CheckConflict
 from ..schema import EARNS, CheckStatus
-from ..text import Text, decimal
+from ..text import Text, num
 from .context import Context, Problem
 from .correspondence import RowMatch, correspondence_texts, leaked_rows, natural_duplicates
-from .source import exception_location, exception_location_pt, script_line, source_line
+from .source import exception_location, script_line, source_line
 
 __all__ = ["GENERIC", "CheckFn", "CheckParams", "CheckSet", "Outcome", "exception_location", "not_reached",
            "run_problem"]
@@ -142,11 +142,6 @@ def _generic_clash(owner: str, name: str, fn: CheckFn) -> str:
 GENERIC = CheckSet("generic")
 
 
-def pt_num(x: float, digits: int = 2) -> str:
-    """A number in a Portuguese message: decimal comma (11,71)."""
-    return decimal(x, digits, "pt")
-
-
 # --- the generic checks -------------------------------------------------------------------------
 
 def run_problem(ctx: Context) -> Problem | None:
@@ -171,14 +166,14 @@ def run_problem(ctx: Context) -> Problem | None:
                        Text(f"the program was killed by {killed}", f"o programa foi morto pelo sinal {killed}"))
     if ctx.exception:
         e = ctx.exception
-        stopped = Text(f"the program stopped with {e['type']}{exception_location(e)}",
-                       f"o programa parou com {e['type']}{exception_location_pt(e)}")
+        stopped = Text(f"the program stopped with {e['type']}", f"o programa parou com {e['type']}") \
+            + exception_location(e)
         graded = (Text("the grader graded the model it had trained", "o corretor avaliou o modelo que já tinha sido "
                        "treinado") if ctx.model is not None
                   else Text("no model could be graded", "nenhum modelo pôde ser avaliado"))
         return Problem(stopped + f": {e['message'][:300]}; " + graded
-                       + Text(". Fix the error so the program runs to the end." + hints.text(e),
-                              ". Corrija o erro para que o programa rode até o fim." + hints.text(e, "pt")),
+                       + Text(". Fix the error so the program runs to the end.",
+                              ". Corrija o erro para que o programa rode até o fim.") + hints.text(e),
                        stopped)
     if ctx.returncode not in (0, None):
         return Problem(Text(f"the script exited with status {ctx.returncode}; make it exit normally",
@@ -231,7 +226,8 @@ def runs(ctx: Context, params: CheckParams) -> Outcome:
                                               "o programa rodou até o fim e treinou o modelo avaliado"))
     details: dict[str, Any] = {}
     if ctx.exception and not (ctx.timed_out or ctx.limit_hit):  # the exception is the problem
-        details = {"exception": ctx.exception, "hint": hints.find(ctx.exception)}
+        hint = hints.find(ctx.exception)
+        details = {"exception": ctx.exception, "hint": hint.record() if hint is not None else None}
         if (line := script_line(ctx, ctx.exception)) is not None:
             details["line"] = line
     return Outcome(CheckStatus.FAIL, problem.message, details)
@@ -334,16 +330,17 @@ def consistency(ctx: Context, params: ConsistencyParams) -> Outcome:
     details = {"agreement": round(agree, 5)}
     minimum = params.agreement_min
     if agree >= minimum:
-        return Outcome(CheckStatus.PASS, Text(f"the evaluator reproduced {agree:.2%} of the student's own test "
+        return Outcome(CheckStatus.PASS, Text("the evaluator reproduced {agree}% of the student's own test "
                                               "predictions",
-                                              f"o avaliador reproduziu {pt_num(100 * agree)}% das predições que o "
-                                              "próprio aluno fez no conjunto de teste"), details)
-    return Outcome(CheckStatus.FLAG, Text(f"only {agree:.2%} of the student's own test predictions were reproduced by "
-                                          f"the saved model (< {minimum:.1%}): the instructor should look at this "
+                                              "o avaliador reproduziu {agree}% das predições que o próprio aluno "
+                                              "fez no conjunto de teste").format(agree=num(100 * agree)), details)
+    return Outcome(CheckStatus.FLAG, Text("only {agree}% of the student's own test predictions were reproduced by "
+                                          "the saved model (< {minimum}%): the instructor should look at this "
                                           "submission",
-                                          f"apenas {pt_num(100 * agree)}% das predições que o próprio aluno fez no "
-                                          "conjunto de teste foram reproduzidas pelo modelo salvo (< "
-                                          f"{pt_num(100 * minimum, 1)}%): o professor deve examinar esta submissão")
+                                          "apenas {agree}% das predições que o próprio aluno fez no conjunto de "
+                                          "teste foram reproduzidas pelo modelo salvo (< {minimum}%): o professor "
+                                          "deve examinar esta submissão").format(agree=num(100 * agree),
+                                                                                 minimum=num(100 * minimum, 1))
                    + _advice(ctx, "eval_mode"),
                    details)
 
@@ -360,14 +357,15 @@ def test_as_validation(ctx: Context, params: CheckParams) -> Outcome:
         hits.append(-1)
     if hits:
         lines = [ctx.fit_line(f) for f in hits if f >= 0 and ctx.fit_line(f)]
-        where = f" (fit at line {', '.join(map(str, lines))})" if lines else ""
-        where_pt = f" (fit na linha {', '.join(map(str, lines))})" if lines else ""
-        return Outcome(CheckStatus.FLAG, Text(f"the test set was used as validation data{where}: choosing epochs or "
+        at = ", ".join(map(str, lines))
+        where = Text(f" (fit at line {at})", f" (fit na linha {at})") if lines else Text.same("")
+        return Outcome(CheckStatus.FLAG, Text("the test set was used as validation data{where}: choosing epochs or "
                                               "models on it makes the test error optimistic; hold out part of the "
                                               "training set instead",
-                                              f"o conjunto de teste foi usado como dados de validação{where_pt}: "
+                                              "o conjunto de teste foi usado como dados de validação{where}: "
                                               "escolher épocas ou modelos por ele torna o erro de teste otimista; "
-                                              "separe uma parte do conjunto de treino para a validação"),
+                                              "separe uma parte do conjunto de treino para a validação"
+                                              ).format(where=where),
                        {"fits": hits})
     return Outcome(CheckStatus.PASS, Text("the test set was not used as validation data",
                                           "o conjunto de teste não foi usado como dados de validação"))
@@ -431,28 +429,30 @@ def threshold(ctx: Context, params: ThresholdParams) -> Outcome:
         return bad
     err, full, zero = ctx.test_error, params.full_credit_max, params.zero_credit_min
     details = {"test_error": err, "full_credit_max": full, "zero_credit_min": zero}
+    figures = {"err": num(err), "full": num(full), "zero": num(zero)}
     if ctx.quick:
-        epochs_pt = f"{ctx.quick_epochs} época{'s' if ctx.quick_epochs != 1 else ''}"
-        return Outcome(CheckStatus.NOT_GRADED, Text(f"quick mode (fit capped at {ctx.quick_epochs} epoch): test error "
-                                                    f"{err:.2f} % measured, not graded; the full run grades it",
-                                                    f"modo rápido (fit limitado a {epochs_pt}): erro de teste de "
-                                                    f"{pt_num(err)} % medido, sem nota; a execução completa dá a "
-                                                    "nota"),
+        epochs = ctx.quick_epochs
+        return Outcome(CheckStatus.NOT_GRADED, Text("quick mode (fit capped at {epochs} epoch): test error "
+                                                    "{err} % measured, not graded; the full run grades it",
+                                                    "modo rápido (fit limitado a {epochs} época{s}): erro de teste de "
+                                                    "{err} % medido, sem nota; a execução completa dá a nota"
+                                                    ).format(epochs=epochs, s="s" if epochs != 1 else "", **figures),
                        details)
     if err <= full:
-        return Outcome(CheckStatus.PASS, Text(f"test error {err:.2f} % <= {full:.2f} %",
-                                              f"erro de teste {pt_num(err)} % <= {pt_num(full)} %"), details)
+        return Outcome(CheckStatus.PASS, Text("test error {err} % <= {full} %",
+                                              "erro de teste {err} % <= {full} %").format(**figures), details)
     if err >= zero:
-        return Outcome(CheckStatus.FAIL, Text(f"test error {err:.2f} % (full credit at <= {full:.2f} %, none from "
-                                              f"{zero:.2f} %): train longer, widen the network or regularise (dropout)",
-                                              f"erro de teste {pt_num(err)} % (nota máxima com <= {pt_num(full)} %, "
-                                              f"nota zero a partir de {pt_num(zero)} %): treine por mais épocas, "
-                                              "aumente a rede ou use regularização (dropout)"), details)
+        return Outcome(CheckStatus.FAIL, Text("test error {err} % (full credit at <= {full} %, none from "
+                                              "{zero} %): train longer, widen the network or regularise (dropout)",
+                                              "erro de teste {err} % (nota máxima com <= {full} %, nota zero a "
+                                              "partir de {zero} %): treine por mais épocas, aumente a rede ou use "
+                                              "regularização (dropout)").format(**figures), details)
     fraction = (zero - err) / (zero - full)
-    return Outcome(CheckStatus.PARTIAL, Text(f"test error {err:.2f} %: partial credit ({fraction:.0%}); full credit "
-                                             f"at <= {full:.2f} %",
-                                             f"erro de teste {pt_num(err)} %: nota parcial ({fraction:.0%}); nota "
-                                             f"máxima com <= {pt_num(full)} %"), details, fraction=round(fraction, 4))
+    return Outcome(CheckStatus.PARTIAL, Text("test error {err} %: partial credit ({fraction:.0%}); full credit "
+                                             "at <= {full} %",
+                                             "erro de teste {err} %: nota parcial ({fraction:.0%}); nota "
+                                             "máxima com <= {full} %").format(fraction=fraction, **figures),
+                   details, fraction=round(fraction, 4))
 
 
 #: A stated error this far from the measured one is never noise: a claim of 1.20 % on a net measuring 1.70 % fails.
@@ -538,14 +538,15 @@ def claim_outcome(claims: list[Claim], unread: list[Unread], measured: float, to
     if found is not None:
         where = claim_place(found.claim, source_kind)
         message = (Text("stated ", "declarado ") + found.claim.described(found.reading) + " (" + where + ")"
-                   + Text(f", measured {measured:.2f} %", f", medido {pt_num(measured)} %"))
+                   + Text(", measured {measured} %", ", medido {measured} %").format(measured=num(measured)))
         return Outcome(CheckStatus.PASS, message + (ASK_UNIT if not found.claim.unit else Text.same("")), details)
     unitless = any(not c.unit for c in claims)
     return Outcome(CheckStatus.FAIL, Text("stated ", "declarado ") + _stated(claims, source_kind)
-                   + Text(f", but the graded model measures {measured:.2f} % (tolerance {tolerance:.2f} points): "
+                   + Text(", but the graded model measures {measured} % (tolerance {tolerance} points): "
                           "report the error your final program obtains",
-                          f", mas o modelo avaliado mede {pt_num(measured)} % (tolerância de {pt_num(tolerance)} "
-                          "pontos): informe o erro que o seu programa final obtém")
+                          ", mas o modelo avaliado mede {measured} % (tolerância de {tolerance} pontos): informe o "
+                          "erro que o seu programa final obtém").format(measured=num(measured),
+                                                                        tolerance=num(tolerance))
                    + (ASK_UNIT if unitless else Text.same("")), details)
 
 

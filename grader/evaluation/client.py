@@ -30,6 +30,7 @@ from typing import Any
 from ..config import cache_dir, course_root
 from ..errors import EvaluationFailed
 from ..handover import EvaluationJob
+from ..text import Text
 from .frameworks import handed_over
 
 #: Importing Keras takes seconds; a worker still silent after this long is not coming up.
@@ -47,7 +48,11 @@ def log_path() -> Path:
 
 
 class _WorkerGone(Exception):
-    """The worker died, or did not answer in time; it has been killed."""
+    """The worker died, or did not answer in time; it has been killed. ``what`` says which, in both languages."""
+
+    def __init__(self, what: Text):
+        super().__init__(what.en)
+        self.what = what
 
 
 class _Worker:
@@ -77,20 +82,22 @@ class _Worker:
                 self.answers.put(answer)
         self.answers.put(None)  # end of file: the worker is gone
 
-    def _next_answer(self, deadline: float, what: str) -> dict[str, Any]:
+    def _next_answer(self, deadline: float, what: Text) -> dict[str, Any]:
         try:
             answer = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             self.kill()
-            raise _WorkerGone(f"took longer than {what}") from None
+            raise _WorkerGone(Text("took longer than ", "levou mais de ") + what) from None
         if answer is None:
             code = self.proc.wait()
-            raise _WorkerGone(f"died (exit status {code})")
+            raise _WorkerGone(Text(f"died (exit status {code})", f"morreu (código de saída {code})"))
         return answer
 
     def wait_ready(self) -> None:
         if self.ready is None:
-            self.ready = self._next_answer(time.monotonic() + STARTUP_TIMEOUT_S, f"{STARTUP_TIMEOUT_S:.0f} s to start")
+            self.ready = self._next_answer(time.monotonic() + STARTUP_TIMEOUT_S,
+                                           Text(f"{STARTUP_TIMEOUT_S:.0f} s to start",
+                                                f"{STARTUP_TIMEOUT_S:.0f} s para iniciar"))
 
     def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and wait for its answer (``{"ok": ..., "result"|"error": ...}``)."""
@@ -104,7 +111,7 @@ class _Worker:
         except OSError:
             pass  # it died: the reader thread reports the end of file
         while True:
-            answer = self._next_answer(deadline, f"{timeout:.0f} s")
+            answer = self._next_answer(deadline, Text.same(f"{timeout:.0f} s"))
             if answer.get("id") == self.next_id:
                 return answer
 
@@ -128,7 +135,7 @@ class Evaluator:
             (self.root / sub).mkdir()
         self._hand_to_sandbox_user()
         self._worker: _Worker | None = None
-        self._start_error: str | None = None
+        self._start_error: Text | None = None
         self._lock = threading.Lock()
 
     def _hand_to_sandbox_user(self) -> None:
@@ -173,7 +180,7 @@ class Evaluator:
         try:
             self._worker = _Worker(*self.command())
         except Exception as e:  # noqa: BLE001 - a missing interpreter, an unusable sandbox, a bad course folder
-            self._worker, self._start_error = None, f"{type(e).__name__}: {e}"
+            self._worker, self._start_error = None, Text.same(f"{type(e).__name__}: {e}")
 
     def _ready_worker(self) -> _Worker:
         if self._worker is None or self._worker.proc.poll() is not None:  # never started, or died while idle
@@ -182,17 +189,19 @@ class Evaluator:
             self._start()
         try:
             if self._worker is None:
-                raise _WorkerGone(self._start_error or "could not be started")
+                raise _WorkerGone(self._start_error or Text("could not be started", "não pôde ser iniciado"))
             self._worker.wait_ready()
             return self._worker
         except _WorkerGone as e:
             last = _log_tail(self._worker.log_offset if self._worker else None)
             self._worker = None
-            raise EvaluationFailed(
-                f"the evaluator could not start ({e}){': ' + last if last else ''}. On the grading machine, check "
-                f"the sandbox (bubblewrap) and the Python environment (log: {log_path()})",
-                f"o avaliador não pôde iniciar ({_pt(str(e))}){': ' + last if last else ''}. Na máquina de "
-                f"correção, verifique o sandbox (bubblewrap) e o ambiente Python (log: {log_path()})", grader_fault=True) from e
+            raise EvaluationFailed(Text(
+                "the evaluator could not start ({why}){last}. On the grading machine, check the sandbox (bubblewrap) "
+                "and the Python environment (log: {log})",
+                "o avaliador não pôde iniciar ({why}){last}. Na máquina de correção, verifique o sandbox (bubblewrap) "
+                "e o ambiente Python (log: {log})").format(why=e.what, last=": " + last if last else "",
+                                                           log=log_path()),
+                grader_fault=True) from e
 
     def evaluate(self, job: EvaluationJob) -> dict[str, Any]:
         with self._lock:
@@ -201,17 +210,17 @@ class Evaluator:
                 answer = worker.call({"op": "evaluate", "job": job}, self.timeout)
             except _WorkerGone as e:
                 self._worker = None
-                raise self._blame(job, str(e)) from e
+                raise self._blame(job, e.what) from e
             if not answer.get("ok"):
                 error = str(answer.get("error"))[:1000]
-                raise EvaluationFailed(
-                    f"internal grader error in the evaluator ({error}): report it to the grader's maintainers with "
-                    f"this submission (log: {log_path()})",
-                    f"erro interno do corretor no avaliador ({error}): informe os mantenedores do corretor, com esta "
-                    f"entrega (log: {log_path()})", grader_fault=True)
+                raise EvaluationFailed(Text(
+                    "internal grader error in the evaluator ({error}): report it to the grader's maintainers with "
+                    "this submission (log: {log})",
+                    "erro interno do corretor no avaliador ({error}): informe os mantenedores do corretor, com esta "
+                    "entrega (log: {log})").format(error=error, log=log_path()), grader_fault=True)
             return answer["result"]
 
-    def _blame(self, job: EvaluationJob, what: str) -> EvaluationFailed:
+    def _blame(self, job: EvaluationJob, what: Text) -> EvaluationFailed:
         """Whose fault a worker that died (or ran out of time) on ``job`` is: a fresh worker inspects the model file."""
         worker = self._ready_worker()  # the next job needs it anyway
         try:
@@ -221,17 +230,20 @@ class Evaluator:
         problem = answer.get("result") if answer.get("ok") else None
         kind = handed_over(Path(job["artifacts"])).file_kind  # which framework's file the worker inspected
         if problem:
-            return EvaluationFailed(
-                f"the evaluator {what} on this submission's saved model, which is not a valid {kind} file: "
-                f"{problem[0]}. The grader saves the model itself: the program must not write over the grader's files",
-                f"o avaliador {_pt(what)} com o modelo salvo desta entrega, que não é um arquivo {kind} válido: "
-                f"{problem[1]}. O corretor salva o modelo ele mesmo: o programa não deve sobrescrever os arquivos "
-                "do corretor", grader_fault=False)
-        return EvaluationFailed(
-            f"the evaluator {what} on this submission, whose saved model is a valid {kind} file. On the grading "
-            f"machine, check the free memory and the evaluator's log ({log_path()})",
-            f"o avaliador {_pt(what)} com esta entrega, cujo modelo salvo é um arquivo {kind} válido. Na máquina de "
-            f"correção, verifique a memória livre e o log do avaliador ({log_path()})", grader_fault=True)
+            return EvaluationFailed(Text(
+                "the evaluator {what} on this submission's saved model, which is not a valid {kind} file: "
+                "{problem}. The grader saves the model itself: the program must not write over the grader's files",
+                "o avaliador {what} com o modelo salvo desta entrega, que não é um arquivo {kind} válido: "
+                "{problem}. O corretor salva o modelo ele mesmo: o programa não deve sobrescrever os arquivos "
+                "do corretor").format(what=what, kind=kind, problem=Text(str(problem[0]), str(problem[1]))),
+                grader_fault=False)
+        return EvaluationFailed(Text(
+            "the evaluator {what} on this submission, whose saved model is a valid {kind} file. On the grading "
+            "machine, check the free memory and the evaluator's log ({log})",
+            "o avaliador {what} com esta entrega, cujo modelo salvo é um arquivo {kind} válido. Na máquina de "
+            "correção, verifique a memória livre e o log do avaliador ({log})").format(what=what, kind=kind,
+                                                                                      log=log_path()),
+            grader_fault=True)
 
     def close(self) -> None:
         """Kill the worker (it holds nothing worth a graceful exit: every answer is in) and remove the folders."""
@@ -247,13 +259,6 @@ class Evaluator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _pt(what: str) -> str:
-    """The worker's fate, in Portuguese."""
-    if what.startswith("died"):
-        return "morreu" + what[len("died"):].replace("exit status", "código de saída")
-    return what.replace("took longer than", "levou mais de").replace("to start", "para iniciar")
 
 
 def _log_tail(offset: int | None) -> str:

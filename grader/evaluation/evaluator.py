@@ -45,15 +45,16 @@ def _describe_source(summary: dict[str, Any]) -> tuple[Text, str]:
     ti = summary.get("test_inputs") if isinstance(summary.get("test_inputs"), dict) else {}
     kind = str(ti.get("kind", ""))
     caller = ti.get("caller") if isinstance(ti.get("caller"), dict) else {}
-    calls = {"predict": "model.predict", "evaluate": "model.evaluate", "call": "model(...)"}
-    what = {**calls, "validation_data": "fit's validation_data"}.get(kind, kind)
-    what_pt = {**calls, "validation_data": "validation_data do fit"}.get(kind, kind)
+    calls = {"predict": Text.same("model.predict"), "evaluate": Text.same("model.evaluate"),
+             "call": Text.same("model(...)"),
+             "validation_data": Text("fit's validation_data", "validation_data do fit")}
+    what = calls.get(kind, Text.same(kind))
     if caller.get("line"):
-        return Text(f"{what} at line {caller['line']}", f"{what_pt} na linha {caller['line']}"), kind
+        return what + Text(f" at line {caller['line']}", f" na linha {caller['line']}"), kind
     cell = caller.get("cell")
     if isinstance(cell, int) and not isinstance(cell, bool):  # a notebook's cell (untrusted: only an int is read)
-        return Text(f"{what} in cell {cell}", f"{what_pt} na célula {cell}"), kind
-    return Text(what, what_pt), kind
+        return what + Text(f" in cell {cell}", f" na célula {cell}"), kind
+    return what, kind
 
 
 def build_context(job: EvaluationJob) -> Context:
@@ -271,13 +272,13 @@ def keras2_notices(events: list[dict[str, Any]], limit: int = 50) -> list[dict[s
         if ev["event"] != "keras2" or len(notices) >= limit:
             continue
         values = ev.get("values") if isinstance(ev.get("values"), dict) else {}
-        en, pt = (notice_text(str(ev.get("id")), lang, values) for lang in ("en", "pt"))
-        if en is None or pt is None:
+        text = notice_text(str(ev.get("id")), values)
+        if text is None:
             continue  # an id this grader never wrote: the student's process is not trusted
         line = ev.get("line")
         if not isinstance(line, int) or isinstance(line, bool):
             line = None
-        notices.append({"id": ev["id"], "line": line, "en": en, "pt": pt})
+        notices.append({"id": ev["id"], "line": line, **text.by_lang()})
     return sorted(notices, key=lambda n: (n["line"] is None, n["line"] or 0))  # in the program's order
 
 

@@ -36,14 +36,13 @@ def framework_problem(ctx: Context) -> Problem | None:
     accepted = ctx.exercise.frameworks
     if used in accepted:
         return None
-    names = [f.name if (f := frameworks.get(a)) else a for a in accepted]
-    wanted, wanted_pt, name = " or ".join(names), " ou ".join(names), frameworks.TABLE[used].name
-    return Problem(Text(f"this exercise requires {wanted}, and the program uses {name}: write it with {wanted}, "
+    wanted = Text(" or ", " ou ").join(f.name if (f := frameworks.get(a)) else a for a in accepted)
+    return Problem(Text("this exercise requires {wanted}, and the program uses {used}: write it with {wanted}, "
                         "as the exercise asks (its checks are about what it does there)",
-                        f"este exercício exige {wanted_pt}, e o programa usa {name}: escreva-o com "
-                        f"{wanted_pt}, como pede o exercício (as suas verificações tratam do que ele faz nesse "
-                        "framework)"),
-                   Text(f"the exercise requires {wanted}", f"o exercício exige {wanted_pt}"))
+                        "este exercício exige {wanted}, e o programa usa {used}: escreva-o com {wanted}, como pede "
+                        "o exercício (as suas verificações tratam do que ele faz nesse framework)"
+                        ).format(wanted=wanted, used=frameworks.TABLE[used].name),
+                   Text("the exercise requires {wanted}", "o exercício exige {wanted}").format(wanted=wanted))
 
 
 def handed_over(artifacts: Path) -> frameworks.Framework:

@@ -7,21 +7,20 @@ import re
 import tokenize
 from typing import TYPE_CHECKING, Any
 
+from ..text import Text
+
 if TYPE_CHECKING:
     from .context import Context
 
 
-def exception_location(e: dict[str, Any]) -> str:
-    """' in cell 3 (`x = 1/0`)' or ' at line 12' for an exception record, '' when unknown."""
-    return f" in {e['where']}" if e.get("where") else f" at line {e['line']}" if e.get("line") else ""
-
-
-def exception_location_pt(e: dict[str, Any]) -> str:
-    """``exception_location`` in Portuguese: ' na célula 3 (`x = 1/0`)' or ' na linha 12'."""
+def exception_location(e: dict[str, Any]) -> Text:
+    """' in cell 3 (`x = 1/0`)' or ' at line 12' for an exception record (' na célula 3 (`x = 1/0`)', ' na linha
+    12'), empty when unknown."""
     if e.get("where"):
-        where = str(e["where"])
-        return " na " + re.sub(r"^cell ", "célula ", where) if where.startswith("cell ") else f" em {where}"
-    return f" na linha {e['line']}" if e.get("line") else ""
+        where = str(e["where"])  # "cell 3 (`x = 1/0`)", as the notebook runner names a cell, in English
+        return Text(f" in {where}", " na " + re.sub(r"^cell ", "célula ", where) if where.startswith("cell ")
+                    else f" em {where}")
+    return Text(f" at line {e['line']}", f" na linha {e['line']}") if e.get("line") else Text.same("")
 
 
 def script_line(ctx: Context, e: dict[str, Any]) -> int | None:

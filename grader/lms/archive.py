@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..text import Text
+
 #: Caps on what an import reads: one member, everything together, how many members. A course's
 #: notebooks with their outputs stay well under 50 MiB; a class of 200 under 2 GiB.
 MAX_MEMBER_BYTES = 50 * 2**20
@@ -49,11 +51,10 @@ class Entry:
 
 @dataclass
 class Refused:
-    """A member that was not read, and why (in English and Portuguese)."""
+    """A member that was not read, and why."""
 
     path: str
-    reason: str
-    reason_pt: str
+    reason: Text
 
 
 def _mib(n: int) -> str:
@@ -65,31 +66,31 @@ def unsafe_name(name: str) -> Refused | None:
     posix = name.replace("\\", "/")
     parts = PurePosixPath(posix).parts
     if "\0" in name:
-        return Refused(name, "its name holds a NUL byte", "o nome contém um byte NUL")
+        return Refused(name, Text("its name holds a NUL byte", "o nome contém um byte NUL"))
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        return Refused(name, "absolute path: it would be written outside the target folder",
-                       "caminho absoluto: seria gravado fora da pasta de destino")
+        return Refused(name, Text("absolute path: it would be written outside the target folder",
+                                  "caminho absoluto: seria gravado fora da pasta de destino"))
     if ".." in parts:
-        return Refused(name, "path with '..': it would be written outside the target folder",
-                       "caminho com '..': seria gravado fora da pasta de destino")
+        return Refused(name, Text("path with '..': it would be written outside the target folder",
+                                  "caminho com '..': seria gravado fora da pasta de destino"))
     return None
 
 
 def _too_large(path: str, size: int, budget: Budget) -> Refused | None:
     if size > budget.member_cap:
-        return Refused(path, f"too large: {_mib(size)} (the cap per file is {_mib(budget.member_cap)})",
-                       f"grande demais: {_mib(size)} (o limite por arquivo é {_mib(budget.member_cap)})")
+        return Refused(path, Text(f"too large: {_mib(size)} (the cap per file is {_mib(budget.member_cap)})",
+                                  f"grande demais: {_mib(size)} (o limite por arquivo é {_mib(budget.member_cap)})"))
     if size > budget.bytes_left:
-        return Refused(path, "the import's total size cap is reached; import the rest separately",
-                       "o limite total da importação foi atingido; importe o restante separadamente")
+        return Refused(path, Text("the import's total size cap is reached; import the rest separately",
+                                  "o limite total da importação foi atingido; importe o restante separadamente"))
     if budget.members_left <= 0:
-        return Refused(path, "too many files in the archive", "arquivos demais no arquivo compactado")
+        return Refused(path, Text("too many files in the archive", "arquivos demais no arquivo compactado"))
     return None
 
 
 def link_refused(path: str) -> Refused:
-    return Refused(path, "symbolic link: it could point outside the target folder",
-                   "link simbólico: poderia apontar para fora da pasta de destino")
+    return Refused(path, Text("symbolic link: it could point outside the target folder",
+                              "link simbólico: poderia apontar para fora da pasta de destino"))
 
 
 def read_zip(source: Path | bytes, budget: Budget, prefix: str = "") -> Iterator[Entry | Refused]:
@@ -98,7 +99,7 @@ def read_zip(source: Path | bytes, budget: Budget, prefix: str = "") -> Iterator
     try:
         archive = zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source))
     except (zipfile.BadZipFile, OSError, ValueError) as e:
-        yield Refused(label, f"not a readable zip archive ({e})", f"não é um arquivo zip legível ({e})")
+        yield Refused(label, Text(f"not a readable zip archive ({e})", f"não é um arquivo zip legível ({e})"))
         return
     with archive:
         for info in archive.infolist():
@@ -124,12 +125,12 @@ def read_zip(source: Path | bytes, budget: Budget, prefix: str = "") -> Iterator
                     data = f.read(info.file_size + 1)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
                 # a CRC or size mismatch: the header lies about the data (a zip bomb's trick) or it is damaged
-                yield Refused(path, f"its data does not match its header ({e}): damaged or forged",
-                              f"os dados não conferem com o cabeçalho ({e}): danificado ou forjado")
+                yield Refused(path, Text(f"its data does not match its header ({e}): damaged or forged",
+                                         f"os dados não conferem com o cabeçalho ({e}): danificado ou forjado"))
                 continue
             if len(data) != info.file_size:
-                yield Refused(path, "holds more or less data than it declares: damaged or forged",
-                              "contém mais ou menos dados do que declara: danificado ou forjado")
+                yield Refused(path, Text("holds more or less data than it declares: damaged or forged",
+                                         "contém mais ou menos dados do que declara: danificado ou forjado"))
                 continue
             budget.bytes_left -= len(data)
             budget.members_left -= 1
@@ -154,7 +155,7 @@ def walk_folder(root: Path, budget: Budget, skip_dirs: tuple[str, ...] = (".git"
                 yield link_refused(rel)
                 continue
             if not stat.S_ISREG(info.st_mode):
-                yield Refused(rel, "not a regular file", "não é um arquivo comum")
+                yield Refused(rel, Text("not a regular file", "não é um arquivo comum"))
                 continue
             if (problem := _too_large(rel, info.st_size, budget)) is not None:
                 yield problem

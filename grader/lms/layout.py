@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import GraderError
+from ..text import Text
 from . import archive, detect
 
 ROSTER = "roster.csv"
@@ -37,9 +38,15 @@ ROSTER_COLUMNS = ["key", "full_name", "participant_id", "email", "platform", "so
                   "submitted_at"]
 REPORT_COLUMNS = ["source", "student", "file", "outcome", "destination", "reason", "reason_pt"]
 PROGRAM_SUFFIXES = (".py", ".ipynb")
-#: Outcomes of a report row; the ones after "placed" need the instructor.
-OUTCOMES = {"placed": "colocado", "older": "versão antiga", "unplaced": "não colocado",
-            "ignored": "ignorado", "refused": "recusado", "empty": "vazio"}
+#: Outcomes of a report row (the key is what the report stores), as the terminal names them; the ones after
+#: "placed" need the instructor.
+OUTCOMES = {"placed": Text("placed", "colocado"), "older": Text("older", "versão antiga"),
+            "unplaced": Text("unplaced", "não colocado"), "ignored": Text("ignored", "ignorado"),
+            "refused": Text("refused", "recusado"), "empty": Text("empty", "vazio")}
+#: How a placed file's exercise was told (``detect.detect``'s second value, or --exercise).
+HOW_TOLD = {"name": Text("exercise told by its name", "exercício identificado pelo nome"),
+            "contents": Text("exercise told by its contents", "exercício identificado pelo conteúdo"),
+            "--exercise": Text("exercise given by --exercise", "exercício dado por --exercise")}
 
 
 @dataclass
@@ -70,14 +77,14 @@ class Import:
         self.students.append(student)
         return student
 
-    def row(self, student: Student | None, file: str, outcome: str, destination: str = "", reason: str = "",
-            reason_pt: str = "") -> None:
+    def row(self, student: Student | None, file: str, outcome: str, destination: str = "",
+            reason: Text | None = None) -> None:
         self.rows.append({"source": self.source, "student": student.key if student else "", "file": file,
-                          "outcome": outcome, "destination": destination, "reason": reason,
-                          "reason_pt": reason_pt, "_student": student})
+                          "outcome": outcome, "destination": destination,
+                          **(reason or Text.same("")).fields("reason"), "_student": student})
 
     def refuse(self, student: Student | None, refused: archive.Refused) -> None:
-        self.row(student, refused.path, "refused", "", refused.reason, refused.reason_pt)
+        self.row(student, refused.path, "refused", "", refused.reason)
 
     def add(self, student: Student | None, item: archive.Entry | archive.Refused, depth: int = 0) -> None:
         """A file of the student's submission (a zip is expanded, checked like the archive it came in)."""
@@ -113,7 +120,8 @@ class Import:
         uploaded = {id(s) for s, _ in self.uploads} | {id(r["_student"]) for r in self.rows}
         for s in self.students:
             if id(s) not in uploaded:
-                self.row(s, s.folder, "empty", "", "nothing submitted (no file)", "nada entregue (nenhum arquivo)")
+                self.row(s, s.folder, "empty", "",
+                         Text("nothing submitted (no file)", "nada entregue (nenhum arquivo)"))
         merge_csv(self.into / ROSTER, ROSTER_COLUMNS, roster, self.platform, self.source,
                   [roster_row(s, self) for s in self.students])
         rows = [{k: v for k, v in r.items() if k != "_student"} for r in self.rows]
@@ -126,25 +134,26 @@ class Import:
             name = entry.path.rsplit("/", 1)[-1]
             suffix = Path(name).suffix.lower()
             if student is None:
-                self._keep(None, entry, "unplaced", "not in any student's folder", "fora da pasta de qualquer aluno")
+                self._keep(None, entry, "unplaced",
+                           Text("not in any student's folder", "fora da pasta de qualquer aluno"))
             elif suffix == ".zip":
-                self._keep(student, entry, "unplaced", "a zip nested too deep: not expanded",
-                           "zip aninhado demais: não foi expandido")
+                self._keep(student, entry, "unplaced", Text("a zip nested too deep: not expanded",
+                                                            "zip aninhado demais: não foi expandido"))
             elif name.startswith("._") or "__MACOSX/" in entry.path:  # a Mac's zip adds these beside each file
-                self.row(student, entry.path, "ignored", "", "macOS metadata, not a program",
-                         "metadados do macOS, não é um programa")
+                self.row(student, entry.path, "ignored", "", Text("macOS metadata, not a program",
+                                                                  "metadados do macOS, não é um programa"))
             elif suffix not in PROGRAM_SUFFIXES:  # reported, not copied: the archive or clone still holds it
-                self.row(student, entry.path, "ignored", "", "not a .py or .ipynb program",
-                         "não é um programa .py ou .ipynb")
+                self.row(student, entry.path, "ignored", "", Text("not a .py or .ipynb program",
+                                                                  "não é um programa .py ou .ipynb"))
             else:
                 ex, how = ((self.exercise, "--exercise") if self.exercise
                            else detect.detect(name, entry.data, self.known))
                 if ex is None:
                     self._keep(student, entry, "unplaced",
-                               f"cannot tell which exercise it is: rename it <exercise>{suffix} "
-                               f"({', '.join(self.known)}) and move it to {self.into / student.key}",
-                               f"não foi possível saber qual exercício é: renomeie para <exercício>{suffix} "
-                               f"e mova para {self.into / student.key}")
+                               Text(f"cannot tell which exercise it is: rename it <exercise>{suffix} "
+                                    f"({', '.join(self.known)}) and move it to {self.into / student.key}",
+                                    f"não foi possível saber qual exercício é: renomeie para <exercício>{suffix} "
+                                    f"e mova para {self.into / student.key}"))
                 else:
                     versions[(student.key, ex)].append((student, entry, how))
         for (key, ex), found in sorted(versions.items()):
@@ -156,19 +165,17 @@ class Import:
             for other in PROGRAM_SUFFIXES:  # an earlier import's notebook must not shadow this script
                 (self.into / key / f"{ex}{other}").unlink(missing_ok=True)
             dest.write_bytes(entry.data)
-            self.row(student, entry.path, "placed", rel(dest, self.into), f"exercise told by its {how}"
-                     if how != "--exercise" else "exercise given by --exercise",
-                     f"exercício identificado pelo {'nome' if how == 'name' else 'conteúdo'}"
-                     if how != "--exercise" else "exercício dado por --exercise")
+            self.row(student, entry.path, "placed", rel(dest, self.into), HOW_TOLD[how])
             for _, older, _ in found[1:]:
-                self._keep(student, older, "older", f"an older version of {ex}: the newest, {entry.path}, is graded",
-                           f"versão mais antiga de {ex}: a mais nova, {entry.path}, é a avaliada")
+                self._keep(student, older, "older",
+                           Text(f"an older version of {ex}: the newest, {entry.path}, is graded",
+                                f"versão mais antiga de {ex}: a mais nova, {entry.path}, é a avaliada"))
 
     @property
     def unplaced(self) -> Path:
         return self.into / UNPLACED / (slug(f"{self.platform} {self.source}") or self.platform)
 
-    def _keep(self, student: Student | None, entry: archive.Entry, outcome: str, reason: str, reason_pt: str) -> None:
+    def _keep(self, student: Student | None, entry: archive.Entry, outcome: str, reason: Text) -> None:
         folder = self.unplaced / (student.key if student else "_unmatched")
         folder.mkdir(parents=True, exist_ok=True)
         dest = folder / safe_file_name(entry.path)
@@ -177,7 +184,7 @@ class Import:
             n += 1
             dest = dest.with_name(f"{Path(safe_file_name(entry.path)).stem}-{n}{dest.suffix}")
         dest.write_bytes(entry.data)
-        self.row(student, entry.path, outcome, rel(dest, self.into), reason, reason_pt)
+        self.row(student, entry.path, outcome, rel(dest, self.into), reason)
 
 
 def rel(path: Path, root: Path) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 from ..decisions import Decision
 from ..errors import GraderError
 from ..schema import JobResult, JobStatus
+from ..text import Text
 from . import archive, layout
 
 #: `<name>_<id>_assignsubmission_<plugin>` with an optional trailing `_` (folder) or `_<file>` (flat).
@@ -111,16 +112,16 @@ def grade_of(results: list[JobResult], scale: float, lang: str) -> tuple[str, st
     from ..report.values import counted, points
 
     def num(x: Any) -> str:
-        return points(float(x or 0)).replace(".", ",") if lang == "pt" else points(float(x or 0))
+        return points(float(x or 0), lang)
 
-    pt = lang == "pt"
     if not results:
-        return "", "Nada entregue." if pt else "Nothing submitted."
+        return "", Text("Nothing submitted.", "Nada entregue.").get(lang)
     if any(r["status"] == JobStatus.GRADER_ERROR for r in results):
-        return "", ("Ainda sem nota: o corretor falhou (não é culpa sua) e vai corrigir de novo." if pt else
-                    "Not graded yet: the grader failed (not your fault) and will grade it again.")
+        return "", Text("Not graded yet: the grader failed (not your fault) and will grade it again.",
+                        "Ainda sem nota: o corretor falhou (não é culpa sua) e vai corrigir de novo.").get(lang)
     if not any(counted(r) for r in results):  # every exercise excused: nothing to grade, rather than a zero
-        return "", "Dispensado pelo professor: nada a avaliar." if pt else "Excused by the instructor: nothing to grade."
+        return "", Text("Excused by the instructor: nothing to grade.",
+                        "Dispensado pelo professor: nada a avaliar.").get(lang)
     score = sum(float(r.get("score") or 0) for r in results if counted(r))
     top = sum(float(r.get("max_score") or 0) for r in results if counted(r))
     parts = "; ".join(f"{r['exercise']} " + (i18n.t("excused", lang) if r.get("excused") else
@@ -128,11 +129,9 @@ def grade_of(results: list[JobResult], scale: float, lang: str) -> tuple[str, st
                       + (f" {i18n.status(JobStatus.MISSING, lang)}" if r["status"] == JobStatus.MISSING else "")
                       for r in results)
     decided = " ".join(f"{r['exercise']}: {line}." for r in results for line in i18n.decision_lines(r, lang))
-    comment = (f"{num(score)} / {num(top)} pontos ({parts}). " + (f"{i18n.t('decisions', lang)}: {decided} "
-                                                                  if decided else "") + "Detalhes em feedback.html."
-               if pt else
-               f"{num(score)} / {num(top)} points ({parts}). " + (f"{i18n.t('decisions', lang)}: {decided} "
-                                                                  if decided else "") + "Details in feedback.html.")
+    comment = (f"{num(score)} / {num(top)} {i18n.t('points', lang)} ({parts}). "
+               + (f"{i18n.t('decisions', lang)}: {decided} " if decided else "")
+               + Text("Details in feedback.html.", "Detalhes em feedback.html.").get(lang))
     return f"{round(scale * score / top, 2) if top else 0.0:.2f}", comment
 
 
@@ -143,13 +142,13 @@ def refuse_unfinal(results: list[JobResult]) -> None:
 
     unfinal = [f"{r['student']}/{r['exercise']} ({why})" for r in results if (why := not_final(r))]
     if unfinal:
-        shown = ", ".join(unfinal[:8]) + (f" and {len(unfinal) - 8} more" if len(unfinal) > 8 else "")
-        shown_pt = ", ".join(unfinal[:8]) + (f" e mais {len(unfinal) - 8}" if len(unfinal) > 8 else "")
-        raise GraderError(f"{len(unfinal)} result(s) are not final grades: {shown}. Grade them in full (grade all "
-                          "without --quick; a grader fault is graded again), or export them anyway with "
-                          f"--allow-quick / {len(unfinal)} resultado(s) não são notas finais: {shown_pt}. Corrija-"
-                          "os por completo (grade all sem --quick; uma falha do corretor é corrigida de novo), ou "
-                          "exporte assim mesmo com --allow-quick")
+        more = Text(f" and {len(unfinal) - 8} more", f" e mais {len(unfinal) - 8}") if len(unfinal) > 8 else ""
+        said = Text("{n} result(s) are not final grades: {shown}. Grade them in full (grade all without --quick; a "
+                    "grader fault is graded again), or export them anyway with --allow-quick",
+                    "{n} resultado(s) não são notas finais: {shown}. Corrija-os por completo (grade all sem "
+                    "--quick; uma falha do corretor é corrigida de novo), ou exporte assim mesmo com --allow-quick"
+                    ).format(n=len(unfinal), shown=", ".join(unfinal[:8]) + more)
+        raise GraderError(f"{said.en} / {said.pt}")
 
 
 def export(class_dir: Path, results_dir: Path, reports_dir: Path, out: Path, scale: float,
@@ -227,7 +226,7 @@ def feedback_html(markdown: str, title: str, lang: str) -> str:
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    return (f'<!DOCTYPE html>\n<html lang="{"pt-BR" if lang == "pt" else "en"}"><head><meta charset="utf-8">'
+    return (f'<!DOCTYPE html>\n<html lang="{Text("en", "pt-BR").get(lang)}"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;max-width:60em;margin:auto}}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em}img{max-width:100%}"
             f"</style></head><body>\n{body}</body></html>\n")

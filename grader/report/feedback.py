@@ -13,6 +13,7 @@ from pathlib import Path
 from ..handover import EXECUTED_NOTEBOOK
 from ..results import artifacts_dir, flagged_attempts, keep_artifacts
 from ..schema import CheckStatus, JobResult, JobStatus
+from ..text import Text
 from . import i18n
 from .values import counted, decimal, points, threshold
 
@@ -36,7 +37,7 @@ def by_student(results: list[JobResult]) -> dict[str, list[JobResult]]:
 def exercise_section(r: JobResult, lang: str, artifacts: list[str]) -> list[str]:
     """The Markdown of one exercise: verdict, table of checks, what to do, figures."""
     ex = r["exercise"]
-    title = r.get("title_pt") if lang == "pt" else r.get("title")
+    title = Text(r.get("title") or "", r.get("title_pt") or "").get(lang)  # no fallback: a side may be absent
     out = [f"## {ex}" + (f" — {md(title)}" if title else ""), "",
            f"**{score_cell(r, lang)} {i18n.t('points', lang)}** · {i18n.status(r['status'], lang)}", ""]
     if decided := i18n.decision_lines(r, lang):

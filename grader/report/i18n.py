@@ -1,7 +1,7 @@
 """The words of the reports in the course's two languages: pt (pt-BR) and en.
 
 Check messages come bilingual from the checks themselves (``message``/``message_pt``);
-this module names the checks and statuses and holds the reports' fixed sentences.
+this module names the checks and statuses and holds the reports' fixed sentences, each one ``Text``.
 """
 
 from __future__ import annotations
@@ -12,22 +12,22 @@ from typing import Any
 from ..schema import CheckStatus, JobResult, JobStatus
 from ..text import Text
 
-CHECKS: dict[str, dict[str, str]] = {
-    "runs": {"en": "runs to the end and trains a model", "pt": "executa até o fim e treina um modelo"},
-    "correspondence": {"en": "graded inputs are the test set", "pt": "entradas avaliadas são o conjunto de teste"},
-    "leakage": {"en": "no test row in training", "pt": "nenhuma linha de teste no treino"},
-    "consistency": {"en": "saved model reproduces the predictions", "pt": "modelo salvo reproduz as predições"},
-    "test_as_validation": {"en": "test set not used as validation", "pt": "teste não usado como validação"},
-    "dense_only": {"en": "dense layers only", "pt": "somente camadas densas"},
-    "threshold": {"en": "test error below the target", "pt": "erro de teste abaixo da meta"},
-    "test_accuracy": {"en": "test accuracy", "pt": "acurácia de teste"},
-    "honest_claim": {"en": "stated test error matches", "pt": "erro de teste declarado confere"},
-    "two_inputs": {"en": "network takes 2 inputs", "pt": "rede recebe 2 entradas"},
-    "train_rows": {"en": "trained on the table", "pt": "treinada com a tabela"},
-    "skin_invariance": {"en": "skin colour ignored", "pt": "cor da pele ignorada"},
-    "sparse_loss": {"en": "sparse cross-entropy loss", "pt": "perda entropia cruzada esparsa"},
-    "no_to_categorical": {"en": "integer labels (no to_categorical)", "pt": "rótulos inteiros (sem to_categorical)"},
-    "figure": {"en": "figure of 20 test images", "pt": "figura com 20 imagens de teste"},
+CHECKS: dict[str, Text] = {
+    "runs": Text("runs to the end and trains a model", "executa até o fim e treina um modelo"),
+    "correspondence": Text("graded inputs are the test set", "entradas avaliadas são o conjunto de teste"),
+    "leakage": Text("no test row in training", "nenhuma linha de teste no treino"),
+    "consistency": Text("saved model reproduces the predictions", "modelo salvo reproduz as predições"),
+    "test_as_validation": Text("test set not used as validation", "teste não usado como validação"),
+    "dense_only": Text("dense layers only", "somente camadas densas"),
+    "threshold": Text("test error below the target", "erro de teste abaixo da meta"),
+    "test_accuracy": Text("test accuracy", "acurácia de teste"),
+    "honest_claim": Text("stated test error matches", "erro de teste declarado confere"),
+    "two_inputs": Text("network takes 2 inputs", "rede recebe 2 entradas"),
+    "train_rows": Text("trained on the table", "treinada com a tabela"),
+    "skin_invariance": Text("skin colour ignored", "cor da pele ignorada"),
+    "sparse_loss": Text("sparse cross-entropy loss", "perda entropia cruzada esparsa"),
+    "no_to_categorical": Text("integer labels (no to_categorical)", "rótulos inteiros (sem to_categorical)"),
+    "figure": Text("figure of 20 test images", "figura com 20 imagens de teste"),
 }
 
 #: Every status's name in the reports (a check's ``partial`` and a job's are one string, named once).
@@ -51,60 +51,60 @@ STATUSES: dict[str, Text] = {
     JobStatus.GRADER_ERROR: Text("not graded (grader fault)", "não avaliado (falha do corretor)"),
 }
 
-TEXTS: dict[str, dict[str, str]] = {
-    "feedback": {"en": "Feedback", "pt": "Retorno"},
-    "total": {"en": "Total", "pt": "Total"},
-    "points": {"en": "points", "pt": "pontos"},
-    "check": {"en": "check", "pt": "verificação"},
-    "result": {"en": "result", "pt": "resultado"},
-    "measured": {"en": "what was measured", "pt": "o que foi medido"},
-    "next": {"en": "What to do next", "pt": "O que fazer agora"},
-    "all_good": {"en": "Nothing to fix: every check passed.", "pt": "Nada a corrigir: todas as verificações passaram."},
-    "test_error": {"en": "Test error measured by the grader", "pt": "Erro de teste medido pelo corretor"},
-    "test_error_short": {"en": "test error", "pt": "erro de teste"},
-    "quick_short": {"en": "quick mode", "pt": "modo rápido"},
-    "target": {"en": "target", "pt": "meta"},
-    "figures": {"en": "Figures your program drew", "pt": "Figuras que seu programa desenhou"},
-    "notebook": {"en": "Your notebook as it ran here", "pt": "Seu notebook como foi executado aqui"},
-    "quick": {"en": "Quick mode (CI feedback): training was capped at a few epochs and the test-error targets "
-                    "are not graded; the final grade comes from a full run.",
-              "pt": "Modo rápido (retorno do CI): o treino foi limitado a poucas épocas e as metas de erro de "
-                    "teste não são avaliadas; a nota final vem de uma execução completa."},
-    "missing": {"en": "Not submitted: put your program in `{file}` (or a notebook with the same name and .ipynb).",
-                "pt": "Não entregue: coloque seu programa em `{file}` (ou um notebook com o mesmo nome e .ipynb)."},
-    "graded_by": {"en": "Graded by keras-grader {version} on {device}, Keras backend {backend}, {when}.",
-                  "pt": "Corrigido pelo keras-grader {version} em {device}, backend do Keras {backend}, {when}."},
-    "keras2": {"en": "Keras 2 code", "pt": "Código do Keras 2"},
-    "keras2_notice": {"en": "graded as Keras 2 ran it; for Keras 3 write {write}",
-                      "pt": "avaliado como o Keras 2 o executava; no Keras 3 escreva {write}"},
-    "keras2_penalty": {"en": "{points} point(s) off for Keras 2 code (a rule of this course)",
-                       "pt": "{points} ponto(s) a menos por código do Keras 2 (regra desta disciplina)"},
-    "line": {"en": "line {line}", "pt": "linha {line}"},
-    "attempts": {"en": "What the sandbox stopped", "pt": "O que o ambiente isolado bloqueou"},
-    "attempts_intro": {"en": "Your program tried these actions, which no exercise needs; the grader recorded them "
-                             "for the instructor. They do not change your score.",
-                       "pt": "Seu programa tentou estas ações, de que nenhum exercício precisa; o corretor as "
-                             "registrou para o professor. Elas não mudam sua nota."},
-    "quick_full": {"en": "Quick mode, but your program never trains longer than the quick cap: it ran as in a full "
-                         "run, so its test-error target and stated error are graded.",
-                   "pt": "Modo rápido, mas seu programa nunca treina mais do que o limite do modo rápido: ele rodou "
-                         "como numa execução completa, então a meta de erro de teste e o erro declarado são avaliados."},
-    "runs": {"en": "Runs (seed: test error)", "pt": "Execuções (semente: erro de teste)"},
+TEXTS: dict[str, Text] = {
+    "feedback": Text("Feedback", "Retorno"),
+    "total": Text.same("Total"),
+    "points": Text("points", "pontos"),
+    "check": Text("check", "verificação"),
+    "result": Text("result", "resultado"),
+    "measured": Text("what was measured", "o que foi medido"),
+    "next": Text("What to do next", "O que fazer agora"),
+    "all_good": Text("Nothing to fix: every check passed.", "Nada a corrigir: todas as verificações passaram."),
+    "test_error": Text("Test error measured by the grader", "Erro de teste medido pelo corretor"),
+    "test_error_short": Text("test error", "erro de teste"),
+    "quick_short": Text("quick mode", "modo rápido"),
+    "target": Text("target", "meta"),
+    "figures": Text("Figures your program drew", "Figuras que seu programa desenhou"),
+    "notebook": Text("Your notebook as it ran here", "Seu notebook como foi executado aqui"),
+    "quick": Text("Quick mode (CI feedback): training was capped at a few epochs and the test-error targets "
+                  "are not graded; the final grade comes from a full run.",
+                  "Modo rápido (retorno do CI): o treino foi limitado a poucas épocas e as metas de erro de "
+                  "teste não são avaliadas; a nota final vem de uma execução completa."),
+    "missing": Text("Not submitted: put your program in `{file}` (or a notebook with the same name and .ipynb).",
+                    "Não entregue: coloque seu programa em `{file}` (ou um notebook com o mesmo nome e .ipynb)."),
+    "graded_by": Text("Graded by keras-grader {version} on {device}, Keras backend {backend}, {when}.",
+                      "Corrigido pelo keras-grader {version} em {device}, backend do Keras {backend}, {when}."),
+    "keras2": Text("Keras 2 code", "Código do Keras 2"),
+    "keras2_notice": Text("graded as Keras 2 ran it; for Keras 3 write {write}",
+                          "avaliado como o Keras 2 o executava; no Keras 3 escreva {write}"),
+    "keras2_penalty": Text("{points} point(s) off for Keras 2 code (a rule of this course)",
+                           "{points} ponto(s) a menos por código do Keras 2 (regra desta disciplina)"),
+    "line": Text("line {line}", "linha {line}"),
+    "attempts": Text("What the sandbox stopped", "O que o ambiente isolado bloqueou"),
+    "attempts_intro": Text("Your program tried these actions, which no exercise needs; the grader recorded them "
+                           "for the instructor. They do not change your score.",
+                           "Seu programa tentou estas ações, de que nenhum exercício precisa; o corretor as "
+                           "registrou para o professor. Elas não mudam sua nota."),
+    "quick_full": Text("Quick mode, but your program never trains longer than the quick cap: it ran as in a full "
+                       "run, so its test-error target and stated error are graded.",
+                       "Modo rápido, mas seu programa nunca treina mais do que o limite do modo rápido: ele rodou "
+                       "como numa execução completa, então a meta de erro de teste e o erro declarado são avaliados."),
+    "runs": Text("Runs (seed: test error)", "Execuções (semente: erro de teste)"),
     # the instructor's decisions (grader/decisions.py): what the grader gave, what the instructor set, and why
-    "decisions": {"en": "The instructor's decision", "pt": "Decisão do professor"},
-    "grader_gave": {"en": "grader: {points}", "pt": "corretor: {points}"},
-    "decided_points": {"en": "{what}: {points} points instead of the grader's {grader}: {reason}",
-                       "pt": "{what}: {points} pontos em vez dos {grader} do corretor: {reason}"},
-    "decided_score": {"en": "the exercise", "pt": "o exercício"},
-    "decided_excuse": {"en": "excused: this exercise counts in no total: {reason}",
-                       "pt": "dispensado: este exercício não conta em nenhum total: {reason}"},
-    "decided_confirm": {"en": "{flag}: the alert was confirmed: {reason}",
-                        "pt": "{flag}: o alerta foi confirmado: {reason}"},
-    "decided_dismiss": {"en": "{flag}: the alert was dismissed: {reason}",
-                        "pt": "{flag}: o alerta foi descartado: {reason}"},
-    "excused": {"en": "excused", "pt": "dispensado"},
-    "not_final": {"en": "Not a final grade: {why}. The final grade comes from a full run.",
-                  "pt": "Não é a nota final: {why}. A nota final vem de uma execução completa."},
+    "decisions": Text("The instructor's decision", "Decisão do professor"),
+    "grader_gave": Text("grader: {points}", "corretor: {points}"),
+    "decided_points": Text("{what}: {points} points instead of the grader's {grader}: {reason}",
+                           "{what}: {points} pontos em vez dos {grader} do corretor: {reason}"),
+    "decided_score": Text("the exercise", "o exercício"),
+    "decided_excuse": Text("excused: this exercise counts in no total: {reason}",
+                           "dispensado: este exercício não conta em nenhum total: {reason}"),
+    "decided_confirm": Text("{flag}: the alert was confirmed: {reason}",
+                            "{flag}: o alerta foi confirmado: {reason}"),
+    "decided_dismiss": Text("{flag}: the alert was dismissed: {reason}",
+                            "{flag}: o alerta foi descartado: {reason}"),
+    "excused": Text("excused", "dispensado"),
+    "not_final": Text("Not a final grade: {why}. The final grade comes from a full run.",
+                      "Não é a nota final: {why}. A nota final vem de uma execução completa."),
 }
 
 
@@ -128,12 +128,14 @@ def decision_lines(result: JobResult, lang: str) -> list[str]:
 
 
 def t(key: str, lang: str, **values: Any) -> str:
-    text = TEXTS[key].get(lang) or TEXTS[key]["en"]
+    """The report's sentence ``key`` in ``lang``, ``values`` filled in."""
+    text = TEXTS[key].get(lang)
     return text.format(**values) if values else text
 
 
 def check_title(name: str, lang: str) -> str:
-    return CHECKS.get(name, {}).get(lang) or name
+    title = CHECKS.get(name)
+    return title.get(lang) if title is not None else name
 
 
 def status(value: str, lang: str) -> str:

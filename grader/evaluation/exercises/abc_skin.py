@@ -58,14 +58,14 @@ def abc_correspondence(ctx: Context, params: CorrespondenceParams) -> Outcome:
         return generic
     raw = (x - b) / np.where(a == 0, 1, a)  # the student's rows in kg and colour units
     wrong = [i for i in range(3) if not np.allclose(raw[i], data.ABC["qx"][i], atol=0.01)]
-    rows = "; ".join(f"row {i} is ({raw[i][0]:g}, {raw[i][1]:g}), the exercise gives "
-                     f"({data.ABC['qx'][i][0]:g}, {data.ABC['qx'][i][1]:g})" for i in wrong)
-    rows_pt = "; ".join(f"a linha {i} é ({raw[i][0]:g}, {raw[i][1]:g}), o exercício dá "
-                        f"({data.ABC['qx'][i][0]:g}, {data.ABC['qx'][i][1]:g})" for i in wrong)
-    return Outcome(CheckStatus.FAIL, Text(f"the test rows differ from the exercise's ({rows}): check the numbers you "
+    rows = Text.same("; ").join(Text("row {i} is ({typed}), the exercise gives ({given})",
+                                     "a linha {i} é ({typed}), o exercício dá ({given})").format(
+        i=i, typed=f"{raw[i][0]:g}, {raw[i][1]:g}", given=f"{data.ABC['qx'][i][0]:g}, {data.ABC['qx'][i][1]:g}")
+        for i in wrong)
+    return Outcome(CheckStatus.FAIL, Text("the test rows differ from the exercise's ({rows}): check the numbers you "
                                           "typed",
-                                          f"as linhas de teste diferem das do exercício ({rows_pt}): confira os "
-                                          "números que você digitou"), {"wrong_rows": wrong})
+                                          "as linhas de teste diferem das do exercício ({rows}): confira os "
+                                          "números que você digitou").format(rows=rows), {"wrong_rows": wrong})
 
 
 @CHECKS.check("two_inputs")
@@ -171,15 +171,16 @@ def skin_invariance(ctx: Context, params: SkinInvarianceParams) -> Outcome:
     learned = invariant_weights >= params.learned_min
     details = {"invariant_weights": round(invariant_weights, 4), "invariant_points": round(invariant_points, 4),
                "grid": f"{len(weights)} weights x {len(colours)} colours"}
-    answer = ("yes: for almost every weight the class does not depend on skin colour" if learned else
-              "no: for many weights the class changes with skin colour")
-    answer_pt = ("sim: para quase todo peso a classe não depende da cor da pele" if learned else
-                 "não: para muitos pesos a classe muda com a cor da pele")
-    return Outcome(CheckStatus.INFO, Text(f"Did the network learn that skin colour is noise? Measured {answer} "
-                                          f"({invariant_weights:.0%} of weights 0..100 kg keep their class for every "
-                                          f"colour 0..100; {invariant_points:.0%} of the grid's points agree with "
+    answer = (Text("yes: for almost every weight the class does not depend on skin colour",
+                   "sim: para quase todo peso a classe não depende da cor da pele") if learned else
+              Text("no: for many weights the class changes with skin colour",
+                   "não: para muitos pesos a classe muda com a cor da pele"))
+    return Outcome(CheckStatus.INFO, Text("Did the network learn that skin colour is noise? Measured {answer} "
+                                          "({weights:.0%} of weights 0..100 kg keep their class for every "
+                                          "colour 0..100; {points:.0%} of the grid's points agree with "
                                           "their weight's usual class)",
-                                          f"A rede aprendeu que a cor da pele é ruído? Medido: {answer_pt} "
-                                          f"({invariant_weights:.0%} dos pesos de 0..100 kg mantêm a classe para toda "
-                                          f"cor 0..100; {invariant_points:.0%} dos pontos da grade concordam com a "
-                                          "classe mais comum do seu peso)"), details)
+                                          "A rede aprendeu que a cor da pele é ruído? Medido: {answer} "
+                                          "({weights:.0%} dos pesos de 0..100 kg mantêm a classe para toda "
+                                          "cor 0..100; {points:.0%} dos pontos da grade concordam com a "
+                                          "classe mais comum do seu peso)").format(
+                       answer=answer, weights=invariant_weights, points=invariant_points), details)

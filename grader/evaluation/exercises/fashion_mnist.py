@@ -90,10 +90,16 @@ def _image_axes(fig: dict[str, Any]) -> list[dict[str, Any]]:
                                         float(ax["bounds"][0])))
 
 
-def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]]:
-    """How many of the 20 panels are right, and what is wrong with the others (in English and in Portuguese)."""
+def _names(classes: list[int]) -> Text:
+    """Fashion-MNIST classes by name, in each language: 'Coat, Shirt' / 'Casaco, Camisa'."""
+    return Text(", ".join(CATEGORIES[c] for c in classes), ", ".join(CATEGORIAS[c] for c in classes))
+
+
+def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[Text]]:
+    """How many of the 20 panels are right, and what is wrong with the others."""
     axes = _image_axes(fig)[:N_IMAGES]
-    problems, problems_pt, right = [], [], 0
+    problems: list[Text] = []
+    right = 0
     for i, ax in enumerate(axes):
         try:
             img = read_array(ctx.artifacts / str(ax["images"][0].get("file", "")).replace("/", ""))
@@ -102,10 +108,10 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]
         if img is None or _similarity(img, ctx.ref_x_test[i]) < 0.9:
             shown = [j for j in range(min(200, len(ctx.ref_x_test)))
                      if img is not None and _similarity(img, ctx.ref_x_test[j]) >= 0.9]
-            problems.append(f"panel {i} should show test image {i}" +
-                            (f" but shows test image {shown[0]}" if shown else ""))
-            problems_pt.append(f"o painel {i} deveria mostrar a imagem de teste {i}" +
-                               (f", mas mostra a imagem de teste {shown[0]}" if shown else ""))
+            problems.append(Text(f"panel {i} should show test image {i}", f"o painel {i} deveria mostrar a imagem "
+                                 f"de teste {i}")
+                            + (Text(f" but shows test image {shown[0]}", f", mas mostra a imagem de teste {shown[0]}")
+                               if shown else ""))
             continue
         texts = [t for t in ax.get("texts", []) if isinstance(t, dict)]
         named = {"blue": set(), "red": set()}
@@ -115,19 +121,20 @@ def _judge(ctx: Context, fig: dict[str, Any]) -> tuple[int, list[str], list[str]
                 named[colour].add(cls)
         true, pred = int(ctx.ref_y_test[i]), int(ctx.test_classes[i])
         ok = True
-        verdicts = (("blue", true, "its true class", "azul", "a sua classe verdadeira"),
-                    ("red", pred, "the predicted class", "vermelho", "a classe prevista"))
-        for colour, cls, what, colour_pt, what_pt in verdicts:
+        verdicts = (("blue", true, Text("blue", "azul"), Text("its true class", "a sua classe verdadeira")),
+                    ("red", pred, Text("red", "vermelho"), Text("the predicted class", "a classe prevista")))
+        for colour, cls, colour_name, what in verdicts:
             if cls in named[colour]:
                 continue
             said = sorted(named[colour])
-            problems.append(f"panel {i}: no {colour} text names {what} {CATEGORIES[cls]} ({cls})"
-                            + (f"; {colour} says {', '.join(CATEGORIES[c] for c in said)}" if said else ""))
-            problems_pt.append(f"painel {i}: nenhum texto {colour_pt} nomeia {what_pt} {CATEGORIAS[cls]} ({cls})"
-                               + (f"; o {colour_pt} diz {', '.join(CATEGORIAS[c] for c in said)}" if said else ""))
+            problems.append(Text("panel {i}: no {colour} text names {what} {name} ({cls})",
+                                 "painel {i}: nenhum texto {colour} nomeia {what} {name} ({cls})"
+                                 ).format(i=i, colour=colour_name, what=what, name=_names([cls]), cls=cls)
+                            + (Text("; {colour} says {names}", "; o {colour} diz {names}"
+                                    ).format(colour=colour_name, names=_names(said)) if said else ""))
             ok = False
         right += ok
-    return right, problems, problems_pt
+    return right, problems
 
 
 @CHECKS.check("figure")
@@ -145,14 +152,13 @@ def figure(ctx: Context, params: CheckParams) -> Outcome:
                                               "verdadeira em azul e a classe prevista em vermelho, e salve a figura "
                                               "(plt.savefig) ou mostre-a (plt.show)"))
     best = max((_judge(ctx, f) + (f,) for f in candidates), key=lambda r: r[0])
-    right, problems, problems_pt, fig = best
-    details = {"figure": fig.get("figure"), "panels_right": right, "problems": problems[:20]}
+    right, problems, fig = best
+    details = {"figure": fig.get("figure"), "panels_right": right, "problems": [p.en for p in problems[:20]]}
     if right == N_IMAGES:
         return Outcome(CheckStatus.PASS, Text("the figure shows test images 0-19 with their true (blue) and "
                                               "predicted (red) classes",
                                               "a figura mostra as imagens de teste 0-19 com as classes verdadeiras "
                                               "(azul) e previstas (vermelho)"), details)
     more = "; ..." if len(problems) > 4 else ""
-    return Outcome(CheckStatus.FAIL, Text(f"{right}/20 panels are right; " + "; ".join(problems[:4]) + more,
-                                          f"{right}/20 painéis estão certos; " + "; ".join(problems_pt[:4]) + more),
-                   details)
+    return Outcome(CheckStatus.FAIL, Text(f"{right}/20 panels are right; ", f"{right}/20 painéis estão certos; ")
+                   + Text.same("; ").join(problems[:4]) + more, details)

@@ -32,19 +32,20 @@ def sparse_loss(ctx: Context, params: CheckParams) -> Outcome:
                                               "o modelo avaliado nunca foi compilado"))
     loss = compiles[-1].get("loss")
     line = (compiles[-1].get("caller") or {}).get("line")
-    where = f" (compile at line {line})" if line else ""
-    where_pt = f" (compile na linha {line})" if line else ""
+    where = Text(f" (compile at line {line})", f" (compile na linha {line})") if line else Text.same("")
     if _is_sparse_cce(loss):
-        return Outcome(CheckStatus.PASS, Text(f"the loss is sparse categorical cross-entropy{where}",
+        return Outcome(CheckStatus.PASS, Text("the loss is sparse categorical cross-entropy{where}",
                                               "a função de perda é a entropia cruzada categórica "
-                                              f"esparsa{where_pt}"), {"loss": loss})
+                                              "esparsa{where}").format(where=where), {"loss": loss})
     shown = loss if isinstance(loss, str) else (loss or {}).get("class") or (loss or {}).get("name")
-    return Outcome(CheckStatus.FAIL, Text(f"the loss is {shown!r}{where}: use "
+    return Outcome(CheckStatus.FAIL, Text("the loss is {shown!r}{where}: use "
                                           "loss='sparse_categorical_crossentropy' or "
                                           "keras.losses.SparseCategoricalCrossentropy()",
-                                          f"a função de perda é {shown!r}{where_pt}: use "
+                                          "a função de perda é {shown!r}{where}: use "
                                           "loss='sparse_categorical_crossentropy' ou "
-                                          "keras.losses.SparseCategoricalCrossentropy()"), {"loss": loss})
+                                          "keras.losses.SparseCategoricalCrossentropy()").format(shown=shown,
+                                                                                                 where=where),
+                   {"loss": loss})
 
 
 @CHECKS.check("no_to_categorical")
@@ -52,17 +53,17 @@ def no_to_categorical(ctx: Context, params: CheckParams) -> Outcome:
     calls = [ev for ev in ctx.events if ev["event"] == "to_categorical"]
     if calls:
         lines = sorted({(ev.get("caller") or {}).get("line") for ev in calls} - {None})
-        where = f" at line {', '.join(map(str, lines))}" if lines else ""
-        where_pt = f" na linha {', '.join(map(str, lines))}" if lines else ""
+        at = ", ".join(map(str, lines))
+        where = Text(f" at line {at}", f" na linha {at}") if lines else Text.same("")
         details: dict[str, Any] = {"lines": lines}
         if ctx.source_kind == "py":  # a notebook's source is its cells joined: no line of a file
             line = source_line(ctx.source, "to_categorical") or (lines[0] if lines else None)  # `as` alias: the call
             if line is not None:
                 details["line"] = line
-        return Outcome(CheckStatus.FAIL, Text(f"to_categorical is still called{where}: give fit the integer labels "
+        return Outcome(CheckStatus.FAIL, Text("to_categorical is still called{where}: give fit the integer labels "
                                               "as they come from load_data",
-                                              f"to_categorical ainda é chamado{where_pt}: passe ao fit os rótulos "
-                                              "inteiros, como vêm de load_data"), details)
+                                              "to_categorical ainda é chamado{where}: passe ao fit os rótulos "
+                                              "inteiros, como vêm de load_data").format(where=where), details)
     fits = ctx.events_of_graded("fit_start")
     if not fits and ctx.run_problem is not None:
         return not_reached(ctx, ctx.run_problem)

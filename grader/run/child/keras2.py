@@ -69,8 +69,9 @@ class Keras2:
             return
         self.seen.add(key)
         self.probe.event("keras2", id=notice_id, line=line, code=(caller or {}).get("code"), values=values)
+        text = notice_text(notice_id, values)
         self.probe.notice(f"Keras 2 idiom{f' at line {line}' if line else ''} run as Keras 2 ran it; "
-                          f"for Keras 3 write {notice_text(notice_id, 'en', values)}")
+                          f"for Keras 3 write {text.en if text is not None else notice_id}")
 
     # --- keras ---------------------------------------------------------------------------------
     def _patch_keras(self, keras: Any) -> None:
