@@ -8,39 +8,14 @@ import os
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import __version__, environment, frameworks
+from . import __version__, environment
 from .errors import ConfigError, GraderError
-from .schema import CheckStatus, JobResult, JobStatus
+from .report.console import console as _console
+from .report.console import styled as _styled
+from .schema import JobResult, JobStatus
 from .text import Text
-
-if TYPE_CHECKING:
-    from .executors import Executor
-    from .report.html import Flag
-
-#: The colour of each status (a check's ``partial`` and a job's are one string, and one colour).
-STATUS_STYLE: dict[str, str] = {
-    CheckStatus.PASS: "green", CheckStatus.PARTIAL: "yellow", CheckStatus.FAIL: "red", CheckStatus.FLAG: "magenta",
-    CheckStatus.INFO: "cyan", CheckStatus.NOT_GRADED: "dim", CheckStatus.NOT_REACHED: "dim",
-    JobStatus.OK: "green", JobStatus.FAILED: "red", JobStatus.ERROR: "red", JobStatus.TIMEOUT: "red",
-    JobStatus.RESOURCE_LIMIT: "red", JobStatus.MISSING: "dim", JobStatus.EMPTY: "red",
-    JobStatus.GRADER_ERROR: "magenta"}
-
-
-def _styled(value: object) -> str:
-    """Escape text for rich markup; colour it when it is a status."""
-    from rich.markup import escape
-
-    text = escape(str(value))
-    style = STATUS_STYLE.get(str(value))
-    return f"[{style}]{text}[/]" if style else text
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
@@ -68,74 +43,6 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
         _console().print(f"{name}: {'ok' if data.is_cached(name) else 'MISSING'} ({data.dataset_dir(name)})")
     _console().print(f"cache: {cache_dir()}")
     return 0
-
-
-def print_result(result: JobResult, lang: str = "en") -> None:
-    from rich.table import Table
-
-    from .report import i18n
-    from .report.values import decimal
-
-    console = _console()
-    status = result["status"]
-    if status in (JobStatus.MISSING, JobStatus.EMPTY, JobStatus.GRADER_ERROR):  # not run or not graded: says why
-        console.print(f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
-                      f"{_styled(i18n.message(result, lang))}", soft_wrap=True)
-        return
-    title = (f"{_styled(result['student'])} / {result['exercise']}: {_styled(status)} — "
-             f"{result.get('score', 0):g} / {result.get('max_score', 0):g} {i18n.t('points', lang)}")
-    if result.get("test_error") is not None:
-        title += f" — {i18n.t('test_error_short', lang)} {decimal(result['test_error'], 2, lang)} %"
-    if result.get("quick"):
-        title += f" — {i18n.t('quick_short', lang)}"
-    table = Table(title=title, show_lines=False, expand=False)
-    for col in ("check", "status", "points", "message"):
-        table.add_column(col, overflow="fold")
-    for c in result.get("checks", []):
-        table.add_row(c["name"], _styled(c["status"]), f"{c['points']:g}/{c['max_points']:g}",
-                      _styled(i18n.message(c, lang)))
-    console.print(table)
-    for line in i18n.notices(result, lang):
-        console.print(f"[cyan]{i18n.t('keras2', lang)}[/]: {_styled(line)}", soft_wrap=True)
-    if result.get("error"):
-        console.print(f"{_styled(status)}: {_styled(i18n.message(result, lang))}", soft_wrap=True)
-    if result.get("rerun"):
-        console.print(_styled(i18n.runs_line(result, lang)), soft_wrap=True)
-    if result.get("isolation") == "none":
-        console.print("[yellow]student code ran WITHOUT isolation (--no-sandbox) / o código rodou SEM isolamento[/]")
-
-
-def print_scores(scores) -> None:
-    """One row per student: per exercise its score and status, then the total (test errors are in scores.csv).
-
-    As a table where it fits; where it does not (a narrow terminal, or a log file, which rich gives 80 columns), one
-    line per student, so no status or exercise name is ever cut ("grader_e…")."""
-    from rich.measure import Measurement
-    from rich.table import Table
-
-    exercises = [c[: -len("_score")] for c in scores.columns if c.endswith("_score")]
-
-    def cell(row, ex: str) -> str:
-        score = row[f"{ex}_score"]  # NaN: not graded (a grader fault)
-        return f"{'—' if score != score else f'{score:.3g}'} {_styled(row[f'{ex}_status'])}"
-
-    def total(row) -> str:
-        return f"{row['total']:.3g}/{row['max_total']:g}"
-
-    table = Table(title="scores")
-    for name in ("student", *exercises):
-        table.add_column(name, no_wrap=True)
-    table.add_column("total", justify="right", no_wrap=True)
-    for _, row in scores.iterrows():
-        table.add_row(_styled(row["student"]), *(cell(row, ex) for ex in exercises), total(row))
-    console = _console()
-    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
-        console.print(table)
-        return
-    console.print("scores")
-    for _, row in scores.iterrows():
-        console.print(f"{_styled(row['student'])}: " + " · ".join(f"{ex} {cell(row, ex)}" for ex in exercises)
-                      + f" · total {total(row)}", soft_wrap=True)
 
 
 def _lang(args: argparse.Namespace) -> str:
@@ -186,7 +93,8 @@ class Exit(IntEnum):
     """What ``grade`` exits with (README, *Exit status*), so that a script or a cron job can tell."""
 
     OK = 0
-    FAILED = 1      # grade run: a submitted exercise fails a check; check-solutions: a reference fails, a starter passes
+    FAILED = 1      # grade run: a submitted exercise fails a check; check-solutions: a reference fails or
+                    # a starter passes
     USAGE = 2       # a usage or configuration error (argparse's own code), said before any job runs
     NOT_GRADED = 3  # some job could not be graded (grader_error): the grader's or the machine's fault, not a grade
 
@@ -242,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .executors.local import grade_side_by_side
     from .jobs import Options
     from .report import github, gradescope
+    from .report.console import print_result
 
     fmt = "json" if args.json else args.format
     lang = _lang(args)
@@ -275,41 +184,14 @@ def _students(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def _progress(console: Any):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("· {task.fields[running]} running · {task.fields[left]} left ·"),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                    disable=not console.is_terminal)
-
-
-def _summary_line(done: list[JobResult], reused: int, seconds: float) -> str:
-    from collections import Counter
-
-    counts = Counter(r["status"] for r in done)
-    parts = ", ".join(f"{n} {_styled(s)}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-    several = [len(r.get("runs") or []) for r in done if len(r.get("runs") or []) > 1]
-    return (f"graded {len(done)} jobs in {seconds:.0f} s: {parts}"
-            + (f" ({reused} up to date, not re-run)" if reused else "")
-            + (f"; {len(several)} run more than once (near a threshold boundary, or --runs), "
-               f"{sum(several) - len(several)} extra runs" if several else ""))
-
-
 def cmd_all(args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from . import decisions, devices, exercise
+    from . import decisions, devices, executors, exercise
     from .jobs import Options, now
     from .report.build import build_reports
+    from .report.console import print_needs_instructor, print_reports, print_scores, progress, summary_line
     from .report.tables import scores_frame
     from .report.values import points
 
@@ -333,25 +215,15 @@ def cmd_all(args: argparse.Namespace) -> int:
                    hidden=(root, out), backend=backend, no_sandbox=args.no_sandbox, unavailable=unavailable)
     err = _console(stderr=True)
     gpus = devices.select(args.gpus)
-    slots = devices.Slots(gpus, args.jobs_per_gpu, cpu_jobs=args.jobs or 1)
-    concurrent = args.jobs or slots.size
-    executor: Executor
-    if args.executor == "ray":
-        from .executors.ray import RayExecutor
-
-        executor = RayExecutor(address=args.address, workers=concurrent,
-                               gpus_per_job=(1 / args.jobs_per_gpu) if gpus else 0.0)
-    else:
-        from .executors.local import LocalExecutor
-
-        executor = LocalExecutor(slots, workers=concurrent, backend=backend)
+    executor, concurrent = executors.choose(args.executor, gpus=gpus, jobs=args.jobs, per_gpu=args.jobs_per_gpu,
+                                            backend=backend, address=args.address)
     err.print(f"{len(jobs)} jobs, {concurrent} at a time on "
               + (", ".join(f"GPU {g.index} ({g.name}) x{args.jobs_per_gpu}" for g in gpus) or "the CPU")
               + f", Keras backend {backend}" + (f", executor {args.executor}" if args.executor != "local" else ""),
               soft_wrap=True)
     started, t0 = now(), time.monotonic()
     lock, running, finished = threading.Lock(), [0], [0]
-    with _progress(err) as bar:
+    with progress(err) as bar:
         task = bar.add_task("grading", total=len(jobs), running=0, left=len(jobs))
 
         def started_one() -> None:
@@ -370,13 +242,12 @@ def cmd_all(args: argparse.Namespace) -> int:
 
         done = executor.grade(jobs, opts, on_start=started_one, on_result=finished_one)
     reused = sum(1 for r in done if r["status"] != JobStatus.MISSING and str(r.get("finished_at", "")) < started)
-    err.print(_summary_line(done, reused, time.monotonic() - t0), soft_wrap=True)
+    err.print(summary_line(done, reused, time.monotonic() - t0), soft_wrap=True)
     names = {s.name for s in students}
     run_similarity(root, exercises, reports_dir, sorted(names))
     built = build_reports(out, lang, names)
     print_scores(scores_frame(built.results))
-    listing = "\n".join(f"  {what:9} {path}" for what, path in built.paths.items())
-    _console().print(f"\nreports ({reports_dir}):\n{listing}\nresults: {results_dir}", soft_wrap=True)
+    print_reports({**built.paths, "results": results_dir}, f"reports ({reports_dir})")
     print_needs_instructor(built.needs_instructor)
     return _exit(done)  # the students' scores are the reports' business: 0 once every job was graded
 
@@ -408,9 +279,8 @@ def run_similarity(root: Path, exercises: list[Any], reports_dir: Path, students
 
 def cmd_similarity(args: argparse.Namespace) -> int:
     """`grade similarity DIR`: compare the submissions without grading; list what needs a look."""
-    from rich.table import Table
-
     from . import exercise, similarity
+    from .report.console import print_similarity
 
     root = Path(args.dir)
     if not root.is_dir():
@@ -418,117 +288,23 @@ def cmd_similarity(args: argparse.Namespace) -> int:
     exercises = [exercise.load(e) for e in (args.exercise or exercise.exercise_ids())]
     reports_dir = Path(args.out) / "reports"
     run_similarity(root, exercises, reports_dir, strict=True)
-    found = similarity.read(reports_dir)
-    done = {ex.id for ex in exercises}
-    table = Table(title="similar submissions / entregas parecidas")
-    for col in ("exercise", "students", "shares", "why", "side by side"):
-        table.add_column(col, overflow="fold")
-    for p in found.flagged():
-        if p.exercise in done:
-            table.add_row(p.exercise, _styled(f"{p.student_a} / {p.student_b}"), f"{p.share_a:.0%} / {p.share_b:.0%}",
-                          f"code >= {p.threshold:.0%}", _styled(str(reports_dir / p.view)))
-    for r in found.runs:
-        if r.exercise in done:
-            table.add_row(r.exercise, _styled(f"{r.student_a} / {r.student_b}"), f"code {r.code_similarity:.0%}",
-                          _styled(f"identical run: {r.records} log records (cells {r.cells_a} / {r.cells_b})"),
-                          _styled(str(reports_dir / r.view) if r.view else ""))
-    for u in found.unread:
-        if u.exercise in done:
-            table.add_row(u.exercise, _styled(u.student), "", _styled(f"not compared: {u.reason}"), "")
-    _console().print(table)
-    _console().print(f"all pairs: {reports_dir / similarity.PAIRS_CSV}; identical runs: "
-                     f"{reports_dir / similarity.RUNS_CSV}. Similarity changes no score.", soft_wrap=True)
+    print_similarity(similarity.read(reports_dir), {ex.id for ex in exercises}, reports_dir)
     return 0
 
 
-def judge_pair(ex: Any, role: str, result: JobResult) -> str | None:
-    """What is wrong with a reference or starter result, or None."""
-    checks = {c["name"]: c for c in result.get("checks", [])}
-    if role == "reference":
-        failed = [n for n, c in checks.items() if c["status"] == CheckStatus.FAIL]
-        if result["status"] != JobStatus.OK or failed:
-            return f"reference is {result['status']}: " + "; ".join(f"{n}: {checks[n]['message']}" for n in failed[:3]) \
-                + (result.get("error") or "")
-        return None
-    if checks.get("runs", {}).get("status") != CheckStatus.PASS:
-        return f"starter does not run: {checks.get('runs', {}).get('message', result.get('error'))}"
-    must_fail = ex.starter.must_fail
-    judged = [n for n in must_fail if checks.get(n, {}).get("status") not in (None, CheckStatus.NOT_GRADED)]
-    if judged and not any(checks[n]["status"] == CheckStatus.FAIL for n in judged):
-        return f"starter passes {', '.join(judged)}: it should leave the student work to do"
-    return None
-
-
-
-
-def framework_installed(modules: tuple[str, ...]) -> bool:
-    """Whether this Python can import ``modules``, asked without importing them (torch alone takes seconds)."""
-    import importlib.util
-
-    return all(importlib.util.find_spec(m) is not None for m in modules)
-
-
-def solution_runs(root: Path, ex_id: str, installed=framework_installed) -> list[tuple[str, str, Path, str | None]]:
-    """What `grade check-solutions` runs for one exercise, in order: (label, role, path, why it is skipped or None).
-
-    The Keras reference, a reference in each other framework the exercise has one for, the starter. ``role`` is
-    what ``judge_pair`` judges: every reference must pass every check, whatever its framework.
-    """
-    runs: list[tuple[str, str, Path, str | None]] = [
-        ("reference", "reference", root / "solutions" / ex_id / frameworks.DEFAULT.reference, None)]
-    # another framework's reference lies beside the default's, found by its file name (frameworks.py), not listed in
-    # exercise.toml: that file is released to students and solutions/ never is; it is skipped, with a note, where
-    # its framework's modules (an optional extra) are not installed
-    for framework in frameworks.others():
-        path = root / "solutions" / ex_id / framework.reference
-        if path.is_file():
-            modules = framework.modules
-            skip = None if installed(modules) else (f"skipped: {' and '.join(modules)} not installed here; "
-                                                    f"pip install '{framework.extra}' to check this reference")
-            runs.append((f"reference ({framework.id})", "reference", path, skip))
-    runs.append(("starter", "starter", root / "assignments" / ex_id / "starter.py", None))
-    return runs
-
-
 def cmd_check_solutions(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from . import exercise
+    from . import exercise, solutions
     from .config import course_root
-    from .evaluation.client import Evaluator
-    from .jobs import Options, grade
+    from .jobs import Options
+    from .report.console import print_solutions
 
-    root = course_root()
-    table = Table(title="references and starters" + (" (quick mode)" if args.quick else ""))
-    for col in ("exercise", "file", "status", "score", "test error", "verdict"):
-        table.add_column(col, overflow="fold")  # a narrow console wraps a word rather than cut it
-    problems = 0
     backend = _backend(args)
     exercises = [exercise.load(ex_id) for ex_id in args.exercise or exercise.exercise_ids()]
     unavailable = _preflight(args, exercises)
-    graded: list[JobResult] = []
-    with Evaluator(backend=backend) as evaluator:
-        for ex in exercises:
-            ex_id = ex.id
-            for label, role, path, skip in solution_runs(root, ex_id):
-                if not path.is_file():
-                    table.add_row(ex_id, label, "", "", "", f"[red]{path} is missing[/]")
-                    problems += 1
-                    continue
-                if skip:  # not a problem: this machine lacks an optional framework
-                    table.add_row(ex_id, label, "[dim]skipped[/]", "", "", f"[yellow]{_styled(skip)}[/]")
-                    continue
-                result = grade(role, ex, path, evaluator, Options(quick=args.quick, seed=args.seed, backend=backend,
-                                                                  no_sandbox=args.no_sandbox, unavailable=unavailable))
-                graded.append(result)
-                verdict = judge_pair(ex, role, result)
-                problems += verdict is not None
-                err = result.get("test_error")
-                table.add_row(ex_id, label, _styled(result["status"]), f"{result.get('score', 0):g}/{ex.max_score:g}",
-                              "" if err is None else f"{err:.2f} %",
-                              "[green]as expected[/]" if verdict is None else f"[red]{_styled(verdict)}[/]")
-    _console().print(table)
-    return _exit(graded, failed=problems > 0)
+    rows = solutions.check(course_root(), exercises, Options(quick=args.quick, seed=args.seed, backend=backend,
+                                                             no_sandbox=args.no_sandbox, unavailable=unavailable))
+    print_solutions(rows, args.quick)
+    return _exit([r.result for r in rows if r.result is not None], failed=any(r.problem for r in rows))
 
 
 def _warn_spec(args: argparse.Namespace) -> None:
@@ -606,15 +382,11 @@ def _lang_of(root: Path) -> str:
         return "en"
 
 
-IMPORT_STYLE = {"placed": "green", "older": "yellow", "unplaced": "red", "refused": "red", "empty": "dim"}
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     """`grade import moodle|classroom|gradescope SOURCE --into DIR`: the class folder `grade all` reads."""
-    from rich.table import Table
-
     from . import exercise
     from .lms import classroom, gradescope, layout, moodle
+    from .report.console import print_import
 
     known = exercise.exercise_ids()
     if args.exercise:
@@ -627,28 +399,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         rows = classroom.import_clone(source, into, args.exercise, known)
     else:
         rows = gradescope.import_export(source, into, args.exercise, known)
-    table = Table(title=f"{args.platform} → {into}", show_lines=False)
-    for col in (Text("student", "aluno"), Text("file", "arquivo"), Text("outcome", "resultado"),
-                Text("where / why", "onde / por quê")):
-        table.add_column(col.get(lang), overflow="fold")
-    for r in sorted(rows, key=lambda r: (r["student"], r["file"])):
-        if r["outcome"] == "ignored":
-            continue  # counted below; every one is in import-report.csv
-        outcome = layout.OUTCOMES[r["outcome"]].get(lang)
-        why = Text(r["reason"], r["reason_pt"]).get(lang)
-        where = r["destination"] if r["outcome"] == "placed" else " ".join(filter(None, (r["destination"], why)))
-        shown = (r["file"].partition("/")[2] or r["file"]) if r["student"] else r["file"]  # less the student's folder
-        table.add_row(_styled(r["student"]), _styled(shown), f"[{IMPORT_STYLE.get(r['outcome'], 'dim')}]{outcome}[/]",
-                      _styled(where))
-    console = _console()
-    console.print(table)
-    counts = {o: sum(r["outcome"] == o for r in rows) for o in layout.OUTCOMES}
-    students = len({r["student"] for r in rows if r["student"]})
-    console.print(", ".join(f"{n} {layout.OUTCOMES[o].get(lang)}" for o, n in counts.items() if n)
-                  + Text(" — {students} students; report: {report}, roster: {roster}",
-                         " — {students} alunos; relatório: {report}, lista: {roster}").format(
-                      students=students, report=into / layout.REPORT, roster=into / layout.ROSTER).get(lang),
-                  soft_wrap=True)
+    print_import(rows, f"{args.platform} → {into}", layout.OUTCOMES,
+                 {"report": into / layout.REPORT, "roster": into / layout.ROSTER}, lang)
     return 0
 
 
@@ -676,31 +428,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-#: How many entries of "Needs the instructor" the terminal shows (the HTML page lists them all).
-NEEDS_SHOWN = 5
-
-
-def print_needs_instructor(flags: list[Flag]) -> None:
-    """The count of "Needs the instructor" and its first entries, from the list the HTML page shows."""
-    console = _console()
-    if not flags:
-        console.print("[green]Needs the instructor: nothing[/]")
-        return
-    console.print(f"[magenta]Needs the instructor: {len(flags)}[/] (report.html lists them all; record what you "
-                  "decide with `grade decide`, then `grade report`)", soft_wrap=True)
-    for f in flags[:NEEDS_SHOWN]:
-        first = f.message.strip().splitlines()[0] if f.message.strip() else ""
-        console.print(f"  {_styled(f.student)}/{_styled(f.exercise)}: {_styled(f.reason)}"
-                      + (f" — {_styled(first[:160])}" if first else ""), soft_wrap=True)
-    if len(flags) > NEEDS_SHOWN:
-        console.print(f"  … and {len(flags) - NEEDS_SHOWN} more", soft_wrap=True)
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     """`grade report`: every report again from the stored results and the decisions; runs no job."""
     import time
 
     from .report.build import build_reports
+    from .report.console import print_needs_instructor, print_reports, print_scores
     from .report.tables import scores_frame
 
     out = Path(args.out)
@@ -711,10 +444,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     built = build_reports(out, _lang(args))
     print_scores(scores_frame(built.results))
     applied = sum(v.state == "applied" for v in built.reviews)
-    listing = "\n".join(f"  {what:9} {path}" for what, path in built.paths.items())
-    _console().print(f"\nreports rebuilt in {time.monotonic() - t0:.1f} s from {len(built.results)} results and "
-                     f"{applied} of {len(built.reviews)} decisions applied ({out / 'reports'}):\n{listing}",
-                     soft_wrap=True)
+    print_reports(built.paths, f"reports rebuilt in {time.monotonic() - t0:.1f} s from {len(built.results)} results "
+                  f"and {applied} of {len(built.reviews)} decisions applied ({out / 'reports'})")
     print_needs_instructor(built.needs_instructor)
     return _exit(built.results)  # 3 while a job of the class is not graded, as `grade all` says
 
@@ -722,109 +453,69 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_decide(args: argparse.Namespace) -> int:
     """`grade decide STUDENT EXERCISE ...`: append one decision, made on the stored result's submission, to
     <out>/decisions.toml (or renew or remove that job's decisions); `grade report` then shows it."""
-    from .decisions import FILE, Decision, latest, load, render, save, submission_sha256, without
-    from .results import read
+    from .decisions import FILE
+    from .report.decide import Request, record
 
     out = Path(args.out)
-    path = out / FILE
-    result = read(out / "results", args.student, args.exercise)
-    if result is None:
-        raise GraderError(f"no result for {args.student}/{args.exercise} in {out / 'results'}: grade it first "
-                          f"(grade all CLASS --out {out}) / nenhum resultado de {args.student}/{args.exercise} em "
-                          f"{out / 'results'}: corrija antes (grade all TURMA --out {out})")
-    existing = load(path)
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    sha = submission_sha256(result)
-    mine = [d for d in existing if (d.student, d.exercise) == (args.student, args.exercise)]
-    if args.remove:
-        gone = [d for d in mine if args.check is None or d.check == args.check]
-        if any(d.line == 0 for d in gone):
-            raise GraderError(f"{path}: write every decision as a [[decision]] table to remove it by command, or "
-                              f"delete it by hand / {path}: escreva cada decisão como tabela [[decision]] para "
-                              "removê-la pelo comando, ou apague-a à mão")
-        save(path, without(text, gone))
-        _console().print(f"removed {len(gone)} decision(s) of {args.student}/{args.exercise} from {path}; run "
-                         f"`grade report --out {out}` to show it", soft_wrap=True)
+    kind, changed = record(out, Request(
+        student=args.student, exercise=args.exercise, points=args.points, check=args.check, confirm=args.confirm,
+        dismiss=args.dismiss, excuse=args.excuse, renew=args.renew, remove=args.remove, reason=args.reason,
+        note=args.note, who=args.who))
+    job, console = f"{args.student}/{args.exercise}", _console()
+    if kind == "removed":
+        console.print(f"removed {len(changed)} decision(s) of {job} from {out / FILE}; run "
+                      f"`grade report --out {out}` to show it", soft_wrap=True)
         return 0
-    who, when = args.who or _who(), _now_toml()
-    if args.renew:
-        stale = [d for d in latest(mine) if d.sha256 != sha]
-        new = [Decision(**{**d.__dict__, "line": 0, "sha256": sha, "who": who, "when": when}) for d in stale]
-    else:
-        if not args.reason or not args.reason.strip():
-            raise GraderError("give --reason: the student reads it beside the instructor's points / dê --reason: o "
-                              "aluno o lê ao lado da nota do professor")
-        new = [_new_decision(args, result, sha, who, when)]
-    if not new:
-        _console().print(f"no stale decision of {args.student}/{args.exercise}: nothing to renew", soft_wrap=True)
+    if not changed:
+        console.print(f"no stale decision of {job}: nothing to renew", soft_wrap=True)
         return 0
-    save(path, text + "".join(render(d) for d in new))
-    for d in new:
-        _console().print(f"{path}: {d.student}/{d.exercise}: {d.summary()} — {d.reason}", soft_wrap=True)
-    _console().print(f"run `grade report --out {out}` to rebuild the reports with it", soft_wrap=True)
+    for d in changed:
+        console.print(f"{out / FILE}: {d.student}/{d.exercise}: {d.summary()} — {d.reason}", soft_wrap=True)
+    console.print(f"run `grade report --out {out}` to rebuild the reports with it", soft_wrap=True)
     return 0
 
 
-def _new_decision(args: argparse.Namespace, result: JobResult, sha: str, who: str, when: str):
-    """The decision the flags ask for, checked against the result it is made on (a check it names exists,
-    points within its maximum, a flag this job raised)."""
-    from .decisions import Decision
-    from .report.build import stored_similarity
-    from .report.html import find_flags
-
-    base = dict(line=0, student=args.student, exercise=args.exercise, reason=args.reason.strip(), sha256=sha,
-                note=(args.note or "").strip(), who=who, when=when)
-    checks = {c["name"]: c for c in result["checks"]}
-    if args.points is not None:
-        if args.check is not None and args.check not in checks:
-            raise GraderError(f"{args.student}/{args.exercise} has no check {args.check!r} (it has: "
-                              f"{', '.join(checks) or 'none'}) / {args.student}/{args.exercise} não tem a verificação "
-                              f"{args.check!r} (tem: {', '.join(checks) or 'nenhuma'})")
-        top = checks[args.check]["max_points"] if args.check else result.get("max_score", 0)
-        if not 0 <= args.points <= top:
-            raise GraderError(f"--points {args.points:g} is not within 0..{top:g} / --points {args.points:g} não "
-                              f"está entre 0 e {top:g}")
-        if result.get("score") is None:
-            raise GraderError("this job was not graded (a grader fault): grade it again first / este trabalho não "
-                              "foi corrigido (falha do corretor): corrija de novo antes")
-        return Decision(kind="points", check=args.check, points=float(args.points), **base)
-    if args.check is not None:
-        raise GraderError("--check goes with --points only / --check só acompanha --points")
-    if args.excuse:
-        return Decision(kind="excuse", **base)
-    kind, flag = ("confirm", args.confirm) if args.confirm else ("dismiss", args.dismiss)
-    raised = {f.name for f in find_flags([result], similarity=stored_similarity(Path(args.out) / "reports"))}
-    if flag not in raised:
-        raise GraderError(f"{args.student}/{args.exercise} raised no flag {flag!r} (it raised: "
-                          f"{', '.join(sorted(raised)) or 'none'}) / {args.student}/{args.exercise} não tem o alerta "
-                          f"{flag!r} (tem: {', '.join(sorted(raised)) or 'nenhum'})")
-    return Decision(kind=kind, flag=flag, **base)
-
-
-def _who() -> str:
-    """Who decides: git's user.name, else the login name."""
-    import getpass
-    import subprocess
-
-    try:
-        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        name = ""
-    return name.strip() or os.environ.get("USER") or getpass.getuser()
-
-
-def _now_toml() -> str:
-    """Now, as a TOML offset date-time in UTC."""
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """``grade``'s parser: one sub-command per ``_add_*`` below, each naming the ``cmd_*`` that runs it."""
     p = argparse.ArgumentParser(prog="grade", description="Grade dense-network Keras exercises.")
     p.add_argument("--version", action="version", version=f"keras-grader {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_data_fetch, _add_run, _add_all, _add_similarity, _add_check_solutions, _add_ci_template,
+                _add_release, _add_import, _add_export, _add_report, _add_decide, _add_exercises):
+        add(sub)
+    return p
 
+
+def _common(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
+    q.add_argument("--seed", type=int, help="seed of each job's first run (default: course.toml's [grader] "
+                   "seed mixed with the exercise id, so a re-run gives the same numbers)")
+    q.add_argument("--runs", type=int, metavar="N", help="run every job N times with the next seeds and grade "
+                   "the median run (final grading); default: 1 run, or [grader] borderline_runs when the "
+                   "test error lies in the noise band of a threshold boundary")
+    q.add_argument("--timeout", type=float, help="wall-clock limit per job in seconds (default: exercise.toml)")
+    q.add_argument("--keep", metavar="DIR", help="keep each job's work dir and artifacts under DIR")
+    _backend_option(q)
+    _no_sandbox(q)
+
+
+def _no_sandbox(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--no-sandbox", action="store_true",
+                   help="run student code WITHOUT isolation (only code you trust): without it the grader "
+                   "refuses to run where no sandbox works; each result then records isolation: none")
+
+
+def _backend_option(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                   help="Keras backend of the students' programs and of the evaluator "
+                   "(default: $KERAS_BACKEND, else course.toml's [grader] backend)")
+
+
+def _lang_option(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--lang", choices=["pt", "en"], help="language of the feedback (default: course.toml's, else en)")
+
+
+def _add_data_fetch(sub) -> None:
     from . import datasets
 
     d = sub.add_parser("data", help="the data set cache").add_subparsers(dest="data_command", required=True)
@@ -839,33 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
                    f"({' or '.join(w.requirement for w in datasets.wheels())})")
     f.set_defaults(func=cmd_data_fetch)
 
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
-        q.add_argument("--seed", type=int, help="seed of each job's first run (default: course.toml's [grader] "
-                       "seed mixed with the exercise id, so a re-run gives the same numbers)")
-        q.add_argument("--runs", type=int, metavar="N", help="run every job N times with the next seeds and grade "
-                       "the median run (final grading); default: 1 run, or [grader] borderline_runs when the "
-                       "test error lies in the noise band of a threshold boundary")
-        q.add_argument("--timeout", type=float, help="wall-clock limit per job in seconds (default: exercise.toml)")
-        q.add_argument("--keep", metavar="DIR", help="keep each job's work dir and artifacts under DIR")
-        backend(q)
-        no_sandbox(q)
 
-    def no_sandbox(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--no-sandbox", action="store_true",
-                       help="run student code WITHOUT isolation (only code you trust): without it the grader "
-                       "refuses to run where no sandbox works; each result then records isolation: none")
-
-    def backend(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
-                       help="Keras backend of the students' programs and of the evaluator "
-                       "(default: $KERAS_BACKEND, else course.toml's [grader] backend)")
-
-    def lang(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--lang", choices=["pt", "en"], help="language of the feedback (default: course.toml's, else en)")
-
-    r = sub.add_parser("run", usage="grade run [options] [EXERCISE] PATH", help="grade one submission, or every exercise of a student's folder, and print the "
-                       "verdict", description="grade run [EXERCISE] PATH: PATH is a submission (<exercise>.py or "
+def _add_run(sub) -> None:
+    r = sub.add_parser("run", usage="grade run [options] [EXERCISE] PATH",
+                       help="grade one submission, or every exercise of a student's folder, and print the verdict",
+                       description="grade run [EXERCISE] PATH: PATH is a submission (<exercise>.py or "
                        ".ipynb; EXERCISE defaults to its name) or a folder holding <exercise>.py files (a student's "
                        "repository: every exercise found is graded).")
     r.add_argument("target", nargs="+", metavar="[EXERCISE] PATH", help="exercise id (optional) and the path")
@@ -877,10 +546,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--student", help="student name recorded in the result (default: the folder's name)")
     r.add_argument("--jobs", type=int, help="exercises graded at once (default: one per CPU core, as far as the "
                    "memory holds 2 GiB each; on GPUs, 8 per GPU)")
-    lang(r)
-    common(r)
+    _lang_option(r)
+    _common(r)
     r.set_defaults(func=cmd_run)
 
+
+def _add_all(sub) -> None:
     a = sub.add_parser("all", help="grade every student folder of DIR and write the reports")
     a.add_argument("dir", help="folder with one sub-folder per student: DIR/<student>/<exercise>.py")
     a.add_argument("--exercise", action="append", help="grade only this exercise (repeatable)")
@@ -894,10 +565,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: this machine's process pool (default); ray: a Ray cluster (pip install ray)")
     a.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray instance)")
-    lang(a)
-    common(a)
+    _lang_option(a)
+    _common(a)
     a.set_defaults(func=cmd_all)
 
+
+def _add_similarity(sub) -> None:
     sim = sub.add_parser("similarity", help="compare every pair of submissions of each exercise (shared code, "
                          "notebooks that share a run) without grading; `grade all` does it too")
     sim.add_argument("dir", help="folder with one sub-folder per student: DIR/<student>/<exercise>.py")
@@ -906,28 +579,36 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: ./grading, as `grade all`)")
     sim.set_defaults(func=cmd_similarity)
 
+
+def _add_check_solutions(sub) -> None:
     c = sub.add_parser("check-solutions", help="run every reference and starter: references must pass every "
                        "check, starters must run and fail their threshold")
     c.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
     c.add_argument("--quick", action="store_true", help="cap training at a few epochs; thresholds not graded")
     c.add_argument("--seed", type=int, help="seed of every run (default: the one `grade all` uses)")
-    backend(c)
-    no_sandbox(c)
+    _backend_option(c)
+    _no_sandbox(c)
     c.set_defaults(func=cmd_check_solutions)
 
+
+def _add_ci_template(sub) -> None:
     t = sub.add_parser("ci-template", help="print the GitHub Actions workflow that gives students feedback on "
                        "every push (put it in .github/workflows/feedback.yml of their repository)")
     t.add_argument("--grader-spec", help="what the workflow pip-installs (default: course.toml's [ci] grader_spec)")
-    lang(t)
+    _lang_option(t)
     t.set_defaults(func=cmd_ci_template)
 
+
+def _add_release(sub) -> None:
     rel = sub.add_parser("release", help="build the repository students start from: statements, starters, the CI "
                          "workflow and a README; nothing from solutions/")
     rel.add_argument("outdir", help="a new (or empty) folder")
     rel.add_argument("--grader-spec", help="what students pip-install (default: course.toml's [ci] grader_spec)")
-    lang(rel)
+    _lang_option(rel)
     rel.set_defaults(func=cmd_release)
 
+
+def _add_import(sub) -> None:
     imp = sub.add_parser("import", help="lay out what Moodle, GitHub Classroom or Gradescope gives you as the "
                          "class folder `grade all` reads, with roster.csv and import-report.csv")
     imp.add_argument("platform", choices=["moodle", "classroom", "gradescope"])
@@ -938,9 +619,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "from each file's name and contents")
     imp.add_argument("--worksheet", help="moodle: the assignment's grading worksheet CSV, for emails and the "
                      "students who submitted nothing")
-    lang(imp)
+    _lang_option(imp)
     imp.set_defaults(func=cmd_import)
 
+
+def _add_export(sub) -> None:
     exp = sub.add_parser("export", help="grades and feedback back to the platform")
     exp.add_argument("platform", choices=["moodle"])
     exp.add_argument("dir", help="the class folder `grade import` wrote (its roster.csv)")
@@ -950,15 +633,19 @@ def build_parser() -> argparse.ArgumentParser:
                      "[lms] grade_scale, else 100)")
     exp.add_argument("--allow-quick", action="store_true", help="export results that are not final grades too "
                      "(quick mode, a grader fault, a check not graded); without it they are refused and named")
-    lang(exp)
+    _lang_option(exp)
     exp.set_defaults(func=cmd_export)
 
+
+def _add_report(sub) -> None:
     rep = sub.add_parser("report", help="rebuild every report from the stored results and the instructor's "
                          "decisions, in seconds; runs no job")
     rep.add_argument("--out", default="grading", help="the --out of `grade all` (default: ./grading)")
-    lang(rep)
+    _lang_option(rep)
     rep.set_defaults(func=cmd_report)
 
+
+def _add_decide(sub) -> None:
     dec = sub.add_parser("decide", help="record the instructor's decision on a job in <out>/decisions.toml",
                          description="Record a decision on STUDENT's EXERCISE, made on the submission its stored "
                          "result graded: points (on a check with --check, else the exercise's score), a flag "
@@ -982,12 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--out", default="grading", help="the --out of `grade all` (default: ./grading)")
     dec.set_defaults(func=cmd_decide)
 
+
+def _add_exercises(sub) -> None:
     e = sub.add_parser("exercises", help="list the exercises; --check: validate a course folder without grading")
     e.add_argument("--check", nargs="?", const="", metavar="DIR",
                    help="validate course.toml, every exercise.toml and each check's parameters of the course folder "
                         "DIR (default: this course) and list every problem; exit 2 when there is any")
     e.set_defaults(func=cmd_exercises)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -241,7 +241,7 @@ LAYERS = {
         ("grader.evaluation",),
         ("grader.results", "grader.decisions"),
         ("grader.jobs",),
-        ("grader.executors",),
+        ("grader.executors", "grader.solutions"),  # solutions: references and starters graded, judged
         ("grader.report",),
         ("grader.lms", "grader.release"),
         ("grader.cli",),

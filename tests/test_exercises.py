@@ -9,7 +9,7 @@ import pytest
 from conftest import check
 
 from grader import exercise, frameworks
-from grader.cli import framework_installed, judge_pair, solution_runs
+from grader.solutions import framework_installed, judge_pair, solution_runs
 
 ABC = """
 import numpy as np
