@@ -106,11 +106,16 @@ def select(spec: str | None, available: tuple[Gpu, ...] | None = None) -> list[G
 CPU_JOB_MB = 2048
 
 
+def usable_cpus() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def cpu_jobs(jobs_wanted: int, cpus: int | None = None, available_mb: int | None = None) -> int:
     """How many of ``jobs_wanted`` CPU jobs to run at once: one per core this process may use, as far as the
     memory available now holds ``CPU_JOB_MB`` for each (a student's laptop with 8 GiB and 8 cores runs 3)."""
     if cpus is None:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cpus = usable_cpus()
     if available_mb is None:
         available_mb = _available_mb()
     by_memory = available_mb // CPU_JOB_MB if available_mb is not None else cpus

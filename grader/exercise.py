@@ -48,6 +48,8 @@ class Quick(Section):
     """``[quick]``: `--quick` (CI feedback): fit capped, threshold checks not graded."""
 
     epochs: int = Field(ge=1, description="every `fit` is capped at this many epochs")
+    steps: int | None = Field(None, ge=1, description="and a Keras `fit` stops after this many training batches, "
+                              "its epochs together (none: whole epochs)")
     wall_clock_s: float = Field(QUICK_WALL_CLOCK_S, gt=0, description="wall clock of a quick run, in seconds")
 
 
@@ -109,6 +111,10 @@ class Exercise(Section):
     @property
     def quick_epochs(self) -> int:
         return self.quick.epochs
+
+    @property
+    def quick_steps(self) -> int | None:
+        return self.quick.steps
 
     @property
     def title_text(self) -> Text:

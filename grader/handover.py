@@ -116,6 +116,7 @@ class ChildSpec:
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     n_test: int = 0                    # the test set's row count: how a call on the test inputs is recognised
     quick_epochs: int | None = None    # quick mode's cap on each fit; None: a full run
+    quick_steps: int | None = None     # and on each Keras fit's training batches (epochs together); None: no cap
     seed: int | None = None
     cell_timeout: float | None = None  # a notebook's per-cell limit
     keras2_compat: bool = True         # run Keras 2 idioms as Keras 2 did (``run/child/keras2.py``)

@@ -327,6 +327,7 @@ def _run_once(student: str, ex: Exercise, submission: Path, evaluator: Evaluator
         hidden = [Path(p) for kind, paths in private.items() if kind != "home" for p in paths]  # the sandbox hides home
         outcome = run_submission(submission, filename=f"{ex.id}{submission.suffix}", jobdir=jobdir, dataset=ex.dataset,
                                  workdir_data=ex.workdir_data, quick_epochs=ex.quick_epochs if opts.quick else None,
+                                 quick_steps=ex.quick_steps if opts.quick else None,
                                  seed=base["seed"], limits=limits, hidden=hidden, keras2_compat=keras2(opts)[0],
                                  env={**placement.env(), "KERAS_BACKEND": backend(opts)}, no_sandbox=opts.no_sandbox)
         fields = {**base, "isolation": outcome.isolation, "device": placement.label, "returncode": outcome.returncode,

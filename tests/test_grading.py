@@ -47,6 +47,30 @@ def test_reference_solution_passes_every_rule_in_quick_mode(grade_source):
     assert flagged_attempts(result) == [] and result["attempts_summary"]["flagged"] == 0, result["attempts"]
 
 
+def test_quick_mode_stops_a_keras_fit_after_its_batches_and_runs_the_rest_as_written(grade_source):
+    """[quick] steps (100 for mnist_dense): the capped epoch ends after 100 batches; the program's own callback,
+    the validation and everything after fit still run, and the threshold says why it is not graded."""
+    result = grade_source(with_base("""
+        class Count(keras.callbacks.Callback):
+            batches = 0
+            def on_train_batch_end(self, batch, logs=None):
+                Count.batches += 1
+            def on_epoch_end(self, epoch, logs=None):
+                print("epoch end, val_accuracy" if "val_accuracy" in (logs or {}) else "epoch end, no validation")
+        model.fit(AX, AY, epochs=3, batch_size=32, validation_split=0.1, callbacks=[Count()], verbose=0)
+        print("batches trained:", Count.batches)
+        print("test error: %.2f %%" % (100 * (1 - model.evaluate(QX, QY, verbose=0)[1])))
+        # test error: 9 %
+    """), quick=True, seed=1)
+    out = result["stdout_tail"]
+    assert "batches trained: 100\n" in out and "epoch end, val_accuracy" in out and "test error:" in out, out
+    threshold = check(result, "threshold")
+    assert threshold["status"] == "not_graded" and "stopped after 100 batches" in threshold["message"], threshold
+    assert "parado após 100 lotes" in threshold["message_pt"]
+    assert check(result, "consistency")["status"] == "pass" and check(result, "runs")["status"] == "pass"
+    assert result["status"] == "ok", [(c["name"], c["status"], c["message"]) for c in result["checks"]]
+
+
 def test_starter_runs_and_misses_the_threshold(grade_source):
     result = grade_source((ROOT / "assignments/mnist_dense/starter.py").read_text())
     assert check(result, "runs")["status"] == "pass"

@@ -432,11 +432,15 @@ def threshold(ctx: Context, params: ThresholdParams) -> Outcome:
     figures = {"err": num(err), "full": num(full), "zero": num(zero)}
     if ctx.quick:
         epochs = ctx.quick_epochs
-        return Outcome(CheckStatus.NOT_GRADED, Text("quick mode (fit capped at {epochs} epoch): test error "
-                                                    "{err} % measured, not graded; the full run grades it",
-                                                    "modo rápido (fit limitado a {epochs} época{s}): erro de teste de "
-                                                    "{err} % medido, sem nota; a execução completa dá a nota"
-                                                    ).format(epochs=epochs, s="s" if epochs != 1 else "", **figures),
+        stopped = [ev.get("steps") for ev in ctx.events if ev["event"] == "quick_stop"]
+        batches = (Text(", stopped after {n} batches", ", parado após {n} lotes").format(n=stopped[0])
+                   if stopped and isinstance(stopped[0], int) else Text.same(""))
+        return Outcome(CheckStatus.NOT_GRADED, Text("quick mode (fit capped at {epochs} epoch{s}{batches}): test "
+                                                    "error {err} % measured, not graded; the full run grades it",
+                                                    "modo rápido (fit limitado a {epochs} época{s}{batches}): erro de "
+                                                    "teste de {err} % medido, sem nota; a execução completa dá a nota"
+                                                    ).format(epochs=epochs, s="s" if epochs != 1 else "",
+                                                             batches=batches, **figures),
                        details)
     if err <= full:
         return Outcome(CheckStatus.PASS, Text("test error {err} % <= {full} %",

@@ -80,8 +80,8 @@ def build_context(job: EvaluationJob) -> Context:
         ctx.exception = None
     # quick mode caps each fit's epochs; a program that never asked for more than the cap ran as in a full run,
     # so it is graded as one (its threshold and stated error too)
-    ctx.quick = ctx.quick and any(ev.get("epochs") != ev.get("epochs_requested")
-                                  for ev in ctx.events if ev["event"] == "fit_start")
+    ctx.quick = ctx.quick and any((ev["event"] == "fit_start" and ev.get("epochs") != ev.get("epochs_requested"))
+                                  or ev["event"] == "quick_stop" for ev in ctx.events)
     ctx.logits = any(isinstance(ev.get("loss"), dict) and ev["loss"].get("from_logits")
                      for ev in ctx.events if ev["event"] == "compile")
     ctx.test_source, ctx.test_source_kind = _describe_source(ctx.summary)

@@ -58,13 +58,21 @@ def grade_side_by_side(student: str, targets: list[tuple[Exercise, Path | None]]
 
     One after another, five exercises in quick mode took 47 s on 2 cores, nearly all of it single-threaded
     start-up (Python, TensorFlow, the evaluator's model loading) that a second job overlaps.
+
+    On the CPU the threads each job gets (``devices.threads_per_job``) depend on the cores and on ``targets`` (the
+    course's exercises, submitted or not), never on what is submitted or on the memory free now: the last bits of a
+    sum depend on how many threads split it, and a re-run must give the same numbers. Only how many run at once
+    follows the memory.
     """
     submitted = sum(sub is not None for _, sub in targets)
     gpus = devices.gpus()
-    if jobs is None:
-        jobs = len(gpus) * per_gpu if gpus else devices.cpu_jobs(max(1, submitted))
-    slots = Slots(list(gpus), per_gpu, cpu_jobs=max(1, jobs))
-    done = LocalExecutor(slots, workers=min(jobs, max(1, len(targets))), backend=opts.backend).grade(
+    if gpus:
+        slots = Slots(list(gpus), per_gpu)
+        workers = jobs or slots.size
+    else:
+        slots = Slots([], per_gpu, cpu_jobs=max(1, jobs or min(len(targets), devices.usable_cpus())))
+        workers = jobs or devices.cpu_jobs(max(1, submitted))
+    done = LocalExecutor(slots, workers=min(workers, max(1, len(targets))), backend=opts.backend).grade(
         [(student, ex, sub) for ex, sub in targets], opts, on_start=lambda: None, on_result=lambda result: None)
     order = {ex.id: i for i, (ex, _) in enumerate(targets)}
     return sorted(done, key=lambda result: order[result["exercise"]])

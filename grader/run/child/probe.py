@@ -138,6 +138,7 @@ class Probe:
         self.datasets: dict[str, dict[str, Any]] = spec.datasets
         self.n_test = int(spec.n_test)
         self.quick_epochs = spec.quick_epochs
+        self.quick_steps = spec.quick_steps
         self.seed = spec.seed
         self.keras2_compat = spec.keras2_compat  # run Keras 2 idioms as Keras 2 did (keras2.py)
         # where the training and test sets have the same number of rows (noisynote), row counts
@@ -389,6 +390,9 @@ class Probe:
             if capped != a["epochs"]:
                 self.notice(f"quick mode: fit capped at {capped} epoch(s) instead of {a['epochs']}")
             bound.arguments["epochs"] = capped
+            if self.quick_steps is not None:
+                record["steps_cap"] = int(self.quick_steps)
+                bound.arguments["callbacks"] = [*(a["callbacks"] or []), self._quick_stop(k, int(self.quick_steps))]
         record["epochs"] = bound.arguments["epochs"]
         x, y = _as_array(a["x"]), _as_array(a["y"])
         record["x"] = _arr_info(a["x"], x)
@@ -414,6 +418,30 @@ class Probe:
             record["validation_x"] = {"type": type(vd).__name__}
         self.event("fit_start", **record)
         return k, mid
+
+    def _quick_stop(self, k: int, steps: int) -> Any:
+        """Quick mode's callback: fit ``k`` stops after ``steps`` training batches, its epochs together.
+
+        Keras checks ``stop_training`` after every batch, so the epoch ends there; its validation (if any), the
+        program's own callbacks and everything after ``fit`` run as written. A ``quick_stop`` event says it
+        happened (the evaluator then grades the run as quick)."""
+        from keras.callbacks import Callback
+
+        probe = self
+
+        class QuickStop(Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.batches = 0
+
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                self.batches += 1
+                if self.batches >= steps and not self.model.stop_training:
+                    self.model.stop_training = True
+                    probe.event("quick_stop", fit=k, steps=self.batches)
+                    probe.notice(f"quick mode: fit stopped after {self.batches} training batches")
+
+        return QuickStop()
 
     def looks_like_training_set(self, xa: np.ndarray) -> bool:
         if not self.ref_paths:

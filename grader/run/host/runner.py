@@ -189,7 +189,7 @@ def child_env(workdir: Path, artifacts: Path, script: Path, seed: int | None,
 
 
 def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: str, workdir_data: list[str],
-                   quick_epochs: int | None, seed: int | None, limits: Limits,
+                   quick_epochs: int | None, seed: int | None, limits: Limits, quick_steps: int | None = None,
                    hidden: list[Path] | tuple[Path, ...] = (), env: dict[str, str] | None = None,
                    keras2_compat: bool = True, no_sandbox: bool = False) -> RunOutcome:
     """Run ``submission`` (a .py file) as ``filename`` in ``jobdir/work``; the probe writes ``jobdir/artifacts``.
@@ -221,7 +221,7 @@ def run_submission(submission: Path, *, filename: str, jobdir: Path, dataset: st
             np.save(path, sets[f"x_{part}"], allow_pickle=False)
             readable.append(Path(path))
     ChildSpec(script=str(script), artifacts=str(artifacts), data_root=str(cache_dir()), datasets=datasets.served(),
-              n_test=len(sets["x_test"]), quick_epochs=quick_epochs, seed=seed,
+              n_test=len(sets["x_test"]), quick_epochs=quick_epochs, quick_steps=quick_steps, seed=seed,
               cell_timeout=limits.cell_timeout_s or None, keras2_compat=keras2_compat,
               modules=environment.allowed_text(), disambiguate=disambiguate).write(spec_path)
     if isolation != "none" and (uid := sandbox.nobody()) is not None:
