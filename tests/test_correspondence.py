@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader.evaluation.correspondence import correspondence_texts, leaked_rows, match_rows
+from grader.evaluation.correspondence import CHUNK, affine_residual, correspondence_texts, leaked_rows, match_rows
 from grader.fingerprint import fingerprints
 
 pytestmark = pytest.mark.unit  # NumPy on the real data, trains nothing
@@ -18,6 +18,23 @@ def correspondence(captured, raw):
 @pytest.fixture(scope="module")
 def raw(mnist):
     return mnist["x_test"]
+
+
+def test_the_chunked_residual_is_the_least_squares_residual_built_whole(raw):
+    """affine_residual sums over chunks of rows in the inputs' own dtype; it must equal the residual of the best
+    per-column line built explicitly in float64, over the overall spread, for rows past several chunks."""
+    rng = np.random.default_rng(3)
+    r = raw.reshape(len(raw), -1)[: 2 * CHUNK + 123, 300:340]  # uint8, with all-zero columns among them
+    noisy = (r / 255.0 + rng.normal(0, 0.01, r.shape)).astype("float32")
+    for x in (noisy, r.astype("float32") * -0.5 + 3, rng.normal(size=r.shape)):
+        x64, r64 = x.astype(np.float64), r.astype(np.float64)
+        expected = np.empty(r.shape[1])
+        for j in range(r.shape[1]):
+            design = np.column_stack([r64[:, j], np.ones(len(r64))])
+            coef = np.linalg.lstsq(design, x64[:, j], rcond=None)[0]
+            expected[j] = np.sqrt(np.mean((x64[:, j] - design @ coef) ** 2))
+        expected /= x64.std()
+        assert np.allclose(affine_residual(x, r), expected, rtol=1e-6, atol=1e-9)
 
 
 def test_identity_invert_and_scale_accepted(raw):
