@@ -410,10 +410,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .lms import moodle
 
     results_root = Path(args.results)
-    scale = args.scale if args.scale is not None else course().lms.grade_scale
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
-        raise GraderError(f"grade scale {scale!r} (--scale, else course.toml's [lms] grade_scale) is not a positive "
-                          "number: give the assignment's maximum grade in Moodle, e.g. 100 or 10")
+    scale = args.scale if args.scale is not None else course().lms.grade_scale  # course.toml's is validated
+    if scale <= 0:
+        raise GraderError(f"--scale {scale:g} is not a positive number: give the assignment's maximum grade in "
+                          f"Moodle, e.g. 100 or 10 / --scale {scale:g} não é um número positivo: dê a nota máxima da "
+                          "tarefa no Moodle, por exemplo 100 ou 10")
     lang = _lang(args)
     from .decisions import FILE, load
 

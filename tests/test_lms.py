@@ -357,3 +357,6 @@ def test_user_errors_say_what_to_do_in_both_languages(tmp_path, capsys):
     assert "does not exist" in err and "não existe" in err
     assert "submission_metadata.yml" in err and "Export Submissions" in err
     assert "roster.csv" in err and "grade import" in err
+    assert cli.main(["export", "moodle", str(tmp_path), "--scale", "0", "--into", str(tmp_path / "up")]) == 2
+    err = capsys.readouterr().err
+    assert "--scale 0 is not a positive number" in err and "não é um número positivo" in err
