@@ -154,7 +154,9 @@ def main() -> None:
     if args.overhead_only:
         print("overhead of a graded script job over bare python (median of "
               f"{args.repeat}, bare {med(bare):.2f} s): "
-              + ", ".join(f"{lv} {med(job[lv]) - med(bare):+.2f} s" for lv in levels))
+              + ", ".join(f"{lv} {med(job[lv]) - med(bare):+.2f} s" for lv in levels)
+              + f"; around the program (all but its own stage): bare {med([around(s) for s in bare_stages]):.2f} s, "
+              + ", ".join(f"{lv} {med([around(s) for s in stages[lv]]):.2f} s" for lv in levels))
         return
     print(f"\n0. sandbox start (`true`, median of {START_RUNS}): "
           + ", ".join(f"{lv} {seconds * 1000:.0f} ms" for lv, seconds in starts.items()))
@@ -206,6 +208,12 @@ BREAKDOWN = (
 )
 
 
+def around(stages: dict[str, float]) -> float:
+    """A job's seconds around the student's program: every stage but the program's own (for bare python, its
+    start and its exit; for a graded job, the sandbox, the probe, the exit and the evaluation too)."""
+    return sum(v for k, v in stages.items() if k != "program")
+
+
 def print_breakdown(levels: list[str], bare: list[dict[str, float]], graded: dict[str, list[dict[str, float]]]) -> None:
     """Where the script job's time went, stage by stage, beside the bare run's (medians)."""
     print("   where a graded script job's time goes (median seconds; bare python where it has the stage)")
@@ -221,6 +229,8 @@ def print_breakdown(levels: list[str], bare: list[dict[str, float]], graded: dic
             row += f" {value:9.3f}"
         print(row)
     print(f"   {'sum of the medians':40s} {totals['bare']:7.3f}" + "".join(f" {totals[lv]:9.3f}" for lv in levels))
+    print(f"   {'around the program (all but its stage)':40s} {med([around(s) for s in bare]) if bare else 0.0:7.3f}"
+          + "".join(f" {med([around(s) for s in graded[lv]]) if graded[lv] else 0.0:9.3f}" for lv in levels))
 
 
 def cold_start(script: Path, level: str, backend: str) -> tuple[float, float] | str:
