@@ -392,7 +392,9 @@ class Probe:
             bound.arguments["epochs"] = capped
             if self.quick_steps is not None:
                 record["steps_cap"] = int(self.quick_steps)
-                bound.arguments["callbacks"] = [*(a["callbacks"] or []), self._quick_stop(k, int(self.quick_steps))]
+                given = a["callbacks"]  # Keras takes a list, a tuple or a single callback
+                given = list(given) if isinstance(given, (list, tuple)) else [] if given is None else [given]
+                bound.arguments["callbacks"] = [*given, self._quick_stop(k, int(self.quick_steps))]
         record["epochs"] = bound.arguments["epochs"]
         x, y = _as_array(a["x"]), _as_array(a["y"])
         record["x"] = _arr_info(a["x"], x)
