@@ -96,8 +96,11 @@ def check(root: Path, exercises: list[Exercise], opts: Options) -> list[Row]:
     with Evaluator(backend=opts.backend) as evaluator:
         for ex in exercises:
             for label, role, path, skip in solution_runs(root, ex.id):
-                if not path.is_file() or skip:
-                    rows.append(Row(ex.id, label, path, ex.max_score, skip=skip if path.is_file() else None))
+                if not path.is_file():  # missing: a problem
+                    rows.append(Row(ex.id, label, path, ex.max_score))
+                    continue
+                if skip:
+                    rows.append(Row(ex.id, label, path, ex.max_score, skip=skip))
                     continue
                 result = grade(role, ex, path, evaluator, opts)
                 rows.append(Row(ex.id, label, path, ex.max_score, result=result, verdict=judge_pair(ex, role, result)))

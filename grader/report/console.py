@@ -44,12 +44,6 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
-def say(message: Text | str, lang: str, *, stderr: bool = False, style: str | None = None) -> None:
-    """One message on the terminal, in ``lang``, escaped, in ``style`` where given; long lines wrap, never cut."""
-    line = styled(message.get(lang) if isinstance(message, Text) else message)
-    console(stderr).print(f"[{style}]{line}[/]" if style else line, soft_wrap=True)
-
-
 def print_result(result: JobResult, lang: str = "en") -> None:
     from rich.table import Table
 
